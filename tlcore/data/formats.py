@@ -1,0 +1,243 @@
+"""Raw table parsing: bytes to a header and rows of strings, with errors naming the line.
+
+Supported by extension: ``.csv`` (comma, or semicolon when the header has no comma),
+``.tsv`` (tab), ``.jsonl``/``.json`` (JSON Lines, or one JSON array of objects) and
+``.parquet``. Files are sniffed by their first bytes so that an Excel workbook or a
+Parquet file saved under the wrong name gets a clear message.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from pathlib import Path
+
+from tlcore.errors import DataError
+
+EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+FIELD_SIZE_LIMIT = 64 * 1024**2
+HEADER_PROBE_BYTES = 1024**2
+
+_MAGIC = (
+    (b"PK\x03\x04", "an Excel/ZIP file; export it as CSV (UTF-8)"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) file; export it as CSV (UTF-8)"),
+    (b"PAR1", "a Parquet file; rename it with the .parquet extension"),
+    (b"%PDF", "a PDF document, not a table"),
+    (b"\x1f\x8b", "a gzip file; decompress it first"),
+)
+
+
+def read_header(path: Path) -> list[str]:
+    """Return the column names of a table file."""
+    kind = _kind(path)
+    if kind == "parquet":
+        return [str(c) for c in _parquet_schema(path)]
+    if kind == "json":
+        header, _ = _parse_json(path, _decode(path, _probe(path)), max_rows=1000)
+        return header
+    text = _decode(path, _probe(path))
+    return _parse_csv(path, text, kind, max_rows=0)[0]
+
+
+def read_rows(path: Path, max_rows: int) -> tuple[list[str], list[list]]:
+    """Read a whole table.
+
+    Args:
+        path: The table file.
+        max_rows: Most data rows accepted.
+
+    Returns:
+        ``(header, rows)`` where each row is a list of ``str`` or ``None`` (missing).
+
+    Raises:
+        DataError: Missing file, unsupported format, bad encoding, parse error,
+            duplicate column names, or more than ``max_rows`` rows.
+    """
+    kind = _kind(path)
+    if kind == "parquet":
+        header, rows = _parse_parquet(path)
+    else:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        _sniff(path, data[:8])
+        text = _decode(path, data)
+        if kind == "json":
+            header, rows = _parse_json(path, text, max_rows)
+        else:
+            header, rows = _parse_csv(path, text, kind, max_rows)
+    if len(rows) > max_rows:
+        raise DataError(f"{path.name}: more than {max_rows:,} rows (the limit); use a smaller file")
+    return header, rows
+
+
+def _kind(path: Path) -> str:
+    """Map the extension to a parser name, checking that the file exists."""
+    if not path.is_file():
+        raise DataError(f"{path.name}: file not found")
+    suffix = path.suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise DataError(f"{path.name}: unsupported table format {suffix!r}; supported: {', '.join(EXTENSIONS)}")
+    return {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}.get(suffix, "json")
+
+
+def _probe(path: Path) -> bytes:
+    """Read the beginning of a file, cut at the last complete line."""
+    with open(path, "rb") as handle:
+        data = handle.read(HEADER_PROBE_BYTES + 1)
+    _sniff(path, data[:8])
+    if len(data) > HEADER_PROBE_BYTES:
+        data = data[: data.rfind(b"\n", 0, HEADER_PROBE_BYTES) + 1] or data[:HEADER_PROBE_BYTES]
+    return data
+
+
+def _sniff(path: Path, head: bytes) -> None:
+    """Refuse binary formats saved under a text extension."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise DataError(f"{path.name}: this looks like {what}")
+    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(f"{path.name}: this looks like a binary file (NUL bytes), not a UTF-8 text table")
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """Decode UTF-8 (BOM allowed) or BOM-marked UTF-16; report the line of the first bad byte."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path.name}: invalid UTF-16 at byte offset {exc.start}; re-save as UTF-8") from exc
+    offset = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[offset:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        position = exc.start + offset
+        line = data.count(b"\n", 0, position) + 1
+        raise DataError(
+            f"{path.name}: invalid UTF-8 at line {line} (byte offset {position}); re-save as UTF-8"
+        ) from exc
+
+
+def _parse_csv(path: Path, text: str, kind: str, max_rows: int) -> tuple[list[str], list[list]]:
+    """Parse delimited text strictly; ``max_rows=0`` reads the header only."""
+    csv.field_size_limit(FIELD_SIZE_LIMIT)
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if kind == "tsv" else ("," if "," in first_line or ";" not in first_line else ";")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[list] = []
+    header: list[str] | None = None
+    while True:
+        start_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problem = "unbalanced quote" if "end of data" in str(exc) else str(exc)
+            raise DataError(f"{path.name}: cannot parse line {start_line}: {problem}") from exc
+        if not row:
+            continue
+        if header is None:
+            header = _check_header(path, row)
+            if max_rows == 0:
+                break
+            continue
+        if len(row) > len(header):
+            raise DataError(
+                f"{path.name}: line {start_line} has {len(row)} fields but the header has {len(header)}"
+            )
+        rows.append(row)
+        if len(rows) > max_rows:
+            break
+    if header is None:
+        raise DataError(f"{path.name}: the file is empty (no header row)")
+    return header, rows
+
+
+def _check_header(path: Path, header: list[str]) -> list[str]:
+    """Strip a stray BOM from the first name and refuse duplicate column names."""
+    header = [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(header)]
+    seen: dict[str, int] = {}
+    for column in header:
+        key = column.strip()
+        if key and key in seen:
+            raise DataError(f"{path.name}: duplicate column name {column!r} in the header: {header}")
+        seen[key] = 1
+    return header
+
+
+def _parse_json(path: Path, text: str, max_rows: int) -> tuple[list[str], list[list]]:
+    """Parse JSON Lines (or a JSON array) of objects into a header and string rows."""
+    records: list[tuple[int, object]] = []
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            loaded = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path.name}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        records = [(i, r) for i, r in enumerate(loaded, start=1)]
+    else:
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append((lineno, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path.name}: invalid JSON at line {lineno}: {exc.msg}") from exc
+            if len(records) > max_rows:
+                break
+    header: list[str] = []
+    for lineno, record in records:
+        if not isinstance(record, dict):
+            raise DataError(f"{path.name}: line {lineno} is not a JSON object")
+        header.extend(k for k in record if k not in header)
+    if not header:
+        raise DataError(f"{path.name}: the file holds no records")
+    rows = [[_to_str(record.get(k)) for k in header] for _, record in records]
+    return header, rows
+
+
+def _to_str(value) -> str | None:
+    """Turn a JSON or Parquet value into a string, keeping missing values as None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _parquet_schema(path: Path) -> list[str]:
+    """Read only the column names of a Parquet file."""
+    import pyarrow.parquet as pq
+
+    _check_parquet_magic(path)
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as exc:
+        raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
+
+
+def _parse_parquet(path: Path) -> tuple[list[str], list[list]]:
+    """Read a Parquet file with every value as a string or None."""
+    import pyarrow.parquet as pq
+
+    _check_parquet_magic(path)
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
+    header = [str(c) for c in table.column_names]
+    _check_header(path, header)
+    columns = [[_to_str(v) for v in column.to_pylist()] for column in table.columns]
+    return header, [list(row) for row in zip(*columns)]
+
+
+def _check_parquet_magic(path: Path) -> None:
+    """Give a clear message for a non-Parquet file named ``.parquet``."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head != b"PAR1":
+        raise DataError(f"{path.name}: not a valid Parquet file (it does not start with PAR1)")

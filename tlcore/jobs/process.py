@@ -1,0 +1,58 @@
+"""Process liveness that survives PID reuse: a PID plus its start time."""
+from __future__ import annotations
+
+import os
+import signal
+
+
+def process_start_time(pid: int) -> float | None:
+    """The process start time in clock ticks since boot (Linux), or None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            stat = fh.read()
+        return float(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_alive(pid: int | None, start_time: float | None = None) -> bool:
+    """True when ``pid`` runs and (if given) started at ``start_time``; zombies count as dead."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            return False
+    except OSError:
+        return False
+    if start_time is not None:
+        now = process_start_time(pid)
+        if now is not None and abs(now - start_time) > 0.5:
+            return False
+    return True
+
+
+def kill_group(pid: int, sig: int = signal.SIGTERM) -> None:
+    """Signal the process group led by ``pid`` (jobs start in their own session)."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def describe_exit(rc: int) -> str:
+    if rc < 0:
+        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+        hint = " (possibly out of host memory)" if -rc == signal.SIGKILL else ""
+        return f"killed by signal {-rc} ({name}){hint}"
+    return f"exit code {rc}"

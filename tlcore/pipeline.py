@@ -1,0 +1,209 @@
+"""The composition root: ``run_experiment(config, store, callbacks)`` -> RunRecord.
+
+Loads and splits the domains, builds the backbone and strategy, runs the one training loop, evaluates on
+source validation and target test, and records everything in the run store.
+"""
+from __future__ import annotations
+
+import io
+import time
+import traceback
+from typing import Callable
+
+import numpy as np
+
+from tlcore.config import RunConfig
+from tlcore.errors import Cancelled, ConfigError, TLError
+from tlcore.runs.store import RunRecord, RunStore
+
+EMBED_CAP = 2000  # features kept per domain for the embeddings page
+
+
+def prepare_data(cfg: RunConfig):
+    """Load both domains, align labels, subsample and split. Returns (source, target, classes, split)."""
+    from tlcore.data import align_labels, load_domain, make_split
+
+    source = load_domain(cfg.source.to_dict(), "source", cfg.seed)
+    target = load_domain(cfg.target.to_dict(), "target", cfg.seed)
+    if source.modality != target.modality:
+        raise ConfigError(f"target: the source holds {source.modality}s but the target holds {target.modality}s")
+    source, target, classes = align_labels(source, target, intersection=cfg.label_intersection)
+    if cfg.max_samples_per_domain:
+        source = subsample(source, cfg.max_samples_per_domain, cfg.seed)
+        target = subsample(target, cfg.max_samples_per_domain, cfg.seed + 1)
+    split = make_split(source, target, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+                       labeled_fraction=cfg.target.labeled_fraction, seed=cfg.seed)
+    return source, target, classes, split
+
+
+def subsample(domain, n: int, seed: int):
+    """Seeded subsample of at most ``n`` samples, stratified by label when labeled."""
+    if len(domain) <= n:
+        return domain
+    rng = np.random.default_rng(seed)
+    if domain.labels is None:
+        return domain.subset(np.sort(rng.choice(len(domain), n, replace=False)))
+    labels = np.asarray(domain.labels)
+    keep = []
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = np.maximum(2, np.floor(counts / len(labels) * n)).astype(int)
+    for c, q in zip(classes, quota):
+        idx = np.flatnonzero(labels == c)
+        keep.extend(rng.choice(idx, min(q, len(idx)), replace=False))
+    return domain.subset(np.sort(np.array(keep)))
+
+
+def validate(cfg: RunConfig):
+    """Cheap checks before any data or model is loaded (unknown strategy/backbone, bad params)."""
+    from tlcore.models.registry import resolve_spec
+    from tlcore.strategies import build_strategy
+
+    strategy = build_strategy(cfg.strategy, cfg.params)
+    spec = resolve_spec(cfg.backbone)
+    if strategy.uses_target_labels and cfg.target.labeled_fraction <= 0:
+        raise ConfigError(f"target.labeled_fraction: strategy {cfg.strategy!r} needs some target labels (> 0)")
+    return strategy, spec
+
+
+def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[dict], None]] | None = None,
+                   cancel_check: Callable[[], bool] | None = None, run_id: str | None = None) -> RunRecord:
+    """Run one experiment end to end and record it. Errors are recorded on the run and re-raised."""
+    strategy, spec = validate(cfg)
+    callbacks = list(callbacks or [])
+    rid = store.create(cfg.to_dict(), status="running", run_id=run_id)
+    t0 = time.time()
+
+    def emit(event: dict):
+        event = {"t": round(time.time() - t0, 3), **event}
+        store.append_event(rid, event)
+        for cb in callbacks:
+            cb(event)
+
+    try:
+        metrics = _run(cfg, strategy, spec, store, rid, emit, cancel_check)
+    except Cancelled as exc:
+        emit({"type": "status", "status": "cancelled"})
+        store.finish(rid, "cancelled", error=str(exc), seconds=round(time.time() - t0, 2))
+        raise
+    except TLError as exc:
+        emit({"type": "status", "status": "failed", "error": str(exc)})
+        store.finish(rid, "failed", error=str(exc), seconds=round(time.time() - t0, 2))
+        raise
+    except Exception as exc:
+        msg = f"{type(exc).__name__}: {exc}"
+        emit({"type": "status", "status": "failed", "error": msg, "traceback": traceback.format_exc()[-4000:]})
+        store.finish(rid, "failed", error=msg, seconds=round(time.time() - t0, 2))
+        raise
+    store.finish(rid, "completed", metrics=metrics, seconds=round(time.time() - t0, 2))
+    emit({"type": "status", "status": "completed"})
+    return store.get(rid)
+
+
+def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
+    import torch
+
+    from tlcore.models.backbones import create_backbone
+    from tlcore.models.classifier import Classifier, count_parameters
+    from tlcore.training.device import describe_device, precision_name, resolve_device, seed_everything
+    from tlcore.training.loop import Control, TrainData, fit, predict
+    from tlcore.training.features import encode_split, extract_features
+
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    emit({"type": "phase", "phase": "loading data"})
+    source, target, classes, split = prepare_data(cfg)
+    if spec.modality != source.modality:
+        raise ConfigError(f"backbone: {cfg.backbone!r} is a {spec.modality} model but the domains hold "
+                          f"{source.modality}s")
+    store.update(rid, modality=source.modality)
+    store.write_json(rid, "split.json", split.to_dict())
+    store.write_json(rid, "labels.json", {"classes": classes})
+    store.write_json(rid, "domains.json", {"source": source.summary(), "target": target.summary(),
+                                           "source_fingerprint": source.fingerprint(),
+                                           "target_fingerprint": target.fingerprint()})
+    emit({"type": "phase", "phase": "building model"})
+    backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.pretrained)
+    model = Classifier(backbone, len(classes)).to(device)
+    if source.modality == "image":
+        model = model.to(memory_format=torch.channels_last)
+    emit({"type": "phase", "phase": "encoding inputs"})
+    sets = encode_split(source, target, classes, split, backbone, cfg)
+    train_model = model
+    if strategy.frozen_backbone:
+        emit({"type": "phase", "phase": "caching frozen features"})
+        sets, train_model = extract_features(model, sets, device, cfg.batch_size * 4, emit)
+    data = TrainData(source_train=sets["source_train"], source_val=sets["source_val"],
+                     target_train=sets["target_train"], num_classes=len(classes),
+                     target_labeled_mask=sets["target_labeled_mask"])
+    strategy_setup = {"trainable_params": None}
+
+    def record_trainable(event):
+        if strategy_setup["trainable_params"] is None:
+            strategy_setup["trainable_params"] = count_parameters(train_model) + sum(
+                count_parameters(m) for m in strategy.extra_modules())
+            emit({"type": "setup", "trainable_params": strategy_setup["trainable_params"],
+                  "total_params": count_parameters(model, trainable_only=False),
+                  "device": describe_device(device), "precision": precision_name(device)})
+
+    emit({"type": "phase", "phase": "training"})
+    result = fit(train_model, strategy, data, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                 weight_decay=cfg.weight_decay, device=device, seed=cfg.seed,
+                 patience=cfg.early_stopping_patience, callbacks=[record_trainable, emit],
+                 control=Control(cancel_check=cancel_check))
+    store.write_json(rid, "history.json", result.history)
+    emit({"type": "phase", "phase": "evaluating"})
+    from tlcore.evaluation.metrics import classification_metrics
+
+    metrics = {"classes": classes, "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
+               "steps": result.steps, "trainable_params": strategy_setup["trainable_params"],
+               "device": describe_device(device), "precision": precision_name(device)}
+    features = {}
+    for key, dom, idx in (("source_val", source, split.source_val), ("target_test", target, split.target_test)):
+        ds = sets[key]
+        probs, feats = predict(train_model, ds, cfg.batch_size * 2, device, return_features=True)
+        labeled = ds.labels >= 0
+        metrics[key] = classification_metrics(ds.labels[labeled], probs[labeled], classes) if labeled.any() \
+            else {"n": int(len(ds)), "unlabeled": True}
+        _write_predictions(store, rid, key, dom, idx, ds.labels, probs, classes)
+        features[key] = _cap(feats, ds.labels, cfg.seed)
+    metrics["seconds_train"] = result.history[-1]["seconds"] if result.history else 0.0
+    _write_features(store, rid, features)
+    _save_model(store, rid, model)
+    return metrics
+
+
+def _write_predictions(store, rid, key, dom, idx, labels, probs, classes):
+    import pandas as pd
+
+    df = pd.DataFrame({"index": list(idx), "source": [dom.sources[i] for i in idx],
+                       "true": [classes[y] if y >= 0 else "" for y in labels],
+                       "pred": [classes[p] for p in probs.argmax(1)], "confidence": probs.max(1).round(5)})
+    for j, c in enumerate(classes):
+        df[f"p_{c}"] = probs[:, j].round(5)
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    store.write_bytes(rid, f"predictions_{key}.csv", buf.getvalue().encode("utf-8"))
+
+
+def _cap(feats, labels, seed):
+    idx = np.arange(len(feats))
+    if len(idx) > EMBED_CAP:
+        idx = np.sort(np.random.default_rng(seed).choice(len(idx), EMBED_CAP, replace=False))
+    return {"features": feats[idx].astype(np.float16), "labels": labels[idx], "index": idx}
+
+
+def _write_features(store, rid, features):
+    buf = io.BytesIO()
+    arrays = {}
+    for key, d in features.items():
+        for k, v in d.items():
+            arrays[f"{key}.{k}"] = v
+    np.savez_compressed(buf, **arrays)
+    store.write_bytes(rid, "features_after.npz", buf.getvalue())
+
+
+def _save_model(store, rid, model):
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+    store.write_bytes(rid, "model.safetensors", save(state))

@@ -1,0 +1,236 @@
+"""The run store: a SQLite index (WAL) plus one folder per run under the data root.
+
+Layout under ``TL_HOME`` (default ``./tl_data``)::
+
+    tl.db                  index of runs (and the job queue, see tlcore.jobs)
+    runs/<run_id>/         config.json, events.jsonl, metrics.json, history.json, predictions_*.csv,
+                           model.safetensors, labels.json, split.json
+
+Every JSON file is written to a temporary name and renamed into place, so a crash never leaves a
+half-written file; listing reads only the index and tolerates missing artifacts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tlcore.errors import TLError
+
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    name TEXT, status TEXT NOT NULL, strategy TEXT, backbone TEXT, source TEXT, target TEXT,
+    modality TEXT, seed INTEGER, created REAL NOT NULL, finished REAL, seconds REAL,
+    target_acc REAL, target_f1 REAL, source_acc REAL, error TEXT, config TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
+"""
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("TL_HOME", "tl_data")).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the index, as plain data."""
+
+    run_id: str
+    name: str
+    status: str
+    strategy: str
+    backbone: str
+    source: str
+    target: str
+    modality: str | None
+    seed: int | None
+    created: float
+    finished: float | None
+    seconds: float | None
+    target_acc: float | None
+    target_f1: float | None
+    source_acc: float | None
+    error: str | None
+    config: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RunNotFound(TLError):
+    """No run with that id."""
+
+
+class RunStore:
+    """Thread- and process-safe: every call opens its own short-lived connection."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root).expanduser().resolve() if root else default_root()
+        self.runs_dir = self.root / "runs"
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.root / "tl.db"
+        with self.connect() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def connect(self):
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield db
+        finally:
+            db.close()
+
+    # -- runs -------------------------------------------------------------------------------------
+    def create(self, config: dict, status: str = "running", run_id: str | None = None) -> str:
+        """Create the run folder (config.json) and its index row; returns the run id."""
+        run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        folder = self.runs_dir / run_id
+        folder.mkdir(parents=True, exist_ok=False)
+        self.write_json(run_id, "config.json", config)
+        src, tgt = config.get("source", {}), config.get("target", {})
+        with self.connect() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, name, status, strategy, backbone, source, target, seed, created, config)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (run_id, config.get("name") or "", status, config.get("strategy"), config.get("backbone"),
+                 _domain_label(src), _domain_label(tgt), config.get("seed"), time.time(), json.dumps(config)),
+            )
+        return run_id
+
+    def update(self, run_id: str, **fields) -> None:
+        if not fields:
+            return
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']}")
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self.connect() as db:
+            db.execute(f"UPDATE runs SET {cols} WHERE run_id = ?", (*fields.values(), run_id))
+
+    def finish(self, run_id: str, status: str, metrics: dict | None = None, error: str | None = None,
+               seconds: float | None = None) -> None:
+        """Write metrics.json (atomically) and mark the run finished."""
+        fields = {"status": status, "finished": time.time(), "error": error, "seconds": seconds}
+        if metrics is not None:
+            self.write_json(run_id, "metrics.json", metrics)
+            tt, sv = metrics.get("target_test") or {}, metrics.get("source_val") or {}
+            fields.update(target_acc=tt.get("accuracy"), target_f1=tt.get("f1_macro"), source_acc=sv.get("accuracy"))
+        self.update(run_id, **fields)
+
+    def get(self, run_id: str) -> RunRecord:
+        with self.connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(f"run {run_id!r} not found")
+        return _record(row)
+
+    def list(self, status: str | None = None, limit: int = 10_000) -> list[RunRecord]:
+        q, args = "SELECT * FROM runs", []
+        if status:
+            q += " WHERE status = ?"
+            args.append(status)
+        q += " ORDER BY created DESC LIMIT ?"
+        args.append(limit)
+        with self.connect() as db:
+            return [_record(r) for r in db.execute(q, args).fetchall()]
+
+    def delete(self, run_id: str) -> None:
+        """Remove the index row first (listing stays consistent), then the folder."""
+        self.get(run_id)
+        with self.connect() as db:
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        shutil.rmtree(self.folder(run_id), ignore_errors=True)
+
+    # -- artifacts --------------------------------------------------------------------------------
+    def folder(self, run_id: str) -> Path:
+        if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+            raise RunNotFound(f"run {run_id!r} not found")
+        return self.runs_dir / run_id
+
+    def path(self, run_id: str, name: str) -> Path:
+        return self.folder(run_id) / name
+
+    def write_json(self, run_id: str, name: str, obj) -> Path:
+        return self.write_bytes(run_id, name, json.dumps(obj, indent=1, default=_json_default).encode("utf-8"))
+
+    def write_bytes(self, run_id: str, name: str, data: bytes) -> Path:
+        dst = self.path(run_id, name)
+        tmp = dst.with_name(f".tmp-{uuid.uuid4().hex}-{name}")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+        return dst
+
+    def read_json(self, run_id: str, name: str, default=None):
+        p = self.path(run_id, name)
+        if not p.is_file():
+            return default
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return default
+
+    def append_event(self, run_id: str, event: dict) -> None:
+        line = json.dumps(event, default=_json_default) + "\n"
+        with open(self.path(run_id, "events.jsonl"), "a", encoding="utf-8") as fh:
+            fh.write(line)
+
+    def events(self, run_id: str) -> list[dict]:
+        p = self.path(run_id, "events.jsonl")
+        if not p.is_file():
+            return []
+        out = []
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash is skipped, the rest stays readable
+        return out
+
+    def metrics(self, run_id: str) -> dict:
+        return self.read_json(run_id, "metrics.json", {}) or {}
+
+
+def _domain_label(spec: dict) -> str:
+    if not isinstance(spec, dict):
+        return str(spec)
+    if spec.get("name"):
+        return spec["name"]
+    if spec.get("demo"):
+        return f"demo:{spec['demo']}"
+    return Path(str(spec.get("path", ""))).stem
+
+
+def _record(row) -> RunRecord:
+    d = dict(row)
+    d["config"] = json.loads(d["config"]) if d.get("config") else {}
+    return RunRecord(**d)
+
+
+def _json_default(o):
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,25 @@
+"""Transfer strategies: one explicit table, name -> class. Add a row to add a strategy."""
+from __future__ import annotations
+
+from tlcore.errors import ConfigError
+from tlcore.strategies.base import Strategy, params_from_dict, params_schema, params_to_dict
+from tlcore.strategies.fine_tuning import FineTuning
+from tlcore.strategies.linear_probe import LinearProbe
+from tlcore.strategies.scratch import Scratch
+
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (LinearProbe, FineTuning, Scratch)}
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise ConfigError(f"strategy: unknown strategy {name!r}; known: {sorted(STRATEGIES)}") from None
+
+
+def build_strategy(name: str, params: dict | None = None) -> Strategy:
+    cls = get_strategy(name)
+    return cls(params_from_dict(cls.Params, params))
+
+
+__all__ = ["STRATEGIES", "Strategy", "get_strategy", "build_strategy", "params_schema", "params_to_dict"]
