@@ -1,7 +1,8 @@
 """Image domains from a ZIP archive or a folder of class folders.
 
 Expected layout: ``class_name/image.jpg``, optionally under one wrapping folder
-(``dataset/class_name/image.jpg``), which is unwrapped. Images in sub-folders deeper
+(``dataset/class_name/image.jpg``), which is unwrapped. A single top-level folder is
+always taken as such a wrapper, so a one-class upload reads as unlabeled. Images in sub-folders deeper
 than the class folder take the first-level folder as their class. If no file sits in
 a folder at all, the images form an unlabeled domain (how an unlabeled target is
 uploaded).
@@ -96,7 +97,9 @@ def read_images(path, name: str | None = None, max_side: int = 256, limits: Arch
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{label}: not a valid ZIP archive ({exc}); the file may be truncated or another format") from exc
+        raise DataError(
+            f"{label}: not a valid ZIP archive ({exc}); the file may be truncated or another format"
+        ) from exc
     with archive:
         entries = _zip_entries(label, archive, limits)
         return _build(label, domain_name, entries, [], max_side, limits)
@@ -106,7 +109,9 @@ def _zip_entries(label: str, archive: zipfile.ZipFile, limits: ArchiveLimits) ->
     """Validate the whole central directory, then describe each member."""
     infos = archive.infolist()
     if len(infos) > limits.max_members:
-        raise UnsafeArchive(f"{label}: archive has {len(infos):,} members, more than the limit of {limits.max_members:,}")
+        raise UnsafeArchive(
+            f"{label}: archive has {len(infos):,} members, more than the limit of {limits.max_members:,}"
+        )
     total = 0
     seen: set[str] = set()
     for info in infos:
@@ -175,9 +180,13 @@ def _zip_loader(label: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, lim
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
             raise DataError(f"{label}: member {info.filename!r} is corrupt ({exc}); the archive is damaged") from exc
         except NotImplementedError as exc:
-            raise DataError(f"{label}: member {info.filename!r}: {exc}; re-create the ZIP with standard Deflate") from exc
+            raise DataError(
+                f"{label}: member {info.filename!r}: {exc}; re-create the ZIP with standard Deflate"
+            ) from exc
         except RuntimeError as exc:
-            raise UnsafeArchive(f"{label}: member {info.filename!r}: Password-protected ZIPs are not supported") from exc
+            raise UnsafeArchive(
+                f"{label}: member {info.filename!r}: Password-protected ZIPs are not supported"
+            ) from exc
         if len(data) > limits.max_member_bytes:
             raise UnsafeArchive(f"{label}: member {info.filename!r} expands beyond {limits.max_member_bytes:,} bytes")
         return data
@@ -232,7 +241,9 @@ def _junk_reason(parts: tuple[str, ...]) -> str | None:
     return None
 
 
-def _build(label: str, name: str, entries: list[_Entry], skipped: list[Skipped], max_side: int, limits: ArchiveLimits) -> Domain:
+def _build(
+    label: str, name: str, entries: list[_Entry], skipped: list[Skipped], max_side: int, limits: ArchiveLimits
+) -> Domain:
     """Apply the layout rules to the entries and decode the images."""
     if not any(not e.is_dir for e in entries):
         raise DataError(f"{label}: the archive is empty; expected layout: {EXPECTED_LAYOUT}")

@@ -15,7 +15,10 @@ from tlcore.data.domain import Domain
 from tlcore.errors import DataError
 
 DEMOS: dict[str, str] = {
-    "digits": "Handwritten digits 0-9 (scikit-learn's bundled set): clean source vs inverted, tinted, rotated, noisy target",
+    "digits": (
+        "Handwritten digits 0-9 (scikit-learn's bundled set): "
+        "clean source vs inverted, tinted, rotated, noisy target"
+    ),
     "reviews": "Generated product reviews, positive/negative: books (source) vs kitchen appliances (target)",
 }
 ROLES = ("source", "target")
@@ -116,7 +119,9 @@ def _digits(role: str, seed: int) -> Domain:
         labels=[str(int(targets[i])) for i in order],
         sources=[f"sklearn-digits/{int(i)}" for i in order],
         generated=True,
-        description=f"Generated from scikit-learn's bundled 8x8 digits ({shift}), upscaled to {DIGIT_SIDE}x{DIGIT_SIDE}",
+        description=(
+            f"Generated from scikit-learn's bundled 8x8 digits ({shift}), upscaled to {DIGIT_SIDE}x{DIGIT_SIDE}"
+        ),
     )
 
 

@@ -58,7 +58,9 @@ def decode_image(data: bytes, max_side: int, max_pixels: int) -> tuple[np.ndarra
             if im.format == "JPEG" and max(im.size) > 2 * max_side:
                 im.draft("RGB", (max_side, max_side))
             im.load()
-            array = _to_rgb_array(ImageOps.exif_transpose(im), max_side)
+            if "exif" in im.info:
+                im = ImageOps.exif_transpose(im)
+            array = _to_rgb_array(im, max_side)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -80,12 +82,14 @@ def _to_rgb_array(im: Image.Image, max_side: int) -> np.ndarray:
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, rgba)
-    if im.mode != "RGB":
+    if im.mode not in ("RGB", "L"):
         im = im.convert("RGB")
     if max(im.size) > max_side:
         im = im.copy()
         im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
     array = np.asarray(im, dtype=np.uint8)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
     if array.ndim != 3 or array.shape[2] != 3:
         raise ImageRejected(CORRUPT)
     return np.ascontiguousarray(array)

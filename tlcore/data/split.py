@@ -125,7 +125,7 @@ def make_split(
     if source.labels is None:
         raise DataError(f"source domain {source.name!r} is unlabeled; the source needs class labels")
     rng = np.random.RandomState(seed)
-    source_train, source_val = _stratified(source.labels, range(len(source)), val_fraction, rng, f"source {source.name!r}")
+    source_train, source_val = _stratified(source.labels, val_fraction, rng, f"source {source.name!r}")
     if target.labels is None:
         if labeled_fraction > 0:
             raise DataError(f"labeled_fraction: target domain {target.name!r} is unlabeled, so it must be 0")
@@ -136,7 +136,7 @@ def make_split(
         target_test, target_train = order[:n_test].tolist(), order[n_test:].tolist()
         target_labeled: list[int] = []
     else:
-        target_train, target_test = _stratified(target.labels, range(len(target)), test_fraction, rng, f"target {target.name!r}")
+        target_train, target_test = _stratified(target.labels, test_fraction, rng, f"target {target.name!r}")
         target_labeled = _labeled_subset(target.labels, target_train, labeled_fraction, rng)
     return Split(
         source_train=tuple(sorted(source_train)),
@@ -161,16 +161,18 @@ def _check_fraction(field: str, value: float, low_open: bool, high_open: bool) -
         raise DataError(f"{field}: must be in {bounds}, got {value!r}")
 
 
-def _stratified(labels: list[str], indices, fraction: float, rng, what: str) -> tuple[list[int], list[int]]:
-    """Split ``indices`` per class into (kept, held_out), at least one of each per class."""
-    indices = list(indices)
+def _stratified(labels: list[str], fraction: float, rng, what: str) -> tuple[list[int], list[int]]:
+    """Split all positions per class into (kept, held_out), at least one of each per class."""
+    indices = list(range(len(labels)))
     counts = Counter(labels[i] for i in indices)
     for cls, n in sorted(counts.items()):
         if n < 2:
             raise DataError(
                 f"{what}: class {cls!r} has only {n} sample; need at least 2 per class for a stratified split"
             )
-    quotas = _allocate(counts, int(round(fraction * len(indices))), {c: 1 for c in counts}, {c: n - 1 for c, n in counts.items()})
+    low = {c: 1 for c in counts}
+    high = {c: n - 1 for c, n in counts.items()}
+    quotas = _allocate(counts, int(round(fraction * len(indices))), low, high)
     return _take(labels, indices, quotas, rng)
 
 

@@ -98,7 +98,9 @@ def read_text(
     )
 
 
-def _resolve(label: str, header: list[str], wanted: str | None, guesses, role: str, optional: bool = False) -> int | None:
+def _resolve(
+    label: str, header: list[str], wanted: str | None, guesses, role: str, optional: bool = False
+) -> int | None:
     """Find a column: exact name, then trimmed case-insensitive, else the first matching guess."""
     if wanted is not None:
         if wanted in header:

@@ -55,6 +55,12 @@ def test_images_at_root_give_unlabeled_domain(tmp_path, write_zip, image_bytes):
     assert wrapped.labels is None and wrapped.sources == ["target/a.png", "target/b.png"]
 
 
+def test_single_top_folder_is_a_wrapper_not_a_class(tmp_path, write_zip, image_bytes):
+    png = image_bytes()
+    domain = read_images(write_zip(tmp_path / "one.zip", {"cat/a.png": png, "cat/b.png": png}))
+    assert domain.labels is None
+
+
 def test_root_images_beside_class_folders_are_skipped(tmp_path, write_zip, image_bytes):
     png = image_bytes()
     domain = read_images(write_zip(tmp_path / "m.zip", {"x.png": png, "cat/a.png": png, "dog/b.png": png}))

@@ -79,7 +79,8 @@ def test_pixel_limit_skips_image(tmp_path, write_zip, image_bytes):
 
 @pytest.mark.parametrize("side", [12, 50])
 def test_pillow_decompression_bomb_skipped(tmp_path, write_zip, image_bytes, monkeypatch, side):
-    path = write_zip(tmp_path / "bomb.zip", {"cat/bomb.png": image_bytes("RGB", (side, side)), "cat/ok.png": image_bytes()})
+    members = {"cat/bomb.png": image_bytes("RGB", (side, side)), "cat/ok.png": image_bytes()}
+    path = write_zip(tmp_path / "bomb.zip", members)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
     domain = read_images(path)
     assert len(domain) == 1
@@ -113,7 +114,8 @@ def test_truncated_images_skipped_and_counted(tmp_path, write_zip, image_bytes):
 def test_nothing_left_names_file_and_reasons(tmp_path, write_zip, image_bytes):
     half = image_bytes("RGB", (40, 40))[:60]
     path = write_zip(tmp_path / "broken.zip", {"cat/a.png": half, "dog/b.png": half})
-    with pytest.raises(DataError, match=r"broken\.zip: no images found \(4 files skipped: .*corrupt or truncated image': 2"):
+    pattern = r"broken\.zip: no images found \(4 files skipped: .*corrupt or truncated image': 2"
+    with pytest.raises(DataError, match=pattern):
         read_images(path)
 
 

@@ -1,0 +1,20 @@
+"""TL Studio dashboard: navigation over the pages and the shared sidebar, nothing else."""
+from pathlib import Path
+
+import streamlit as st
+
+from ui.sidebar import sidebar
+from ui.state import ensure_worker_once
+
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="TL Studio", layout="wide")
+ensure_worker_once()
+page = st.navigation([
+    st.Page(HERE / "pages" / "domains.py", title="Domains", icon="🗂️", default=True),
+    st.Page(HERE / "pages" / "train.py", title="Train", icon="🏋️"),
+    st.Page(HERE / "pages" / "compare.py", title="Compare", icon="📊"),
+    st.Page(HERE / "pages" / "embeddings.py", title="Embeddings", icon="🧭"),
+])
+sidebar()
+page.run()

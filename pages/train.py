@@ -1,0 +1,152 @@
+"""Train: pick backbone, strategy and settings for the chosen pair, queue runs, watch them live."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import streamlit as st
+
+from tlcore.__main__ import DEMO_CONFIGS
+from tlcore.config import RunConfig
+from tlcore.errors import TLError
+from tlcore.models.registry import BACKBONES
+from tlcore.pipeline import validate
+from tlcore.strategies import STRATEGIES
+from ui import state
+from ui.forms import params_form
+from ui.jobs_panel import jobs_panel
+
+DEFAULTS = {"image": DEMO_CONFIGS["digits"], "text": DEMO_CONFIGS["reviews"]}
+DEMO_MODALITY = {"digits": "image", "reviews": "text"}
+DEMO_CLASSES = {"digits": 10, "reviews": 2}
+
+
+@st.cache_data(show_spinner="Counting parameters…", max_entries=64)
+def parameter_count(backbone: str, strategy: str, params_json: str, num_classes: int) -> dict:
+    from tlcore.pipeline import trainable_parameters
+
+    return trainable_parameters(backbone, strategy, json.loads(params_json), num_classes)
+
+
+def pair_options() -> dict:
+    """label -> (source spec, target spec): the Domains page choice first, then the demo pairs."""
+    out = {}
+    src, tgt = state.chosen_pair()
+    if not (src.get("demo") and src.get("demo") == tgt.get("demo")):
+        label = st.session_state.get(state.PAIR_LABEL) or "chosen on the Domains page"
+        out[f"{label} (from the Domains page)"] = (src, tgt)
+    for demo in DEMO_MODALITY:
+        out[f"demo: {demo} (generated)"] = ({"demo": demo}, {"demo": demo})
+    return out
+
+
+def spec_info(spec: dict) -> tuple[str | None, int]:
+    """(modality, number of classes) without reading the data."""
+    if spec.get("demo"):
+        return DEMO_MODALITY.get(spec["demo"]), DEMO_CLASSES.get(spec["demo"], 2)
+    entry = next((e for e in state.get_library().list() if e["path"] == spec.get("path")), None)
+    return (entry["modality"], max(2, len(entry["classes"]))) if entry else (None, 2)
+
+
+def backbone_label(name: str) -> str:
+    s = BACKBONES[name]
+    return f"{s.title} · {s.params_m:g} M params" + (f" · {s.speed}" if s.speed else "")
+
+
+def submit(configs: list[tuple[str, dict]]) -> None:
+    """Queue each config once: the submit key is this session's nonce plus the config's content."""
+    queue = state.get_queue()
+    known = set(st.session_state.get(state.LAST_JOBS, []))
+    queued, repeated = [], []
+    for label, cfg in configs:
+        digest = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+        try:
+            job_id = queue.submit(cfg, submit_key=f"{state.nonce()}:{digest}")
+        except TLError as exc:
+            st.error(f"{label}: {exc}")
+            continue
+        (repeated if job_id in known else queued).append(job_id)
+        known.add(job_id)
+    st.session_state[state.LAST_JOBS] = sorted(known)
+    if queued:
+        st.success(f"Queued {len(queued)} job(s): {', '.join(queued)}")
+    if repeated:
+        st.info(f"Already queued from this page: {', '.join(repeated)}. Change a setting, or click "
+                "'Allow queuing the same settings again'.")
+
+
+# -- page ------------------------------------------------------------------------------------------
+st.title("Train")
+options = pair_options()
+pair_label = st.selectbox("Domain pair (source → target)", list(options), key="train-pair")
+source, target = options[pair_label]
+modality, num_classes = spec_info(source)
+if modality is None:
+    st.error("The chosen domain is no longer in the library; choose it again on the Domains page.")
+    st.stop()
+if spec_info(target)[0] != modality:
+    st.error("Source and target have different modalities (image vs text); choose a matching pair.")
+    st.stop()
+defaults = DEFAULTS[modality]
+
+left, right = st.columns(2)
+with left:
+    names = sorted((n for n, s in BACKBONES.items() if s.modality == modality),
+                   key=lambda n: (not BACKBONES[n].embedded, n != defaults["backbone"], n))
+    backbone = st.selectbox("Backbone", names, key=f"backbone-{modality}", format_func=backbone_label,
+                            help="Embedded backbones load offline; the others need weights cached on the server.")
+    strategies = list(STRATEGIES)
+    strategy = st.selectbox("Strategy", strategies, key=f"strategy-{modality}",
+                            index=strategies.index(defaults["strategy"]) if defaults["strategy"] in strategies else 0,
+                            format_func=lambda n: STRATEGIES[n].title)
+    st.caption(STRATEGIES[strategy].describe()["doc"])
+    st.markdown("**Strategy parameters**")
+    params = params_form(STRATEGIES[strategy], key_prefix="params")
+with right:
+    st.markdown("**Common settings**")
+    c1, c2 = st.columns(2)
+    epochs = c1.number_input("Epochs", 1, 1000, int(defaults["epochs"]), key=f"epochs-{modality}")
+    batch = c2.number_input("Batch size", 1, 4096, int(defaults["batch_size"]), key=f"batch-{modality}")
+    lr = c1.text_input("Learning rate", str(defaults["lr"]), key=f"lr-{modality}")
+    if modality == "image":
+        size = c2.number_input("Image size (px)", 16, 1024, int(defaults.get("image_size", 64)), step=16,
+                               key="image_size")
+    else:
+        size = c2.number_input("Max length (tokens)", 8, 2048, int(defaults.get("max_length", 64)), key="max_length")
+    max_samples = c1.number_input("Max samples per domain (0 = all)", 0, 10**8, 0, step=100, key="max_samples")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
+    labeled = c1.slider("Target labeled fraction", 0.0, 1.0, 0.0, 0.05, key="labeled_fraction",
+                        help="Share of target training samples whose labels a strategy may use (0 = unsupervised).")
+    augment = c2.checkbox("Augment", False, key="augment", help="Random flips/crops for images.")
+
+config = {
+    "source": dict(source), "target": {**target, "labeled_fraction": labeled},
+    "backbone": backbone, "strategy": strategy, "params": params, "epochs": epochs, "batch_size": batch, "lr": lr,
+    ("image_size" if modality == "image" else "max_length"): size,
+    "max_samples_per_domain": max_samples or None, "seed": seed, "augment": augment,
+}
+error = None
+try:
+    validate(RunConfig.from_dict(config))
+except TLError as exc:
+    error = str(exc)
+    st.error(f"Invalid setting: {error}")
+
+if error is None:
+    try:
+        counts = parameter_count(backbone, strategy, json.dumps(params, sort_keys=True), num_classes)
+        st.caption(f"Trainable parameters: {counts['trainable']:,} of {counts['total']:,}")
+    except TLError as exc:
+        st.warning(f"Could not count parameters: {exc}")
+
+b1, b2, b3 = st.columns([1, 1, 2])
+if b1.button("Start run", type="primary", disabled=error is not None, key="start-run"):
+    submit([(strategy, config)])
+if b2.button("Run all strategies", disabled=error is not None, key="run-all",
+             help="One job per strategy, same data split and seed; other strategies use their default parameters."):
+    submit([(name, {**config, "strategy": name, "params": params if name == strategy else {}})
+            for name in STRATEGIES])
+if b3.button("Allow queuing the same settings again", key="renew-nonce"):
+    state.renew_nonce()
+
+jobs_panel()

@@ -1,0 +1,135 @@
+"""AppTest: every page renders; Domains shows the pair; Train queues jobs once; the jobs panel shows failures."""
+from __future__ import annotations
+
+import io
+
+from streamlit.testing.v1 import AppTest
+
+from tlcore.data.library import DomainLibrary
+from tlcore.jobs.queue import JobQueue
+from tlcore.runs.store import RunStore
+from tlcore.strategies import STRATEGIES
+from ui import state
+
+from conftest import APP, TIMEOUT, page
+
+
+def _no_exception(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _charts(at) -> list[str]:
+    return [c.proto.spec for c in at.get("plotly_chart")]
+
+
+def _queue(home) -> JobQueue:
+    return JobQueue(RunStore(home))
+
+
+def test_app_renders_every_page(tl_home):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    assert at.title[0].value == "Domains"
+    assert any("Job queue" in c.value for c in at.sidebar.caption)
+    assert any(t.value.startswith(("CPU", "NVIDIA")) or "GB free" in t.value for t in at.sidebar.text)
+    for path, title in (("pages/train.py", "Train"), ("pages/compare.py", None), ("pages/embeddings.py", None)):
+        at.switch_page(path).run()
+        _no_exception(at)
+        if title:
+            assert at.title[0].value == title
+    assert [b.label for b in at.button][:2] == ["Start run", "Run all strategies"]
+
+
+def test_domains_demo_pair_shows_class_counts(tl_home):
+    at = AppTest.from_file(page("domains"), default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    specs = _charts(at)
+    assert any("Samples per class" in s for s in specs)
+    assert any("Image size" in s for s in specs)
+    assert at.session_state[state.SOURCE_SPEC] == {"demo": "digits"}
+    assert at.session_state[state.TARGET_SPEC] == {"demo": "digits"}
+    assert len(at.get("imgs")) >= 10
+
+
+def test_domains_saved_entry_can_be_selected(tl_home):
+    lib = DomainLibrary(tl_home)
+    csv = b"text,label\n" + b"".join(b"nice thing %d,pos\nbad thing %d,neg\n" % (i, i) for i in range(10))
+    e = lib.ingest_upload("<b>books</b>", "books.csv", io.BytesIO(csv))
+    at = AppTest.from_file(page("domains"), default_timeout=TIMEOUT).run()
+    at.radio(key="dom-kind-source").set_value("Saved domain").run()
+    at.radio(key="dom-kind-target").set_value("Saved domain").run()
+    _no_exception(at)
+    assert at.session_state[state.SOURCE_SPEC]["path"] == e["path"]
+    assert at.session_state[state.TARGET_SPEC]["name"] == "<b>books</b>"
+    assert any("Text length" in s for s in _charts(at))
+    assert not at.error
+
+
+def test_domains_rejects_bad_upload_name_clash(tl_home):
+    lib = DomainLibrary(tl_home)
+    lib.ingest_upload("books", "b.csv", io.BytesIO(b"text,label\na,x\nb,y\n"))
+    at = AppTest.from_file(page("domains"), default_timeout=TIMEOUT).run()
+    at.text_input(key="folder-name").set_value("books").run()
+    at.text_input(key="folder-path").set_value("/etc").run()
+    at.button(key="folder-save").click().run()
+    _no_exception(at)
+    assert any("already exists" in e.value or "outside the allowed" in e.value for e in at.error)
+    assert len(lib.list()) == 1
+
+
+def test_train_start_run_queues_once(tl_home):
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    assert any("Trainable parameters" in c.value for c in at.caption)
+    at.button(key="start-run").click().run()
+    _no_exception(at)
+    jobs = _queue(tl_home).list()
+    assert len(jobs) == 1
+    assert jobs[0].config["strategy"] == "linear_probe" and jobs[0].config["image_size"] == 64
+    at.button(key="start-run").click().run()   # double click: same nonce, same settings
+    at.run()                                   # plain rerun
+    assert len(_queue(tl_home).list()) == 1
+    at.button(key="renew-nonce").click().run()
+    at.button(key="start-run").click().run()   # explicitly allowed again
+    assert len(_queue(tl_home).list()) == 2
+
+
+def test_train_run_all_strategies(tl_home):
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.button(key="run-all").click().run()
+    _no_exception(at)
+    jobs = _queue(tl_home).list()
+    assert sorted(j.config["strategy"] for j in jobs) == sorted(STRATEGIES)
+    assert len({(j.config["seed"], j.config["source"]["demo"]) for j in jobs}) == 1
+
+
+def test_train_bad_value_shows_error_and_queues_nothing(tl_home):
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.text_input(key="lr-image").set_value("fast please").run()
+    _no_exception(at)
+    assert any("lr" in e.value for e in at.error)
+    assert at.button(key="start-run").disabled and at.button(key="run-all").disabled
+    assert _queue(tl_home).list() == []
+
+
+JOBS_SCRIPT = """
+from ui.jobs_panel import jobs_panel
+jobs_panel()
+"""
+
+
+def test_jobs_panel_shows_failed_job_and_cancels(tl_home):
+    q = _queue(tl_home)
+    cfg = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn"}
+    failed = q.submit(cfg, submit_key="a")
+    q.update(failed, status="failed", error="loss became NaN at step 3 (try a lower learning rate)")
+    with open(q.get(failed).log_path, "w") as fh:
+        fh.write("Traceback...\nFloatingPointError: nan\n")
+    waiting = q.submit({**cfg, "seed": 1}, submit_key="b")
+    at = AppTest.from_string(JOBS_SCRIPT, default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    assert any("loss became NaN at step 3" in e.value for e in at.error)
+    assert any("FloatingPointError" in c.value for c in at.code)
+    assert [b.key for b in at.button] == [f"cancel-{waiting}"]
+    at.button(key=f"cancel-{waiting}").click().run()
+    assert q.get(waiting).status == "cancelled"

@@ -1,0 +1,1 @@
+"""Streamlit-only helpers for the pages (never imported by tlcore)."""

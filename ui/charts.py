@@ -1,0 +1,191 @@
+"""Plotly figure builders shared by the Compare and Embeddings pages.
+
+Pure functions: plain data in (lists, dicts, DataFrames), ``go.Figure`` out. No Streamlit, no store access,
+so tests call them directly and pages stay thin.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from ui.theme import DOMAIN_COLORS, PLOTLY_TEMPLATE, SOURCE_COLOR, TARGET_COLOR
+
+RUN_COLORS = qualitative.D3[2:] + qualitative.D3[:2]  # blue/orange stay reserved for source/target
+CLASS_COLORS = qualitative.Dark24
+DOMAIN_SYMBOLS = {"source": "circle", "target": "diamond"}
+UNLABELED = "(unlabeled)"
+
+
+def run_color(i: int) -> str:
+    return RUN_COLORS[i % len(RUN_COLORS)]
+
+
+def _pct(v):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else 100.0 * float(v)
+
+
+def _layout(fig: go.Figure, title: str, height: int | None = None, **kw) -> go.Figure:
+    fig.update_layout(title=title, template=PLOTLY_TEMPLATE, height=height,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+                      margin=dict(t=90, l=60, r=20, b=60), **kw)
+    return fig
+
+
+def metric_bars(rows: list[dict]) -> go.Figure:
+    """Grouped bars of accuracy and macro F1 per run, target test and source val.
+
+    Args:
+        rows: one dict per run with ``label`` and any of ``target_acc``, ``target_f1``, ``source_acc``,
+            ``source_f1`` (fractions in [0, 1] or None).
+    """
+    series = (("target_acc", "Target test accuracy", TARGET_COLOR, ""),
+              ("target_f1", "Target test macro F1", TARGET_COLOR, "/"),
+              ("source_acc", "Source val accuracy", SOURCE_COLOR, ""),
+              ("source_f1", "Source val macro F1", SOURCE_COLOR, "/"))
+    labels = [r["label"] for r in rows]
+    fig = go.Figure()
+    for key, name, color, pattern in series:
+        vals = [_pct(r.get(key)) for r in rows]
+        fig.add_bar(x=labels, y=vals, name=name, marker_color=color, marker_pattern_shape=pattern,
+                    text=[f"{v:.1f}" if v is not None else "" for v in vals], textposition="outside",
+                    hovertemplate="%{x}<br>" + name + ": %{y:.1f}%<extra></extra>")
+    fig.update_layout(barmode="group", bargap=0.25)
+    fig.update_yaxes(title_text="Score (%)", range=[0, 105])
+    fig.update_xaxes(title_text="Run")
+    return _layout(fig, "Accuracy and macro F1 per run (target test vs source validation)")
+
+
+def confusion_heatmaps(items: list[dict], normalize: bool = False) -> go.Figure:
+    """Confusion matrices side by side (rows = true class, columns = predicted class).
+
+    Args:
+        items: dicts with ``label``, ``matrix`` (list of lists) and ``classes``.
+        normalize: show each row as % of its true-class count instead of counts.
+    """
+    n = max(1, len(items))
+    cols = min(n, 2) if n > 1 else 1
+    nrows = math.ceil(n / cols)
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[it["label"] for it in items] or ["(none)"],
+                        horizontal_spacing=0.12, vertical_spacing=0.18)
+    unit = "% of true class" if normalize else "samples"
+    for i, it in enumerate(items):
+        m = np.asarray(it["matrix"], dtype=float)
+        classes = [str(c) for c in it["classes"]]
+        if normalize:
+            sums = m.sum(1, keepdims=True)
+            m = np.divide(100.0 * m, sums, out=np.zeros_like(m), where=sums > 0)
+        text = np.vectorize(lambda v: f"{v:.0f}")(m) if m.size else m
+        r, c = divmod(i, cols)
+        fig.add_trace(go.Heatmap(z=m, x=classes, y=classes, colorscale="Blues", text=text,
+                                 texttemplate="%{text}" if len(classes) <= 15 else None,
+                                 zmin=0, zmax=100 if normalize else None, showscale=(i == 0),
+                                 colorbar=dict(title=unit),
+                                 hovertemplate="true %{y}<br>predicted %{x}<br>%{z:.1f} " + unit + "<extra></extra>"),
+                      row=r + 1, col=c + 1)
+        fig.update_xaxes(title_text="Predicted class", type="category", row=r + 1, col=c + 1)
+        fig.update_yaxes(title_text="True class", type="category", autorange="reversed", row=r + 1, col=c + 1)
+    title = "Target test confusion matrices" + (" (row-normalised, %)" if normalize else " (counts)")
+    return _layout(fig, title, height=max(420, 400 * nrows))
+
+
+def per_class_f1_bars(items: list[dict]) -> go.Figure:
+    """Grouped bars of per-class F1 on the target test set, one colour per run.
+
+    Args:
+        items: dicts with ``label`` and ``per_class`` ({class: {"f1": float, ...}}).
+    """
+    fig = go.Figure()
+    for i, it in enumerate(items):
+        per = it.get("per_class") or {}
+        classes = list(per)
+        fig.add_bar(x=[str(c) for c in classes], y=[_pct(per[c].get("f1")) for c in classes], name=it["label"],
+                    marker_color=run_color(i),
+                    hovertemplate="class %{x}<br>F1 %{y:.1f}%<extra>" + it["label"] + "</extra>")
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="Class", type="category")
+    fig.update_yaxes(title_text="F1 (%)", range=[0, 105])
+    return _layout(fig, "Per-class F1 on the target test set")
+
+
+def training_curves(curves: list[dict]) -> go.Figure:
+    """Validation accuracy and training loss against epoch, one colour per run.
+
+    Args:
+        curves: dicts with ``label`` and ``history`` (list of epoch dicts with ``epoch``, ``val_acc``,
+            ``loss``, optionally ``train_acc``).
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Source validation accuracy", "Training loss"),
+                        horizontal_spacing=0.1)
+    for i, cur in enumerate(curves):
+        hist = [h for h in cur.get("history") or [] if h.get("epoch") is not None]
+        color = run_color(i)
+        epochs = [h["epoch"] for h in hist]
+        fig.add_scatter(x=epochs, y=[_pct(h.get("val_acc")) for h in hist], mode="lines+markers",
+                        name=cur["label"], legendgroup=cur["label"], line_color=color,
+                        hovertemplate="epoch %{x}<br>val acc %{y:.1f}%<extra>" + cur["label"] + "</extra>",
+                        row=1, col=1)
+        fig.add_scatter(x=epochs, y=[h.get("loss") for h in hist], mode="lines+markers", name=cur["label"],
+                        legendgroup=cur["label"], showlegend=False, line_color=color,
+                        hovertemplate="epoch %{x}<br>loss %{y:.4f}<extra>" + cur["label"] + "</extra>",
+                        row=1, col=2)
+    fig.update_xaxes(title_text="Epoch", dtick=1 if max((len(c.get("history") or []) for c in curves), default=0)
+                     <= 20 else None)
+    fig.update_yaxes(title_text="Validation accuracy (%)", row=1, col=1)
+    fig.update_yaxes(title_text="Loss (cross-entropy, per batch mean)", row=1, col=2)
+    return _layout(fig, "Training curves")
+
+
+def _truncate(s: str, n: int = 120) -> str:
+    s = " ".join(str(s).split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def embedding_scatter(points: pd.DataFrame, color_by: str = "domain", explained_variance=None,
+                      method: str = "PCA", title: str | None = None) -> go.Figure:
+    """2-D scatter (WebGL) of projected features: colour by domain or class, symbol by domain.
+
+    Args:
+        points: columns ``x``, ``y``, ``domain`` ("source"/"target"), ``label`` (true class or ""),
+            ``pred``, ``confidence``, ``sample`` (file name or text).
+        color_by: ``"domain"``, ``"label"`` (true class) or ``"pred"`` (predicted class).
+        explained_variance: ratios of the first two components (PCA), shown in the axis titles.
+    """
+    df = points.copy()
+    df["label"] = df["label"].fillna("").astype(str).replace("", UNLABELED)
+    df["pred"] = df["pred"].fillna("").astype(str)
+    df["hover_sample"] = df["sample"].fillna("").map(_truncate)
+    df["conf_txt"] = df["confidence"].map(lambda v: "–" if pd.isna(v) else f"{100 * float(v):.1f}%")
+    custom_cols = ["domain", "label", "pred", "conf_txt", "hover_sample"]
+    hover = ("<b>%{customdata[0]}</b><br>true: %{customdata[1]}<br>predicted: %{customdata[2]}"
+             "<br>confidence: %{customdata[3]}<br>%{customdata[4]}<extra></extra>")
+    fig = go.Figure()
+    if color_by == "domain":
+        groups = [(d, df[df["domain"] == d], DOMAIN_COLORS.get(d, "#888"), d) for d in ("source", "target")]
+    else:
+        cats = sorted(df[color_by].unique(), key=lambda c: (c == UNLABELED, c))
+        palette = {c: ("#bbbbbb" if c == UNLABELED else CLASS_COLORS[i % len(CLASS_COLORS)])
+                   for i, c in enumerate(cats)}
+        groups = [(f"{c} · {d}", df[(df[color_by] == c) & (df["domain"] == d)], palette[c], d)
+                  for c in cats for d in ("source", "target")]
+    for name, part, color, domain in groups:
+        if part.empty:
+            continue
+        fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], mode="markers", name=name,
+                                   marker=dict(color=color, symbol=DOMAIN_SYMBOLS.get(domain, "circle"), size=7,
+                                               opacity=0.75, line=dict(width=0.5, color="white")),
+                                   customdata=part[custom_cols].to_numpy(), hovertemplate=hover))
+    ev = list(explained_variance or [])
+    axis = [f"{method} {i + 1}" + (f" ({100 * ev[i]:.1f}% of variance)" if i < len(ev) else " (arbitrary units)")
+            for i in range(2)]
+    fig.update_xaxes(title_text=axis[0])
+    fig.update_yaxes(title_text=axis[1])
+    legend_title = {"domain": "Domain", "label": "True class · domain", "pred": "Predicted class · domain"}
+    _layout(fig, title or f"Features after training, {method} projection (● source, ◆ target)", height=600,
+            legend_title_text=legend_title.get(color_by, color_by))
+    fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"))
+    return fig

@@ -1,0 +1,121 @@
+"""The job progress panel: polls the job queue every 2 s and shows progress, live curves, errors, Cancel."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from tlcore.errors import TLError
+from ui.state import get_queue, get_store
+from ui.theme import PLOTLY_TEMPLATE, SOURCE_COLOR, STATUS_ICONS, TARGET_COLOR
+
+MAX_POINTS = 2000
+
+
+def progress_text(snap) -> tuple[float, str]:
+    """(fraction in [0, 1], one line) for a job snapshot."""
+    p = snap.progress or {}
+    if snap.status == "completed":
+        return 1.0, "completed"
+    if snap.status in ("failed", "cancelled"):
+        return float(p.get("progress") or 0.0), snap.status
+    if snap.status == "queued":
+        return 0.0, "waiting for the worker"
+    parts = []
+    if p.get("phase") and p.get("type") == "phase":
+        parts.append(str(p["phase"]) + (f" ({p['detail']})" if p.get("detail") else ""))
+    if p.get("epoch") is not None:
+        parts.append(f"epoch {p['epoch']}/{p.get('epochs', '?')}")
+    if p.get("step") is not None:
+        parts.append(f"step {p['step']}/{p.get('total_steps', '?')}")
+    if p.get("eta_s") is not None:
+        parts.append(f"ETA {_duration(p['eta_s'])}")
+    if snap.cancel_requested:
+        parts.append("cancelling…")
+    frac = p.get("progress") if p.get("type") in ("step", "epoch") else 0.0
+    return min(1.0, max(0.0, float(frac or 0.0))), " · ".join(parts) or "starting"
+
+
+def epoch_curves(events: list[dict]) -> dict:
+    """Per-epoch series from run events: epoch, loss, train_acc, val_acc (downsampled)."""
+    rows = [e for e in events if e.get("type") == "epoch"]
+    if len(rows) > MAX_POINTS:
+        step = len(rows) / MAX_POINTS
+        rows = [rows[int(i * step)] for i in range(MAX_POINTS)]
+    return {k: [r.get(k) for r in rows] for k in ("epoch", "loss", "train_acc", "val_acc")}
+
+
+def curves_figures(curves: dict) -> tuple[go.Figure, go.Figure]:
+    loss = go.Figure(go.Scatter(x=curves["epoch"], y=curves["loss"], mode="lines+markers", name="train loss",
+                                line={"color": SOURCE_COLOR}))
+    loss.update_layout(title="Training loss", xaxis_title="epoch", yaxis_title="loss", template=PLOTLY_TEMPLATE,
+                       height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    acc = go.Figure()
+    acc.add_trace(go.Scatter(x=curves["epoch"], y=curves["train_acc"], mode="lines+markers",
+                             name="train accuracy (source)", line={"color": SOURCE_COLOR}))
+    acc.add_trace(go.Scatter(x=curves["epoch"], y=curves["val_acc"], mode="lines+markers",
+                             name="validation accuracy (source)", line={"color": TARGET_COLOR, "dash": "dot"}))
+    acc.update_layout(title="Accuracy", xaxis_title="epoch", yaxis_title="accuracy", yaxis_range=[0, 1],
+                      template=PLOTLY_TEMPLATE, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.3})
+    return loss, acc
+
+
+@st.fragment(run_every=2)
+def jobs_panel(limit: int = 8) -> None:
+    """Show the latest ``limit`` jobs of the shared queue (every user sees the same queue)."""
+    queue, store = get_queue(), get_store()
+    jobs = queue.list(limit=limit)
+    st.subheader("Jobs")
+    if not jobs:
+        st.caption("No jobs yet. Start a run above; it is queued and trained by the worker process.")
+        return
+    for snap in jobs:
+        _job(queue, store, snap)
+
+
+def _job(queue, store, snap) -> None:
+    with st.container(border=True):
+        head, btn = st.columns([6, 1])
+        with head:
+            st.text(f"{STATUS_ICONS.get(snap.status, '•')} {snap.status} · {snap.label} · {snap.job_id}")
+        with btn:
+            if snap.active and st.button("Cancel", key=f"cancel-{snap.job_id}", disabled=snap.cancel_requested):
+                try:
+                    queue.cancel(snap.job_id)
+                except TLError as exc:
+                    st.error(str(exc))
+                st.rerun(scope="fragment")
+        frac, text = progress_text(snap)
+        st.progress(frac, text=text)
+        if snap.status == "failed":
+            st.error(f"Failed: {(snap.error or 'no error message recorded').splitlines()[0][:500]}")
+            with st.expander("Error details and log tail"):
+                st.code(snap.error or "", language=None)
+                st.code(_tail(queue, snap.job_id) or "(empty log)", language=None)
+        if snap.run_id and snap.status in ("running", "completed", "failed"):
+            curves = epoch_curves(_events(store, snap.run_id))
+            if curves["epoch"]:
+                with st.expander("Loss and accuracy", expanded=snap.status == "running"):
+                    loss, acc = curves_figures(curves)
+                    c1, c2 = st.columns(2)
+                    c1.plotly_chart(loss, width="stretch", key=f"loss-{snap.job_id}")
+                    c2.plotly_chart(acc, width="stretch", key=f"acc-{snap.job_id}")
+
+
+def _events(store, run_id: str) -> list[dict]:
+    try:
+        return store.events(run_id)
+    except TLError:
+        return []
+
+
+def _tail(queue, job_id: str) -> str:
+    try:
+        return queue.log_tail(job_id, 3000)
+    except TLError:
+        return ""
+
+
+def _duration(s) -> str:
+    s = int(float(s))
+    return f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s"

@@ -1,0 +1,94 @@
+"""Cached engine handles and the session-state key names shared by the pages."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import streamlit as st
+
+from tlcore.data.library import DomainLibrary
+from tlcore.jobs.queue import JobQueue
+from tlcore.runs.store import RunStore, default_root
+
+# session-state keys (one place, so pages agree)
+SOURCE_SPEC = "tl_source_spec"      # dict: the chosen source DomainSpec (as a RunConfig dict)
+TARGET_SPEC = "tl_target_spec"      # dict: the chosen target DomainSpec
+PAIR_LABEL = "tl_pair_label"        # str: how the chosen pair is shown ("demo: digits", ...)
+SUBMIT_NONCE = "tl_submit_nonce"    # str: idempotency key of the next submit on the Train page
+LAST_JOBS = "tl_last_jobs"          # list[str]: job ids queued by this session's last submit
+
+DEFAULT_DEMO = "digits"
+
+
+def home() -> str:
+    """The data root as a string (the cache key of every handle)."""
+    return str(default_root())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> RunStore:
+    return RunStore(root)
+
+
+@st.cache_resource(show_spinner=False)
+def _queue(root: str) -> JobQueue:
+    return JobQueue(_store(root))
+
+
+@st.cache_resource(show_spinner=False)
+def _library(root: str) -> DomainLibrary:
+    return DomainLibrary(root)
+
+
+def get_store() -> RunStore:
+    return _store(home())
+
+
+def get_queue() -> JobQueue:
+    return _queue(home())
+
+
+def get_library() -> DomainLibrary:
+    return _library(home())
+
+
+@st.cache_resource(show_spinner=False)
+def _worker_started(root: str) -> bool:
+    from tlcore.jobs.worker import ensure_worker
+
+    return ensure_worker(root)
+
+
+def ensure_worker_once() -> None:
+    """Start the job worker for this data root unless one runs (skipped with TL_NO_AUTOWORKER=1)."""
+    if os.environ.get("TL_NO_AUTOWORKER") == "1":
+        return
+    _worker_started(home())
+
+
+def demo_spec(demo: str = DEFAULT_DEMO) -> dict:
+    return {"demo": demo}
+
+
+def chosen_pair() -> tuple[dict, dict]:
+    """The pair chosen on the Domains page, defaulting to the digits demo."""
+    src = st.session_state.get(SOURCE_SPEC) or demo_spec()
+    tgt = st.session_state.get(TARGET_SPEC) or demo_spec()
+    return dict(src), dict(tgt)
+
+
+def set_pair(source: dict, target: dict, label: str) -> None:
+    st.session_state[SOURCE_SPEC] = dict(source)
+    st.session_state[TARGET_SPEC] = dict(target)
+    st.session_state[PAIR_LABEL] = label
+
+
+def nonce() -> str:
+    """The current submit nonce (created on first use; renewed after a successful submit)."""
+    if SUBMIT_NONCE not in st.session_state:
+        st.session_state[SUBMIT_NONCE] = uuid.uuid4().hex
+    return st.session_state[SUBMIT_NONCE]
+
+
+def renew_nonce() -> None:
+    st.session_state[SUBMIT_NONCE] = uuid.uuid4().hex
