@@ -68,7 +68,8 @@ color_by = c2.selectbox("Colour by", list(COLOR_BY), format_func=COLOR_BY.get)
 cap = c3.number_input("Max points shown", min_value=100, max_value=10_000, value=2_000, step=100)
 params = ()
 if method == "tsne":
-    params = (("perplexity", float(st.slider("t-SNE perplexity", 5, 50, 30))),)
+    params = (("perplexity", float(st.slider("t-SNE perplexity", 5, 50, 30))), ("max_iter", 500))
+    st.caption("t-SNE takes about 10–40 s on a CPU for a few thousand points; the result is cached with the run.")
 
 root = str(store.root)
 try:

@@ -3,7 +3,7 @@ import tomllib
 
 from tlcore.data.library import MAX_UPLOAD_MB
 
-from conftest import ROOT
+from apptest_paths import ROOT
 
 
 def test_upload_limit_matches_streamlit_config():

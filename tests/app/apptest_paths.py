@@ -1,0 +1,17 @@
+"""Absolute paths and limits for the AppTest suite (a plain module: `conftest` names clash across folders)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+PAGES = ROOT / "pages"
+TIMEOUT = 60
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def page(name: str) -> str:
+    return str(PAGES / f"{name}.py")

@@ -1,0 +1,35 @@
+"""Shared fixtures: an isolated data root per test, and the path of the shared real datasets."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TL_NO_AUTOWORKER", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def tl_home(tmp_path, monkeypatch):
+    home = tmp_path / "tl_home"
+    monkeypatch.setenv("TL_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def store(tl_home):
+    from tlcore.runs.store import RunStore
+
+    return RunStore(tl_home)
+
+
+def shared_or_skip(*parts) -> Path:
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared dataset {p} not present")
+    return p
