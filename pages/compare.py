@@ -5,7 +5,7 @@ import streamlit as st
 
 from tlcore.runs.store import RunNotFound, RunStore, default_root
 from ui import charts
-from ui.run_table import default_selection, filter_runs, runs_frame, to_csv_bytes
+from ui.run_table import HELPER_COLUMNS, default_selection, filter_runs, runs_frame, to_csv_bytes
 
 try:
     from ui.state import get_store
@@ -49,7 +49,7 @@ shown = filter_runs(table, statuses, strategies, backbones, pairs, search)
 
 st.caption(f"{len(shown)} of {len(table)} runs. Click a column header to sort.")
 st.dataframe(
-    shown.drop(columns=["status_key"]), hide_index=True,
+    shown.drop(columns=HELPER_COLUMNS), hide_index=True,
     column_config={
         "target accuracy (%)": st.column_config.NumberColumn(format="%.1f"),
         "target macro F1 (%)": st.column_config.NumberColumn(format="%.1f"),
@@ -71,7 +71,7 @@ if not selected:
     st.info("Select one or more completed runs to compare.")
 else:
     metrics = {rid: store.metrics(rid) for rid in selected}
-    name = {rid: table.at[rid, "run"] for rid in selected}
+    name = {rid: table.at[rid, "chart_label"] for rid in selected}
     st.plotly_chart(charts.metric_bars([
         {"label": name[rid], "target_acc": (m.get("target_test") or {}).get("accuracy"),
          "target_f1": (m.get("target_test") or {}).get("f1_macro"),

@@ -178,6 +178,8 @@ def _write_predictions(store, rid, key, dom, idx, labels, probs, classes):
     df = pd.DataFrame({"index": list(idx), "source": [dom.sources[i] for i in idx],
                        "true": [classes[y] if y >= 0 else "" for y in labels],
                        "pred": [classes[p] for p in probs.argmax(1)], "confidence": probs.max(1).round(5)})
+    if dom.modality == "text":
+        df.insert(2, "text", [dom.samples[i][:300] for i in idx])
     for j, c in enumerate(classes):
         df[f"p_{c}"] = probs[:, j].round(5)
     buf = io.StringIO()

@@ -130,7 +130,8 @@ def load_run_features(store, run_id: str) -> dict:
             sample, pred, conf = np.full(n, "", dtype=object), np.full(n, "", dtype=object), np.full(n, np.nan)
             csv = store.path(run_id, f"predictions_{key}.csv")
             if csv.is_file():
-                df = pd.read_csv(csv, dtype={"source": str, "text": str, "true": str, "pred": str}, keep_default_na=False)
+                df = pd.read_csv(csv, dtype={"source": str, "text": str, "true": str, "pred": str},
+                                 keep_default_na=False)
                 ok = (index >= 0) & (index < len(df))
                 rows = df.iloc[index[ok]]
                 col = "text" if "text" in df.columns else "source"

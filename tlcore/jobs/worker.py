@@ -108,7 +108,12 @@ def ensure_worker(root: Path | None = None) -> bool:
 def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 0.5) -> int:
     """Main loop. ``once``: exit when nothing is queued or running."""
     queue = JobQueue()
-    lock = _lock(queue.store.root)
+    lock = None
+    for _ in range(20):  # a status probe may hold the lock for a moment
+        lock = _lock(queue.store.root)
+        if lock is not None:
+            break
+        time.sleep(0.1)
     if lock is None:
         print("another worker already serves this data root; exiting", file=sys.stderr)
         return 0
