@@ -32,3 +32,21 @@ def tiny_image_data(n=64, classes=3, size=16, seed=0, shift=0.0, labeled_fractio
 def tiny_model(classes=3, seed=0):
     torch.manual_seed(seed)
     return Classifier(TinyCNN(width=8), classes)
+
+
+def make_teacher_run(store, classes=3, backbone="tiny_cnn", seed=0) -> str:
+    """A completed run in ``store`` holding a randomly initialised ``backbone`` classifier (a teacher for
+    distillation tests)."""
+    from safetensors.torch import save
+
+    from tlcore.models.backbones import create_backbone
+
+    torch.manual_seed(seed)
+    teacher = Classifier(create_backbone(backbone, pretrained=False), classes)
+    rid = store.create({"backbone": backbone, "strategy": "scratch", "source": {"demo": "digits"},
+                        "target": {"demo": "digits"}}, status="running")
+    store.write_json(rid, "labels.json", {"classes": [f"c{i}" for i in range(classes)]})
+    store.write_bytes(rid, "model.safetensors",
+                      save({k: v.detach().clone().contiguous() for k, v in teacher.state_dict().items()}))
+    store.finish(rid, "completed", metrics={})
+    return rid

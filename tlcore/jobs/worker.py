@@ -19,6 +19,7 @@ from tlcore.jobs.process import describe_exit, is_alive, kill_group
 from tlcore.jobs.queue import HEARTBEAT_STALE_S, JobQueue
 from tlcore.runs.store import RunStore
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CANCEL_GRACE_S = 5.0
 KILL_GRACE_S = 5.0
 
@@ -97,10 +98,11 @@ def ensure_worker(root: Path | None = None) -> bool:
     store = RunStore(root) if root else RunStore()
     if worker_running(store.root):
         return False
-    env = {**os.environ, "TL_HOME": str(store.root)}
+    env = {**os.environ, "TL_HOME": str(store.root), "PYTHONPATH": _pythonpath()}
+    (store.root / "logs").mkdir(parents=True, exist_ok=True)
     log = open(store.root / "logs" / "worker.log", "ab")
     subprocess.Popen([sys.executable, "-m", "tlcore", "worker"], stdout=log, stderr=subprocess.STDOUT,
-                     stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd=os.getcwd())
+                     stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd=str(PROJECT_ROOT))
     log.close()
     return True
 
@@ -162,12 +164,18 @@ def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 
     return 0
 
 
+def _pythonpath() -> str:
+    extra = os.environ.get("PYTHONPATH")
+    return str(PROJECT_ROOT) + (os.pathsep + extra if extra else "")
+
+
 def _spawn(queue: JobQueue, snap) -> subprocess.Popen:
     log = open(snap.log_path, "ab")
     env = {**os.environ, "TL_HOME": str(queue.store.root), "TORCH_FORCE_WEIGHTS_ONLY_LOAD": "1",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "PYTHONPATH": _pythonpath()}
     proc = subprocess.Popen([sys.executable, "-m", "tlcore", "run-job", snap.job_id], stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                            cwd=str(PROJECT_ROOT))
     log.close()
     return proc
 

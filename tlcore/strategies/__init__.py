@@ -2,12 +2,23 @@
 from __future__ import annotations
 
 from tlcore.errors import ConfigError
+from tlcore.strategies.adversarial import Cdan, Dann
 from tlcore.strategies.base import Strategy, params_from_dict, params_schema, params_to_dict
+from tlcore.strategies.distillation import Distillation
 from tlcore.strategies.fine_tuning import FineTuning
+from tlcore.strategies.gradual_unfreezing import GradualUnfreezing
+from tlcore.strategies.instance_weighting import InstanceWeighting
 from tlcore.strategies.linear_probe import LinearProbe
+from tlcore.strategies.multitask import Multitask
 from tlcore.strategies.scratch import Scratch
+from tlcore.strategies.self_training import SelfTraining
+from tlcore.strategies.statistic_alignment import Coral, Mmd
+from tlcore.strategies.tradaboost import TrAdaBoost
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (LinearProbe, FineTuning, Scratch)}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
+    LinearProbe, FineTuning, GradualUnfreezing, Scratch,
+    Dann, Cdan, Coral, Mmd, SelfTraining, InstanceWeighting, Multitask, TrAdaBoost, Distillation,
+)}
 
 
 def get_strategy(name: str) -> type[Strategy]:

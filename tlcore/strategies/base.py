@@ -11,6 +11,7 @@ Batches handed to :meth:`Strategy.training_step` are dicts:
 from __future__ import annotations
 
 import abc
+import inspect
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -96,13 +97,18 @@ class Strategy(abc.ABC):
     def on_epoch_start(self, model: nn.Module, optimizer, state: TrainState) -> None:
         """Hook for schedules (e.g. gradual unfreezing). Default: nothing."""
 
+    def on_fit_start(self, model: nn.Module, data) -> None:
+        """Called once by the loop after ``configure``, with the run's ``TrainData`` (cached features for
+        frozen-backbone strategies). For methods that first look at the whole training set, e.g. TrAdaBoost
+        fitting a scikit-learn ensemble. Default: nothing."""
+
     def extra_modules(self) -> list[nn.Module]:
         """Modules owned by the strategy that must move to the device (e.g. a domain discriminator)."""
         return []
 
     @classmethod
     def describe(cls) -> dict:
-        return {"name": cls.name, "title": cls.title, "doc": (cls.__doc__ or "").strip(),
+        return {"name": cls.name, "title": cls.title, "doc": inspect.cleandoc(cls.__doc__ or ""),
                 "needs_target": cls.needs_target, "frozen_backbone": cls.frozen_backbone,
                 "pretrained": cls.pretrained, "family": cls.family, "params": params_schema(cls.Params)}
 

@@ -68,6 +68,7 @@ def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, b
     groups = strategy.configure(model, ctx)
     for m in strategy.extra_modules():
         m.to(device)
+    strategy.on_fit_start(model, data)
     groups = [g for g in groups if g["params"]]
     optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     for g in optimizer.param_groups:
@@ -80,7 +81,9 @@ def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, b
     result = FitResult()
     best_state, best_acc, bad_epochs = None, -1.0, 0
     t0 = time.time()
-    tgt_iter = _TargetCycle(data, batch_size, rng) if strategy.needs_target and data.target_train else None
+    # target batches draw from their own stream: adding a target changes no source batch (trade-off 0 = source-only)
+    tgt_iter = (_TargetCycle(data, batch_size, np.random.default_rng([seed, 1]))
+                if strategy.needs_target and data.target_train else None)
     for epoch in range(epochs):
         state.epoch = epoch
         strategy.on_epoch_start(model, optimizer, state)

@@ -9,9 +9,19 @@ from tlcore.config import RunConfig
 from tlcore.errors import ConfigError
 from tlcore.strategies import STRATEGIES, build_strategy, params_schema
 from tlcore.strategies.base import SetupContext, TrainState, params_to_dict
-from tests.tlcore.helpers import tiny_image_data, tiny_model
+from tests.tlcore.helpers import make_teacher_run, tiny_image_data, tiny_model
 
 NAMES = sorted(STRATEGIES)
+
+
+def default_params(name, tmp_path, monkeypatch) -> dict:
+    """Default params, plus a tiny teacher run (in a temporary TL_HOME) for distillation."""
+    if name != "distillation":
+        return {}
+    from tlcore.runs.store import RunStore
+
+    monkeypatch.setenv("TL_HOME", str(tmp_path / "tl_home"))
+    return {"teacher_run_id": make_teacher_run(RunStore())}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -28,10 +38,10 @@ def test_params_round_trip_through_config(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_configure_and_steps_give_finite_losses_and_frozen_stays_frozen(name):
+def test_configure_and_steps_give_finite_losses_and_frozen_stays_frozen(name, tmp_path, monkeypatch):
     data = tiny_image_data(labeled_fraction=0.5)
     model = tiny_model()
-    strat = build_strategy(name)
+    strat = build_strategy(name, default_params(name, tmp_path, monkeypatch))
     groups = strat.configure(model, SetupContext(lr=1e-3, weight_decay=0.0, num_classes=3,
                                                  feature_dim=model.out_features, device=torch.device("cpu")))
     trainable = {id(p) for g in groups for p in g["params"]}

@@ -1,0 +1,131 @@
+"""Knowledge distillation from a completed run (the teacher) into the student backbone."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tlcore.errors import ConfigError
+from tlcore.losses.distillation import DistillationLoss
+from tlcore.strategies.alignment import classification, forward_pair
+from tlcore.strategies.base import SetupContext, StepOutput, freeze, param
+from tlcore.strategies.fine_tuning import FineTuning, FineTuningParams
+
+
+@dataclass(frozen=True)
+class DistillationParams(FineTuningParams):
+    teacher_run_id: str = param("", "Id of a completed run of this store whose model is the teacher (e.g. a "
+                                    "fine-tuned larger backbone). Same modality and classes as this run.")
+    temperature: float = param(4.0, "Softmax temperature T for the soft targets.", min=0.1, max=100.0)
+    alpha: float = param(0.5, "Weight of the distillation loss; the source labels get 1 - alpha.",
+                         min=0.0, max=1.0)
+
+
+def load_teacher(run_id: str, num_classes: int, store=None) -> nn.Module:
+    """Rebuild a completed run's Classifier from its config.json, labels.json and model.safetensors."""
+    from safetensors.torch import load_file
+
+    from tlcore.models.backbones import create_backbone
+    from tlcore.models.classifier import Classifier
+    from tlcore.runs.store import RunNotFound, RunStore
+
+    if not run_id:
+        raise ConfigError("params.teacher_run_id: choose a completed run to distil from")
+    store = store or RunStore()
+    try:
+        cfg = store.read_json(run_id, "config.json")
+    except RunNotFound:
+        cfg = None
+    weights = store.path(run_id, "model.safetensors") if cfg else None
+    if not cfg or not weights.is_file():
+        raise ConfigError(f"params.teacher_run_id: run {run_id!r} not found or has no saved model "
+                          f"in {store.root}")
+    classes = (store.read_json(run_id, "labels.json") or {}).get("classes", [])
+    if len(classes) != num_classes:
+        raise ConfigError(f"params.teacher_run_id: the teacher predicts {len(classes)} classes, this run has "
+                          f"{num_classes}")
+    teacher = Classifier(create_backbone(cfg.get("backbone", ""), pretrained=False), num_classes)
+    try:
+        teacher.load_state_dict(load_file(str(weights)))
+    except (RuntimeError, OSError) as exc:
+        raise ConfigError(f"params.teacher_run_id: could not load the teacher's weights: {exc}"[:500]) from None
+    freeze(teacher, True)
+    return teacher.eval()
+
+
+class Distillation(FineTuning):
+    """Knowledge distillation: the student fits the teacher's softened predictions on source and unlabeled
+    target, and the source labels.
+
+    Loss: ``(1 - alpha) CE(source) + alpha T^2 KL(softmax(z_teacher / T) || softmax(z_student / T))`` over
+    source and target samples. The teacher (a completed run, frozen, in eval mode) must read the same inputs:
+    the same modality and, for text, the same tokenizer; image inputs are re-normalised to the teacher's
+    mean/std. Reference: Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network", 2015.
+    """
+
+    name = "distillation"
+    title = "Knowledge distillation (from a teacher run)"
+    Params = DistillationParams
+    needs_target = True
+    family = "model-based"
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.teacher_: nn.Module | None = None
+
+    def configure(self, model, ctx: SetupContext):
+        teacher = load_teacher(self.params.teacher_run_id, ctx.num_classes)
+        s_bb, t_bb = model.backbone, teacher.backbone
+        if s_bb.modality != t_bb.modality:
+            raise ConfigError(f"params.teacher_run_id: the teacher is a {t_bb.modality} model, the student a "
+                              f"{s_bb.modality} model")
+        if s_bb.modality == "text" and _tok_name(s_bb) != _tok_name(t_bb):
+            raise ConfigError("params.teacher_run_id: teacher and student use different tokenizers "
+                              f"({_tok_name(t_bb)} vs {_tok_name(s_bb)}); distil between text backbones that "
+                              "share one")
+        self.teacher_ = teacher.to(ctx.device)
+        return super().configure(model, ctx)
+
+    def extra_modules(self):
+        return [self.teacher_] if self.teacher_ is not None else []
+
+    def _teacher_logits(self, model, x):
+        t = self.teacher_
+        t.eval()
+        if torch.is_tensor(x) and x.dim() == 4:
+            s_mean, s_std = _stats(model.backbone, x)
+            t_mean, t_std = _stats(t.backbone, x)
+            x = ((x * s_std + s_mean) - t_mean) / t_std
+        with torch.no_grad():
+            return t(x)[1].float()
+
+    def training_step(self, model, batch, state):
+        p = self.params
+        kd = DistillationLoss(p.temperature)
+        has_t = "x_t" in batch
+        if has_t:
+            f_s, logits_s, f_t, logits_t = forward_pair(model, batch["x_s"], batch["x_t"])
+        else:
+            f_s, logits_s = model(batch["x_s"])
+        cls_loss, acc = classification(logits_s, batch["y_s"])
+        kd_s = kd(logits_s, self._teacher_logits(model, batch["x_s"]))
+        kd_loss, n = kd_s * len(logits_s), len(logits_s)
+        if has_t:
+            kd_loss = kd_loss + kd(logits_t, self._teacher_logits(model, batch["x_t"])) * len(logits_t)
+            n += len(logits_t)
+        kd_loss = kd_loss / n
+        loss = (1 - p.alpha) * cls_loss + p.alpha * kd_loss
+        return StepOutput(loss, {"cls_loss": float(cls_loss.detach()), "transfer_loss": float(kd_loss.detach()),
+                                 "train_acc": acc})
+
+
+def _tok_name(bb) -> str:
+    tok = getattr(bb, "tokenizer", None)
+    return f"{type(tok).__name__}:{getattr(tok, 'name_or_path', '')}:{getattr(tok, 'vocab_size', '')}"
+
+
+def _stats(bb, x):
+    mean = torch.tensor(bb.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(bb.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return mean, std

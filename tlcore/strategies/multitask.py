@@ -1,0 +1,50 @@
+"""Multitask learning on source and labeled target with a shared backbone."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch.nn import functional as F
+
+from tlcore.strategies.alignment import classification, forward_pair
+from tlcore.strategies.base import StepOutput, param
+from tlcore.strategies.fine_tuning import FineTuning, FineTuningParams
+
+
+@dataclass(frozen=True)
+class MultitaskParams(FineTuningParams):
+    source_weight: float = param(1.0, "Weight of the source classification loss.", min=0.0, max=100.0)
+    target_weight: float = param(1.0, "Weight of the classification loss on labeled target samples.",
+                                 min=0.0, max=100.0)
+
+
+class Multitask(FineTuning):
+    """Joint training on the source and the labeled part of the target, one shared backbone and head.
+
+    Loss: ``source_weight x CE(source) + target_weight x CE(labeled target)``; only target samples whose
+    label is usable (``m_t``, set by ``target.labeled_fraction``) count. Reference: Caruana, "Multitask
+    Learning", Machine Learning 1997; Daume III, "Frustratingly Easy Domain Adaptation", ACL 2007.
+    """
+
+    name = "multitask"
+    title = "Multitask (source + labeled target)"
+    Params = MultitaskParams
+    needs_target = True
+    uses_target_labels = True
+    family = "semi-supervised"
+
+    def training_step(self, model, batch, state):
+        p = self.params
+        f_s, logits_s, f_t, logits_t = forward_pair(model, batch["x_s"], batch["x_t"])
+        src_loss, acc = classification(logits_s, batch["y_s"])
+        m_t = batch["m_t"]
+        if bool(m_t.any()):
+            tgt_loss = F.cross_entropy(logits_t[m_t].float(), batch["y_t"][m_t])
+            tgt_acc = float((logits_t[m_t].argmax(1) == batch["y_t"][m_t]).float().mean())
+        else:
+            tgt_loss, tgt_acc = logits_t.sum() * 0.0, float("nan")
+        loss = p.source_weight * src_loss + p.target_weight * tgt_loss
+        logs = {"cls_loss": float(src_loss.detach()), "target_cls_loss": float(tgt_loss.detach()),
+                "train_acc": acc, "target_labeled": float(m_t.float().sum())}
+        if tgt_acc == tgt_acc:
+            logs["target_train_acc"] = tgt_acc
+        return StepOutput(loss, logs)
