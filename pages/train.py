@@ -6,8 +6,7 @@ import json
 
 import streamlit as st
 
-from tlcore.__main__ import DEMO_CONFIGS
-from tlcore.config import RunConfig
+from tlcore.config import DEMO_CONFIGS, RunConfig
 from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
@@ -144,8 +143,17 @@ if b1.button("Start run", type="primary", disabled=error is not None, key="start
     submit([(strategy, config)])
 if b2.button("Run all strategies", disabled=error is not None, key="run-all",
              help="One job per strategy, same data split and seed; other strategies use their default parameters."):
-    submit([(name, {**config, "strategy": name, "params": params if name == strategy else {}})
-            for name in STRATEGIES])
+    runnable, skipped = [], []
+    for name in STRATEGIES:
+        cfg = {**config, "strategy": name, "params": params if name == strategy else {}}
+        try:
+            validate(RunConfig.from_dict(cfg))
+            runnable.append((name, cfg))
+        except TLError as exc:
+            skipped.append(f"{name} ({exc})")
+    submit(runnable)
+    if skipped:
+        st.info("Not queued, not applicable to these settings: " + "; ".join(skipped))
 if b3.button("Allow queuing the same settings again", key="renew-nonce"):
     state.renew_nonce()
 

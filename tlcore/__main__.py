@@ -12,16 +12,8 @@ import time
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tlcore.config import RunConfig, apply_override, load_config_file, parse_value  # noqa: E402
+from tlcore.config import DEMO_CONFIGS, RunConfig, apply_override, load_config_file, parse_value  # noqa: E402
 from tlcore.errors import Cancelled, TLError  # noqa: E402
-
-DEMO_CONFIGS = {
-    "digits": {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "efficientnet_lite0",
-               "strategy": "linear_probe", "epochs": 30, "image_size": 64, "batch_size": 64, "lr": 1e-3},
-    "reviews": {"source": {"demo": "reviews"}, "target": {"demo": "reviews"}, "backbone": "minilm_l6",
-                "strategy": "fine_tuning", "epochs": 3, "max_length": 64, "batch_size": 32, "lr": 1e-4},
-}
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tlcore", description="TL Studio engine")

@@ -14,6 +14,15 @@ from typing import Any
 
 from tlcore.errors import ConfigError
 
+# Sensible CPU defaults per built-in demo: a demo run answers in well under a minute on 2 cores.
+DEMO_CONFIGS = {
+    "digits": {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "efficientnet_lite0",
+               "strategy": "linear_probe", "epochs": 30, "image_size": 64, "batch_size": 64, "lr": 1e-3},
+    "reviews": {"source": {"demo": "reviews"}, "target": {"demo": "reviews"}, "backbone": "minilm_l6",
+                "strategy": "fine_tuning", "epochs": 3, "max_length": 64, "batch_size": 32, "lr": 1e-4},
+}
+
+
 DOMAIN_KEYS = ("path", "demo", "text_column", "label_column", "name", "labeled_fraction")
 
 
