@@ -99,7 +99,11 @@ def test_train_run_all_strategies(tl_home):
     at.button(key="run-all").click().run()
     _no_exception(at)
     jobs = _queue(tl_home).list()
-    assert sorted(j.config["strategy"] for j in jobs) == sorted(STRATEGIES)
+    queued = {j.config["strategy"] for j in jobs}
+    assert {"linear_probe", "fine_tuning", "scratch"} <= queued
+    not_applicable = set(STRATEGIES) - queued
+    for name in not_applicable:  # e.g. strategies needing target labels when the labeled fraction is 0
+        assert any(name in i.value for i in at.info), name
     assert len({(j.config["seed"], j.config["source"]["demo"]) for j in jobs}) == 1
 
 
