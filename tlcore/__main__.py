@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("worker", help="run the job worker (executes queued jobs)")
     w.add_argument("--max-jobs", type=int, default=None, help="concurrent jobs (default: 1 per GPU, 1 on CPU)")
     w.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    e = sub.add_parser("embeddings", help="project a run's features (before/after) and print its domain gap")
+    e.add_argument("run_id")
+    e.add_argument("--method", default="pca", help="pca, tsne or umap (umap needs umap-learn)")
+    e.add_argument("--dim", type=int, choices=(2, 3), default=2)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default=None, help="device for extracting missing before-features")
     j = sub.add_parser("run-job", help=argparse.SUPPRESS)
     j.add_argument("job_id")
     a = ap.parse_args(argv)
@@ -137,7 +143,13 @@ def cmd_run_job(a) -> int:
     return run_job(a.job_id)
 
 
-COMMANDS = {"train": cmd_train, "runs": cmd_runs, "show": cmd_show, "delete": cmd_delete,
+def cmd_embeddings(a) -> int:
+    from tlcore.embeddings.cli import run_embeddings_command
+
+    return run_embeddings_command(a.run_id, method=a.method, dim=a.dim, seed=a.seed, device=a.device)
+
+
+COMMANDS = {"embeddings": cmd_embeddings, "train": cmd_train, "runs": cmd_runs, "show": cmd_show, "delete": cmd_delete,
             "backbones": cmd_backbones, "strategies": cmd_strategies, "worker": cmd_worker, "run-job": cmd_run_job}
 
 

@@ -17,6 +17,7 @@ from tlcore.errors import Cancelled, ConfigError, TLError
 from tlcore.runs.store import RunRecord, RunStore
 
 EMBED_CAP = 2000  # features kept per domain for the embeddings page
+BOOTSTRAP = 1000  # bootstrap resamples behind every metric's confidence interval
 
 
 def prepare_data(cfg: RunConfig):
@@ -121,8 +122,15 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     store.write_json(rid, "domains.json", {"source": source.summary(), "target": target.summary(),
                                            "source_fingerprint": source.fingerprint(),
                                            "target_fingerprint": target.fingerprint()})
+    from tlcore.reports.repro import repro_card
+
+    store.write_json(rid, "repro.json", repro_card(cfg.to_dict(), store.read_json(rid, "domains.json", {}),
+                                                   split.to_dict(), describe_device(device)))
     emit({"type": "phase", "phase": "building model"})
     backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.pretrained)
+    # the backbone as it was before training, for the "before" embeddings (frozen backbones do not change)
+    initial_state = None if strategy.frozen_backbone else {k: v.detach().clone()
+                                                           for k, v in backbone.state_dict().items()}
     model = Classifier(backbone, len(classes)).to(device)
     if source.modality == "image":
         model = model.to(memory_format=torch.channels_last)
@@ -162,13 +170,22 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
         ds = sets[key]
         probs, feats = predict(train_model, ds, cfg.batch_size * 2, device, return_features=True)
         labeled = ds.labels >= 0
-        metrics[key] = classification_metrics(ds.labels[labeled], probs[labeled], classes) if labeled.any() \
+        metrics[key] = classification_metrics(ds.labels[labeled], probs[labeled], classes, n_resamples=BOOTSTRAP,
+                                              seed=cfg.seed) if labeled.any() \
             else {"n": int(len(ds)), "unlabeled": True}
         _write_predictions(store, rid, key, dom, idx, ds.labels, probs, classes)
         features[key] = _cap(feats, ds.labels, cfg.seed)
+    tt_mask = sets["target_labeled_mask"]
+    if tt_mask.any():  # target train, on its labeled part only (these labels were used in training)
+        probs = predict(train_model, sets["target_train"], cfg.batch_size * 2, device)
+        metrics["target_train"] = classification_metrics(sets["target_train"].labels[tt_mask], probs[tt_mask],
+                                                         classes, n_resamples=BOOTSTRAP, seed=cfg.seed)
     metrics["seconds_train"] = result.history[-1]["seconds"] if result.history else 0.0
     _write_features(store, rid, features)
     _save_model(store, rid, model)
+    emit({"type": "phase", "phase": "embeddings"})
+    metrics["embeddings"] = _embeddings_before(store, rid, model, sets, features, initial_state, classes,
+                                               cfg, device)
     return metrics
 
 
@@ -188,10 +205,36 @@ def _write_predictions(store, rid, key, dom, idx, labels, probs, classes):
 
 
 def _cap(feats, labels, seed):
-    idx = np.arange(len(feats))
-    if len(idx) > EMBED_CAP:
-        idx = np.sort(np.random.default_rng(seed).choice(len(idx), EMBED_CAP, replace=False))
+    from tlcore.embeddings.extract import stratified_cap
+
+    idx = stratified_cap(labels, EMBED_CAP, seed)  # seeded, stratified by class
     return {"features": feats[idx].astype(np.float16), "labels": labels[idx], "index": idx}
+
+
+def _embeddings_before(store, rid, model, sets, features, initial_state, classes, cfg, device) -> dict:
+    """Write ``features_before.npz`` (same samples as after) and return ``{"gap": {"before", "after"}}``.
+
+    Called after the model is saved: the initial backbone weights are loaded back into the model in place.
+    """
+    import torch
+
+    from tlcore.embeddings.extract import model_features, pack
+    from tlcore.embeddings.gap import gap_figures
+
+    if initial_state is None:  # frozen backbone: the features the head reads never changed
+        before = features
+    else:
+        model.backbone.load_state_dict(initial_state)
+        with torch.no_grad():
+            before = {k: {**d, "features": model_features(model, sets[k], d["index"], cfg.batch_size * 2, device)}
+                      for k, d in features.items()}
+    store.write_bytes(rid, "features_before.npz", pack(before))
+    gap = {}
+    for name, feats in (("before", before), ("after", features)):
+        sv, tt = feats["source_val"], feats["target_test"]
+        gap[name] = gap_figures(np.asarray(sv["features"], np.float32), np.asarray(tt["features"], np.float32),
+                                sv["labels"], tt["labels"], classes, seed=cfg.seed)
+    return {"gap": gap, "frozen_backbone": initial_state is None}
 
 
 def _write_features(store, rid, features):

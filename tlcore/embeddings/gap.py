@@ -88,3 +88,85 @@ def run_domain_gap(store, run_id: str, seed: int = 0) -> dict:
     out = domain_gap(data["features"][src], data["features"][~src], seed=seed)
     store.write_json(run_id, name, out)
     return {**out, "cached": False}
+
+
+def coral_distance(f_s: np.ndarray, f_t: np.ndarray, seed: int = 0, max_per_side: int = MAX_PER_SIDE) -> float:
+    """CORAL distance (Sun & Saenko, "Deep CORAL", ECCV-W 2016): ``|C_s - C_t|_F^2 / (4 d^2)``.
+
+    ``C_s``/``C_t`` are the ``(D, D)`` feature covariances; 0 when the second-order statistics match.
+    """
+    rng = np.random.default_rng(seed)
+    a, b = _subsample(f_s, max_per_side, rng), _subsample(f_t, max_per_side, rng)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    d = a.shape[1]
+    diff = np.cov(a, rowvar=False) - np.cov(b, rowvar=False)
+    return float((diff * diff).sum() / (4.0 * d * d))
+
+
+def centroid_distances(f_s: np.ndarray, y_s: np.ndarray, f_t: np.ndarray, y_t: np.ndarray,
+                       classes: list | None = None) -> dict:
+    """Per-class distance between the source and target class centroids, relative to the feature scale.
+
+    ``|mu_s(c) - mu_t(c)| / s`` with ``s`` the RMS distance of all points to the overall mean, so the figure
+    does not depend on the feature scale (0 = the class sits at the same place in both domains).
+
+    Returns:
+        ``{"mean": float, "per_class": {class name or id: float}}`` over classes present on both sides.
+    """
+    f_s, f_t = np.asarray(f_s, np.float64), np.asarray(f_t, np.float64)
+    y_s, y_t = np.asarray(y_s), np.asarray(y_t)
+    both = np.vstack([f_s, f_t])
+    scale = float(np.sqrt(((both - both.mean(0)) ** 2).sum(1).mean())) or 1.0
+    per = {}
+    for c in sorted(set(y_s[y_s >= 0].tolist()) & set(y_t[y_t >= 0].tolist())):
+        dist = np.linalg.norm(f_s[y_s == c].mean(0) - f_t[y_t == c].mean(0)) / scale
+        name = classes[c] if classes is not None and 0 <= c < len(classes) else str(c)
+        per[str(name)] = round(float(dist), 5)
+    return {"mean": float(np.mean(list(per.values()))) if per else float("nan"), "per_class": per}
+
+
+def gap_figures(f_s: np.ndarray, f_t: np.ndarray, y_s=None, y_t=None, classes: list | None = None,
+                seed: int = 0) -> dict:
+    """All gap figures for one feature space: ``mmd``, ``a_distance``, ``coral``, ``centroid`` (mean per-class
+    centroid distance), ``centroid_per_class``, ``n_source``, ``n_target``. Floats are rounded to 5 digits."""
+    out = {"mmd": mmd_rbf(f_s, f_t, seed=seed), "a_distance": proxy_a_distance(f_s, f_t, seed=seed),
+           "coral": coral_distance(f_s, f_t, seed=seed)}
+    out = {k: round(v, 5) if np.isfinite(v) else None for k, v in out.items()}
+    if y_s is not None and y_t is not None:
+        cd = centroid_distances(f_s, y_s, f_t, y_t, classes)
+        out["centroid"] = round(cd["mean"], 5) if np.isfinite(cd["mean"]) else None
+        out["centroid_per_class"] = cd["per_class"]
+    out.update(n_source=int(len(f_s)), n_target=int(len(f_t)))
+    return out
+
+
+GAP_FILE = "embedding_gap.json"
+
+
+def run_gap(store, run_id: str, seed: int = 0, refresh: bool = False) -> dict:
+    """Gap figures of a run before and after training: ``{"before": {...} or None, "after": {...}}``.
+
+    Read from the run's metrics (``embeddings.gap``, written by the pipeline) or computed from the stored
+    features and cached as ``embedding_gap.json``. ``before`` is None when the run has no before-features.
+    """
+    from tlcore.embeddings.project import load_features_npz
+
+    if not refresh:
+        m = (store.metrics(run_id) or {}).get("embeddings", {}).get("gap")
+        if isinstance(m, dict) and m.get("after") and m.get("before"):
+            return m
+        cached = store.read_json(run_id, GAP_FILE)
+        if isinstance(cached, dict) and cached.get("after") and cached.get("before"):
+            return cached
+    classes = list((store.metrics(run_id) or {}).get("classes") or [])
+    out = {}
+    for which in ("before", "after"):
+        z = load_features_npz(store, run_id, which)
+        if z is None:
+            out[which] = None
+            continue
+        out[which] = gap_figures(z["source_val.features"], z["target_test.features"], z.get("source_val.labels"),
+                                 z.get("target_test.labels"), classes, seed=seed)
+    store.write_json(run_id, GAP_FILE, out)
+    return out

@@ -6,6 +6,7 @@ UMAP is registered only when the optional ``umap`` package (umap-learn) imports.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 from typing import Callable
@@ -16,6 +17,7 @@ from tlcore.errors import TLError
 
 DOMAINS = (("source", "source_val"), ("target", "target_test"))
 FEATURES_FILE = "features_after.npz"
+FEATURES_FILES = {"before": "features_before.npz", "after": FEATURES_FILE}
 
 
 class FeaturesMissing(TLError):
@@ -63,12 +65,10 @@ def _pad(coords: np.ndarray, dim: int) -> np.ndarray:
 
 
 PROJECTIONS: dict[str, Callable[..., dict]] = {"pca": _pca, "tsne": _tsne}
-try:  # pragma: no cover - depends on the environment
-    import umap  # noqa: F401
-
-    PROJECTIONS["umap"] = _umap
-except ImportError:
-    pass
+if importlib.util.find_spec("umap") is not None:  # pragma: no cover - depends on the environment
+    PROJECTIONS["umap"] = _umap  # imported lazily: umap-learn pulls numba (seconds to import)
+DEFAULT_PARAMS = {"pca": {}, "tsne": {"perplexity": 30.0, "max_iter": 500},
+                  "umap": {"n_neighbors": 15, "min_dist": 0.1}}
 
 
 def project(features: np.ndarray, method: str = "pca", dim: int = 2, seed: int = 0, **params) -> dict:
@@ -96,8 +96,21 @@ def project(features: np.ndarray, method: str = "pca", dim: int = 2, seed: int =
     return {"coords": np.asarray(out["coords"], dtype=np.float32), "explained_variance": out["explained_variance"]}
 
 
-def load_run_features(store, run_id: str) -> dict:
-    """Read ``features_after.npz`` and join the prediction CSVs, source points first then target.
+def has_features(store, run_id: str, which: str = "after") -> bool:
+    return store.path(run_id, FEATURES_FILES[which]).is_file()
+
+
+def load_features_npz(store, run_id: str, which: str = "after") -> dict | None:
+    """The raw arrays of ``features_<which>.npz`` (features as float32), or None when the file is missing."""
+    path = store.path(run_id, FEATURES_FILES[which])
+    if not path.is_file():
+        return None
+    with np.load(path) as z:
+        return {k: (z[k].astype(np.float32) if k.endswith(".features") else z[k]) for k in z.files}
+
+
+def load_run_features(store, run_id: str, which: str = "after") -> dict:
+    """Read ``features_<which>.npz`` (``which``: "after" training, or "before" it) and join the prediction CSVs, source points first then target.
 
     Returns:
         dict of equal-length arrays: ``features`` (N, D) float32, ``domain`` ("source"/"target"),
@@ -108,9 +121,10 @@ def load_run_features(store, run_id: str) -> dict:
     """
     import pandas as pd
 
-    path = store.path(run_id, FEATURES_FILE)
+    fname = FEATURES_FILES[which]
+    path = store.path(run_id, fname)
     if not path.is_file():
-        raise FeaturesMissing(f"run {run_id!r} has no {FEATURES_FILE}")
+        raise FeaturesMissing(f"run {run_id!r} has no {fname}")
     classes = list(store.metrics(run_id).get("classes") or
                    (store.read_json(run_id, "labels.json", {}) or {}).get("classes") or [])
     parts = {k: [] for k in ("features", "domain", "label", "index", "sample", "pred", "confidence")}
@@ -142,7 +156,7 @@ def load_run_features(store, run_id: str) -> dict:
             parts["pred"].append(pred)
             parts["confidence"].append(conf)
     if not parts["features"]:
-        raise FeaturesMissing(f"run {run_id!r}: {FEATURES_FILE} holds no source_val/target_test features")
+        raise FeaturesMissing(f"run {run_id!r}: {fname} holds no source_val/target_test features")
     out = {k: np.concatenate(v) for k, v in parts.items()}
     out["classes"] = classes
     return out
@@ -153,13 +167,15 @@ def cache_name(method: str, dim: int, params: dict) -> str:
     return f"projection_{method}_{dim}d_{digest}.npz"
 
 
-def run_projection(store, run_id: str, method: str = "pca", dim: int = 2, seed: int = 0, **params) -> dict:
+def run_projection(store, run_id: str, method: str = "pca", dim: int = 2, seed: int = 0, which: str = "after",
+                   **params) -> dict:
     """Project a run's features, caching ``projection_<method>_<dim>d_<hash>.npz`` in its folder.
 
-    The hash covers the seed and the method parameters. Returns the ``project`` dict plus
-    ``cached`` (True when read from the folder).
+    The hash covers the seed, the method parameters and ``which`` features ("after" training or "before").
+    Returns the ``project`` dict plus ``cached`` (True when read from the folder).
     """
-    name = cache_name(method, dim, {"seed": seed, **params})
+    key = {"seed": seed, **params} if which == "after" else {"seed": seed, "which": which, **params}
+    name = cache_name(method, dim, key)
     path = store.path(run_id, name)
     if path.is_file():
         try:
@@ -168,7 +184,7 @@ def run_projection(store, run_id: str, method: str = "pca", dim: int = 2, seed: 
                 return {"coords": z["coords"], "explained_variance": ev, "cached": True}
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache: recompute and overwrite
-    feats = load_run_features(store, run_id)["features"]
+    feats = load_run_features(store, run_id, which)["features"]
     out = project(feats, method=method, dim=dim, seed=seed, **params)
     arrays = {"coords": out["coords"]}
     if out["explained_variance"] is not None:

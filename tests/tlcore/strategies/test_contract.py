@@ -47,7 +47,8 @@ def test_configure_and_steps_give_finite_losses_and_frozen_stays_frozen(name, tm
     trainable = {id(p) for g in groups for p in g["params"]}
     assert trainable, "a strategy must train something"
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
-    for p in model.parameters():
+    owned = [p for m in strat.extra_modules() for p in m.parameters()]
+    for p in [*model.parameters(), *owned]:
         if p.requires_grad:
             assert id(p) in trainable, "every trainable parameter must be in an optimizer group"
     opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=1e-3)

@@ -1,0 +1,161 @@
+"""Features for the embedding inspector: the seeded stratified cap, before/after extraction, background launch.
+
+``features_before.npz`` (the backbone as it was before training: pretrained weights, or the random init of a
+from-scratch run) and ``features_after.npz`` (the trained model, the layer the head reads) hold the same
+samples: ``<split>.features`` (N, D) float16, ``<split>.labels`` (N,), ``<split>.index`` (N,) = row in
+``predictions_<split>.csv`` = position in ``split.source_val`` / ``split.target_test``.
+
+torch is imported inside the functions that need it, so ``tlcore.embeddings`` stays light for the dashboard.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from tlcore.embeddings.project import FEATURES_FILES, load_features_npz
+
+SPLITS = ("source_val", "target_test")
+PROGRESS_FILE = "extract_progress.json"
+LOG_FILE = "extract.log"
+
+
+def stratified_cap(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
+    """Sorted positions of at most ``cap`` samples, seeded, in proportion to each class (unlabeled = -1 is
+    one more group); every class keeps at least one sample when ``cap`` allows."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    if n <= cap:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    quota = np.array([len(g) for g in groups], dtype=float) / n * cap
+    take = np.maximum(1, np.floor(quota)).astype(int)
+    rest = cap - int(take.sum())
+    for j in np.argsort(-(quota - np.floor(quota)))[:max(rest, 0)]:  # largest remainders get the spare slots
+        take[j] += 1
+    keep = [rng.choice(g, min(t, len(g)), replace=False) for g, t in zip(groups, take)]
+    return np.sort(np.concatenate(keep))[:cap]
+
+
+def pack(features: dict) -> bytes:
+    """``{split: {"features", "labels", "index"}}`` -> npz bytes (features stored as float16)."""
+    arrays = {}
+    for key, d in features.items():
+        for k, v in d.items():
+            arrays[f"{key}.{k}"] = np.asarray(v, dtype=np.float16) if k == "features" else np.asarray(v)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def model_features(model, ds, rows: np.ndarray, batch_size: int, device) -> np.ndarray:
+    """Features ``(len(rows), D)`` of ``model`` (a Classifier) on the rows ``rows`` of the encoded set ``ds``."""
+    from tlcore.training.loop import predict
+
+    _, feats = predict(model, _Rows(ds, rows), batch_size, device, return_features=True)
+    return feats
+
+
+def _Rows(ds, rows):  # noqa: N802 - a small factory that builds an EncodedSet view
+    from tlcore.training.batches import EncodedSet
+
+    class Rows(EncodedSet):
+        kind = ds.kind
+
+        def __init__(self):
+            super().__init__(ds.labels[rows])
+
+        def batch(self, idx, device, train=False):
+            return ds.batch(np.asarray(rows)[idx], device, train)
+
+        def lengths(self):
+            lengths = ds.lengths()
+            return None if lengths is None else np.asarray(lengths)[rows]
+
+    return Rows()
+
+
+# -- existing runs: compute the missing before-features ------------------------------------------------------
+
+def write_progress(store, run_id: str, status: str, progress: float = 0.0, detail: str = "", **extra) -> None:
+    store.write_json(run_id, PROGRESS_FILE, {"status": status, "progress": round(progress, 3), "detail": detail,
+                                            "time": time.time(), "pid": os.getpid(), **extra})
+
+
+def extraction_status(store, run_id: str) -> dict | None:
+    """``{"status": "running"|"done"|"failed", "progress", "detail", ...}`` of the last extraction, or None."""
+    return store.read_json(run_id, PROGRESS_FILE)
+
+
+def extract_before(store, run_id: str, device: str | None = None, batch_size: int = 64) -> dict:
+    """Recompute ``features_before.npz`` for a finished run on the same samples as ``features_after.npz``.
+
+    Rebuilds the run's data and split from its config (deterministic), builds the backbone as it was before
+    training (pretrained weights, or for a from-scratch strategy the seeded random init), and runs it on the
+    stored sample positions. Progress goes to ``extract_progress.json`` in the run folder.
+    """
+    import torch
+
+    from tlcore.config import RunConfig
+    from tlcore.models.backbones import create_backbone
+    from tlcore.models.classifier import Classifier
+    from tlcore.pipeline import prepare_data
+    from tlcore.strategies import build_strategy
+    from tlcore.training.batches import encode_images, encode_texts
+    from tlcore.training.device import resolve_device, seed_everything
+    from tlcore.errors import TLError
+
+    after = load_features_npz(store, run_id, "after")
+    if after is None:
+        raise TLError(f"run {run_id!r} has no {FEATURES_FILES['after']}: nothing to match the samples to")
+    write_progress(store, run_id, "running", 0.05, "loading data")
+    cfg = RunConfig.from_dict(store.get(run_id).config)
+    strategy = build_strategy(cfg.strategy, cfg.params)
+    dev = resolve_device(device or cfg.device)
+    seed_everything(cfg.seed)
+    source, target, classes, split = prepare_data(cfg)
+    write_progress(store, run_id, "running", 0.2, "building the backbone")
+    backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.pretrained)
+    model = Classifier(backbone, len(classes)).to(dev)
+    out = {}
+    for i, (key, dom, positions) in enumerate((("source_val", source, split.source_val),
+                                                ("target_test", target, split.target_test))):
+        if f"{key}.index" not in after:
+            continue
+        index = np.asarray(after[f"{key}.index"], dtype=np.int64)
+        samples = [dom.samples[positions[j]] for j in index]
+        labels = np.asarray(after[f"{key}.labels"], dtype=np.int64)
+        write_progress(store, run_id, "running", 0.3 + 0.3 * i, f"{key}: encoding {len(samples)} samples")
+        if dom.modality == "image":
+            ds = encode_images(samples, labels, cfg.image_size, backbone.mean, backbone.std, augment=False)
+        else:
+            ds = encode_texts(samples, labels, backbone.tokenizer, cfg.max_length)
+        write_progress(store, run_id, "running", 0.45 + 0.3 * i, f"{key}: features of {len(samples)} samples")
+        with torch.no_grad():
+            feats = model_features(model, ds, np.arange(len(ds)), batch_size, dev)
+        out[key] = {"features": feats, "labels": labels, "index": index}
+    store.write_bytes(run_id, FEATURES_FILES["before"], pack(out))
+    return {"n": {k: len(v["index"]) for k, v in out.items()}, "dim": int(next(iter(out.values()))["features"].shape[1])}
+
+
+def launch_extraction(store, run_id: str, method: str = "pca") -> int:
+    """Start ``python -m tlcore embeddings RUN_ID`` in its own process (never in the dashboard's); returns the
+    pid. Its progress is in ``extract_progress.json``, its output in ``extract.log``, both in the run folder."""
+    write_progress(store, run_id, "running", 0.0, "starting")
+    env = {**os.environ, "TL_HOME": str(store.root)}
+    log = open(store.path(run_id, LOG_FILE), "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "tlcore", "embeddings", run_id, "--method", method],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                            start_new_session=True, cwd=os.getcwd())
+    log.close()
+    return proc.pid
+
+
+def json_line(obj) -> str:
+    return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))

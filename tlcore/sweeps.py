@@ -1,0 +1,154 @@
+"""Sweeps: a chosen set of strategies (and seeds) on one or more domain pairs, same split per pair and seed.
+
+Every run of a sweep carries ``name = "sweep:<id>"`` so the Compare page can group them. Each sweep also
+includes the classical baseline (:mod:`tlcore.evaluation.classical`) per pair and seed.
+
+* :func:`plan_sweep` builds the config dicts (validated), nothing runs;
+* :func:`run_sweep` runs them in this process, one after another (the CLI);
+* :func:`submit_sweep` queues the deep runs as jobs and runs the sub-second classical baselines directly
+  (the dashboard);
+* :func:`sweep_table` turns a sweep's finished runs into the strategy x pair table with gains.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from tlcore.config import RunConfig
+from tlcore.evaluation.classical import STRATEGY as CLASSICAL, classical_baseline, is_classical
+
+PREFIX = "sweep:"
+BASELINES = {"scratch": "scratch", "source_only": "fine_tuning"}
+
+
+def new_sweep_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def sweep_of(name: str | None) -> str | None:
+    """The sweep id in a run name ``sweep:<id>``, else ``None``."""
+    return name[len(PREFIX):] if name and name.startswith(PREFIX) else None
+
+
+def reversed_pair(source: dict, target: dict) -> tuple[dict, dict]:
+    """B -> A from A -> B: the target's labelled fraction stays with the (new) target."""
+    lf = target.get("labeled_fraction", 0.0)
+    new_source = {k: v for k, v in target.items() if k != "labeled_fraction"}
+    new_target = {**{k: v for k, v in source.items() if k != "labeled_fraction"}}
+    if lf:
+        new_target["labeled_fraction"] = lf
+    return new_source, new_target
+
+
+def plan_sweep(pairs: list[tuple[dict, dict]], strategies: list[str], seeds: list[int] | None,
+               base_config: dict, sweep_id: str | None = None, classical: bool = True) -> list[dict]:
+    """Config dicts for every pair x seed x strategy, plus the classical baseline per pair x seed.
+
+    Args:
+        pairs: ``(source_spec, target_spec)`` dicts, e.g. A -> B and B -> A.
+        strategies: strategy keys (``"classical"`` may be listed; it is added once per pair and seed anyway).
+        seeds: seeds (default ``[base_config["seed"]]`` or 0).
+        base_config: the shared settings (backbone, epochs, sizes...).
+        sweep_id: id recorded in each config's ``name`` as ``sweep:<id>`` (a new one by default).
+        classical: include the classical baseline.
+    """
+    from tlcore.pipeline import validate
+
+    sweep_id = sweep_id or new_sweep_id()
+    seeds = list(seeds) if seeds else [int(base_config.get("seed", 0) or 0)]
+    deep = [s for s in dict.fromkeys(strategies) if s != CLASSICAL]
+    plan = []
+    for source, target in pairs:
+        for seed in seeds:
+            for strategy in deep:
+                cfg = RunConfig.from_dict({**base_config, "source": source, "target": target, "strategy": strategy,
+                                           "params": {} if strategy != base_config.get("strategy")
+                                           else base_config.get("params", {}), "seed": seed,
+                                           "name": PREFIX + sweep_id})
+                validate(cfg)
+                plan.append(cfg.to_dict())
+            if classical or CLASSICAL in strategies:
+                plan.append(RunConfig.from_dict({**base_config, "source": source, "target": target,
+                                                 "strategy": CLASSICAL, "backbone": CLASSICAL, "params": {},
+                                                 "seed": seed, "name": PREFIX + sweep_id}).to_dict())
+    return plan
+
+
+def run_sweep(plan: list[dict], store, callbacks: list[Callable[[dict], None]] | None = None,
+              on_run: Callable[[dict, object], None] | None = None) -> list[dict]:
+    """Run every config of ``plan`` in this process. A failing run is recorded and the sweep goes on.
+
+    Returns:
+        ``[{"strategy", "seed", "run_id", "status", "error"}]`` in plan order.
+    """
+    from tlcore.errors import TLError
+    from tlcore.pipeline import run_experiment
+
+    out = []
+    for config in plan:
+        row = {"strategy": config["strategy"], "seed": config["seed"], "run_id": None, "status": "failed",
+               "error": None}
+        try:
+            rec = classical_baseline(config, store) if is_classical(config) else \
+                run_experiment(RunConfig.from_dict(config), store, callbacks=callbacks)
+            row.update(run_id=rec.run_id, status=rec.status)
+        except TLError as exc:
+            row["error"] = str(exc)
+        if on_run:
+            on_run(config, row)
+        out.append(row)
+    return out
+
+
+def submit_sweep(queue, plan: list[dict], label: str = "") -> dict:
+    """Queue the deep runs as jobs (idempotent per sweep and position) and run the classical ones now."""
+    jobs, runs = [], []
+    for i, config in enumerate(plan):
+        if is_classical(config):
+            runs.append(classical_baseline(config, queue.store).run_id)
+        else:
+            key = f"{config['name']}:{i}"
+            jobs.append(queue.submit(config, label=label or f"{config['name']} · {config['strategy']}",
+                                     submit_key=key))
+    return {"jobs": jobs, "runs": runs}
+
+
+def sweep_ids(records) -> list[str]:
+    """Sweep ids present among run records, newest first."""
+    return list(dict.fromkeys(s for r in records if (s := sweep_of(r.name))))
+
+
+def sweep_table(records, metrics_of: Callable[[str], dict], sweep_id: str, metric: str = "accuracy") -> dict:
+    """The strategy x pair view of one sweep (completed runs only).
+
+    Returns:
+        ``{"value": DataFrame, "low": DataFrame, "high": DataFrame, "n_seeds": DataFrame, "gain_scratch":
+        DataFrame, "gain_source_only": DataFrame, "best": {pair: strategy}}``, indexed by strategy with one
+        column per pair (``"source -> target"``). With several seeds the value is the mean over seeds and the
+        interval is the mean of the seeds' bootstrap bounds.
+    """
+    rows = []
+    for r in records:
+        if sweep_of(r.name) != sweep_id or r.status != "completed":
+            continue
+        tt = (metrics_of(r.run_id) or {}).get("target_test") or {}
+        if tt.get(metric) is None:
+            continue
+        ci = tt.get(f"{metric}_ci") or [np.nan, np.nan]
+        rows.append({"strategy": r.strategy, "pair": f"{r.source} -> {r.target}", "seed": r.seed,
+                     "value": tt[metric], "low": ci[0], "high": ci[1]})
+    df = pd.DataFrame(rows, columns=["strategy", "pair", "seed", "value", "low", "high"])
+    out = {}
+    for col in ("value", "low", "high"):
+        out[col] = df.pivot_table(index="strategy", columns="pair", values=col, aggfunc="mean")
+    out["n_seeds"] = df.pivot_table(index="strategy", columns="pair", values="value", aggfunc="count")
+    out["std"] = df.pivot_table(index="strategy", columns="pair", values="value", aggfunc="std")
+    val = out["value"]
+    for key, base in BASELINES.items():
+        out[f"gain_{key}"] = (val - val.loc[base]) if base in val.index else pd.DataFrame(index=val.index,
+                                                                                            columns=val.columns)
+    out["best"] = {pair: val[pair].idxmax() for pair in val.columns if val[pair].notna().any()}
+    return out
