@@ -61,6 +61,7 @@ def validate(cfg: RunConfig):
 
     strategy = build_strategy(cfg.strategy, cfg.params)
     spec = resolve_spec(cfg.backbone)
+    strategy.precheck()
     if strategy.uses_target_labels and cfg.target.labeled_fraction <= 0:
         raise ConfigError(f"target.labeled_fraction: strategy {cfg.strategy!r} needs some target labels (> 0)")
     return strategy, spec

@@ -11,8 +11,8 @@ from tlcore.evaluation.metrics import classification_metrics
 CLASSES = ["ant", "bee", "cat"]
 
 
-def _split(rng, n, dim, shift, quality):
-    y = rng.integers(0, len(CLASSES), n)
+def _split(rng, n, dim, shift, quality, y=None):
+    y = rng.integers(0, len(CLASSES), n) if y is None else y
     centers = np.eye(len(CLASSES), dim) * 4
     feats = centers[y] + rng.normal(size=(n, dim)) + shift
     logits = np.eye(len(CLASSES))[y] * quality + rng.normal(size=(n, len(CLASSES)))
@@ -21,8 +21,13 @@ def _split(rng, n, dim, shift, quality):
 
 
 def make_run(store, name="run", strategy="linear_probe", backbone="resnet18", source="photos", target="sketches",
-             status="completed", seed=0, n=40, dim=16, text=False, error=None) -> str:
-    """Create one run in ``store``; completed runs get every artifact the pages read."""
+             status="completed", seed=0, n=40, dim=16, text=False, error=None, truth_seed=None) -> str:
+    """Create one run in ``store``; completed runs get every artifact the pages read.
+
+    Runs made with the same ``target``, ``n`` and ``truth_seed`` share their target test set (same labels,
+    split.json and target fingerprint), so they can be paired; without ``truth_seed`` the target test set
+    is private to the run.
+    """
     config = {"name": name, "strategy": strategy, "backbone": backbone, "seed": seed, "epochs": 3,
               "source": {"name": source}, "target": {"name": target}}
     rid = store.create(config, status="running")
@@ -33,8 +38,11 @@ def make_run(store, name="run", strategy="linear_probe", backbone="resnet18", so
     metrics = {"classes": CLASSES}
     arrays = {}
     for key, shift, quality in (("source_val", 0.0, 3.0), ("target_test", 1.5, 1.0 + seed)):
-        y, feats, probs = _split(rng, n, dim, shift, quality)
-        metrics[key] = classification_metrics(y, probs, CLASSES)
+        truth = None
+        if key == "target_test" and truth_seed is not None:
+            truth = np.random.default_rng(truth_seed).integers(0, len(CLASSES), n)
+        y, feats, probs = _split(rng, n, dim, shift, quality, truth)
+        metrics[key] = classification_metrics(y, probs, CLASSES, n_resamples=200)
         src = [f"Sample text number {i} " * 12 if text else f"{key}/img_{i}.png" for i in range(n)]
         df = pd.DataFrame({"index": np.arange(n) * 2, "source": src, "true": [CLASSES[i] for i in y],
                            "pred": [CLASSES[i] for i in probs.argmax(1)], "confidence": probs.max(1).round(5)})
@@ -50,6 +58,16 @@ def make_run(store, name="run", strategy="linear_probe", backbone="resnet18", so
     history = [{"epoch": e, "loss": 1.0 / e, "train_acc": 0.5 + 0.1 * e, "val_acc": 0.4 + 0.1 * e,
                 "seconds": 0.1 * e} for e in (1, 2, 3)]
     store.write_json(rid, "history.json", history)
+    shared = truth_seed is not None
+    store.write_json(rid, "split.json", {"source_train": [], "source_val": list(range(0, 2 * n, 2)),
+                                         "target_train": [], "target_labeled": [],
+                                         "target_test": list(range(0, 2 * n, 2)), "seed": seed})
+    store.write_json(rid, "domains.json", {
+        "source": {"name": source, "modality": "text" if text else "image", "n": 2 * n,
+                   "counts": {c: n // 3 for c in CLASSES}},
+        "target": {"name": target, "modality": "text" if text else "image", "n": 2 * n},
+        "source_fingerprint": f"fp-{source}",
+        "target_fingerprint": f"fp-{target}-{truth_seed}" if shared else f"fp-{target}-{rid}"})
     for h in history:
         store.append_event(rid, {"type": "epoch", **h})
     store.finish(rid, "completed", metrics=metrics, seconds=12.0)

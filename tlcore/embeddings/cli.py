@@ -10,14 +10,14 @@ import time
 
 from tlcore.embeddings.extract import extract_before, json_line, write_progress
 from tlcore.embeddings.gap import run_gap
-from tlcore.embeddings.project import DEFAULT_PARAMS, PROJECTIONS, cache_name, has_features, run_projection
+from tlcore.embeddings.project import PROJECTIONS, cache_name, has_features, projection_params, run_projection
 from tlcore.errors import TLError
 
 SLIM = ("mmd", "a_distance", "coral", "centroid")
 
 
 def run_embeddings_command(run_id: str, method: str = "pca", dim: int = 2, seed: int = 0,
-                           device: str | None = None) -> int:
+                           device: str | None = None, params: dict | None = None) -> int:
     from tlcore.runs.store import RunStore
 
     store = RunStore()
@@ -29,7 +29,7 @@ def run_embeddings_command(run_id: str, method: str = "pca", dim: int = 2, seed:
         if not has_features(store, run_id, "before"):
             _say(t0, "extracting before-training features (the backbone as it was before training)")
             extract_before(store, run_id, device=device)
-        params = DEFAULT_PARAMS.get(method, {})
+        params = projection_params(method, params)
         files = {}
         for i, which in enumerate(("before", "after")):
             write_progress(store, run_id, "running", 0.8 + 0.08 * i, f"{method} projection of the {which} features")

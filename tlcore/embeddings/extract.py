@@ -144,13 +144,16 @@ def extract_before(store, run_id: str, device: str | None = None, batch_size: in
     return {"n": {k: len(v["index"]) for k, v in out.items()}, "dim": int(next(iter(out.values()))["features"].shape[1])}
 
 
-def launch_extraction(store, run_id: str, method: str = "pca") -> int:
+def launch_extraction(store, run_id: str, method: str = "pca", dim: int = 2, params: dict | None = None) -> int:
     """Start ``python -m tlcore embeddings RUN_ID`` in its own process (never in the dashboard's); returns the
     pid. Its progress is in ``extract_progress.json``, its output in ``extract.log``, both in the run folder."""
     write_progress(store, run_id, "running", 0.0, "starting")
     env = {**os.environ, "TL_HOME": str(store.root)}
     log = open(store.path(run_id, LOG_FILE), "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tlcore", "embeddings", run_id, "--method", method],
+    args = [sys.executable, "-m", "tlcore", "embeddings", run_id, "--method", method, "--dim", str(dim)]
+    for k, v in (params or {}).items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    proc = subprocess.Popen(args,
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                             start_new_session=True, cwd=os.getcwd())
     log.close()

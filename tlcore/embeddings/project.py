@@ -71,6 +71,12 @@ DEFAULT_PARAMS = {"pca": {}, "tsne": {"perplexity": 30.0, "max_iter": 500},
                   "umap": {"n_neighbors": 15, "min_dist": 0.1}}
 
 
+def projection_params(method: str, given: dict | None = None) -> dict:
+    """The method's default parameters overridden by ``given`` (keys the method does not take are dropped)."""
+    defaults = DEFAULT_PARAMS.get(method, {})
+    return {**defaults, **{k: v for k, v in (given or {}).items() if k in defaults and v is not None}}
+
+
 def project(features: np.ndarray, method: str = "pca", dim: int = 2, seed: int = 0, **params) -> dict:
     """Project ``features`` to ``dim`` dimensions.
 
@@ -110,7 +116,8 @@ def load_features_npz(store, run_id: str, which: str = "after") -> dict | None:
 
 
 def load_run_features(store, run_id: str, which: str = "after") -> dict:
-    """Read ``features_<which>.npz`` (``which``: "after" training, or "before" it) and join the prediction CSVs, source points first then target.
+    """Read ``features_<which>.npz`` ("after" training or "before" it) and join the prediction CSVs, source
+    points first then target.
 
     Returns:
         dict of equal-length arrays: ``features`` (N, D) float32, ``domain`` ("source"/"target"),
@@ -193,3 +200,26 @@ def run_projection(store, run_id: str, method: str = "pca", dim: int = 2, seed: 
     np.savez(buf, **arrays)
     store.write_bytes(run_id, name, buf.getvalue())
     return {**out, "cached": False}
+
+
+def projection_cached(store, run_id: str, method: str, dim: int = 2, seed: int = 0, which: str = "after",
+                      **params) -> bool:
+    """Whether ``run_projection`` with these arguments would read its result from the run folder."""
+    key = {"seed": seed, **params} if which == "after" else {"seed": seed, "which": which, **params}
+    return store.path(run_id, cache_name(method, dim, key)).is_file()
+
+
+def nearest(features: np.ndarray, query: int, pool: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``pool`` (row numbers into ``features``) most cosine-similar to row ``query``.
+
+    Returns ``(rows, similarities)``, most similar first.
+    """
+    f = np.asarray(features, dtype=np.float32)
+    pool = np.asarray(pool, dtype=np.int64)
+    if len(pool) == 0:
+        return pool, np.zeros(0, np.float32)
+    q = f[query] / (np.linalg.norm(f[query]) + 1e-12)
+    p = f[pool] / (np.linalg.norm(f[pool], axis=1, keepdims=True) + 1e-12)
+    sim = p @ q
+    order = np.argsort(-sim, kind="stable")[:k]
+    return pool[order], sim[order]

@@ -97,6 +97,9 @@ class Strategy(abc.ABC):
     def on_epoch_start(self, model: nn.Module, optimizer, state: TrainState) -> None:
         """Hook for schedules (e.g. gradual unfreezing). Default: nothing."""
 
+    def precheck(self) -> None:
+        """Cheap checks at submit time, before any data or model is loaded (raise ConfigError). Default: none."""
+
     def on_fit_start(self, model: nn.Module, data) -> None:
         """Called once by the loop after ``configure``, with the run's ``TrainData`` (cached features for
         frozen-backbone strategies). For methods that first look at the whole training set, e.g. TrAdaBoost

@@ -74,6 +74,21 @@ class Distillation(FineTuning):
         super().__init__(params)
         self.teacher_: nn.Module | None = None
 
+    def precheck(self) -> None:
+        """The teacher run must exist and have a saved model (its weights load later, in the job)."""
+        from tlcore.runs.store import RunNotFound, RunStore
+
+        run_id = self.params.teacher_run_id
+        if not run_id:
+            raise ConfigError("params.teacher_run_id: choose a completed run to distil from")
+        store = RunStore()
+        try:
+            ok = store.path(run_id, "model.safetensors").is_file()
+        except RunNotFound:
+            ok = False
+        if not ok:
+            raise ConfigError(f"params.teacher_run_id: run {run_id!r} not found or has no saved model in {store.root}")
+
     def configure(self, model, ctx: SetupContext):
         teacher = load_teacher(self.params.teacher_run_id, ctx.num_classes)
         s_bb, t_bb = model.backbone, teacher.backbone
