@@ -38,7 +38,13 @@ PER_STRATEGY = {
 }
 
 
-def config_for(pair: str, strategy: str, seed: int, max_samples: int, labeled_fraction: float, extra: dict) -> dict:
+def config_for(pair: str, strategy: str, seed: int, max_samples: int, labeled_fraction: float, extra: dict,
+               params: dict | None = None) -> dict:
+    """One run's config. ``params`` are given to every strategy whose Params has those fields."""
+    import dataclasses
+
+    from tlcore.strategies import get_strategy
+
     src, tgt, modality = PAIRS[pair]
     cfg = {"source": {"path": str(DATA / src)}, "target": {"path": str(DATA / tgt),
                                                            "labeled_fraction": labeled_fraction},
@@ -47,6 +53,9 @@ def config_for(pair: str, strategy: str, seed: int, max_samples: int, labeled_fr
     cfg.update({k: v for k, v in over.items() if k not in ("image", "text")})
     cfg.update(over.get(modality, {}))
     cfg.update(extra)
+    fields = {f.name for f in dataclasses.fields(get_strategy(strategy).Params)}
+    mine = (params or {}).get(modality, {})
+    cfg["params"] = {k: v for k, v in mine.items() if k in fields}
     return cfg
 
 
@@ -70,7 +79,12 @@ def main() -> None:
     ap.add_argument("--max", type=int, default=1000, help="samples per domain (seeded, stratified)")
     ap.add_argument("--labeled-fraction", type=float, default=0.0)
     ap.add_argument("--set", action="append", default=[], help="extra config key=JSON for every run")
+    ap.add_argument("--image", action="append", default=[], help="config key=JSON for image pairs only")
+    ap.add_argument("--text", action="append", default=[], help="config key=JSON for text pairs only")
+    ap.add_argument("--params", default="{}", help='JSON {"image": {...}, "text": {...}}: strategy params, '
+                                                   "given to every strategy that has those fields")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--report-only", action="store_true", help="only rewrite the table from the JSON results")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from tlcore.config import RunConfig
@@ -78,18 +92,24 @@ def main() -> None:
     from tlcore.pipeline import run_experiment
     from tlcore.runs.store import RunStore
 
-    extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)}
+    def kv(items):
+        return {k: json.loads(v) for k, v in (s.split("=", 1) for s in items)}
+
+    extra = kv(a.set)
+    per_modality = {"image": kv(a.image), "text": kv(a.text)}
+    params = json.loads(a.params)
     out = Path(a.out)
     results_path = out.with_suffix(".json")
     results = json.loads(results_path.read_text())["results"] if results_path.exists() else []
     done = {(r["pair"], r["strategy"], r["seed"]) for r in results}
     store = RunStore(tempfile.mkdtemp(prefix="tl_bench_"))
-    for pair in a.pairs:
+    for pair in [] if a.report_only else a.pairs:
         for strategy in a.strategies:
             for seed in a.seeds:
                 if (pair, strategy, seed) in done:
                     continue
-                cfg = config_for(pair, strategy, seed, a.max, a.labeled_fraction, extra)
+                cfg = config_for(pair, strategy, seed, a.max, a.labeled_fraction,
+                                 {**extra, **per_modality[PAIRS[pair][2]]}, params)
                 t0 = time.time()
                 try:
                     rec = run_experiment(RunConfig.from_dict(cfg), store)

@@ -1,10 +1,12 @@
-"""Embeddings page (AppTest) on fake runs with stored features: no training."""
+"""Embeddings page (AppTest) on fake runs with stored before/after features: no training."""
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -26,12 +28,22 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "tl_home"
 
 
+def add_before(store, rid, spread=3.0):
+    """features_before.npz: the after-features' samples, with a larger source/target offset."""
+    with np.load(store.path(rid, "features_after.npz")) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["target_test.features"] = (arrays["target_test.features"].astype(np.float32) + spread).astype(np.float16)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    store.write_bytes(rid, "features_before.npz", buf.getvalue())
+
+
 def page() -> AppTest:
     return AppTest.from_file(PAGE, default_timeout=60).run()
 
 
-def spec(at) -> dict:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
+def specs(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
 def test_no_completed_run_shows_info(home):
@@ -41,35 +53,110 @@ def test_no_completed_run_shows_info(home):
     assert any("Train" in i.value for i in at.info)
 
 
-def test_scatter_of_latest_run_with_gap_metrics(home):
+def test_before_and_after_side_by_side_with_gap_table(home):
     store = RunStore(home)
     make_run(store, name="older", seed=0)
     latest = make_run(store, name="latest", seed=1, text=True)
+    add_before(store, latest)
     at = page()
     assert not at.exception
     assert at.selectbox[0].value == latest
-    fig = spec(at)
-    traces = fig["data"]
-    assert {t["type"] for t in traces} == {"scattergl"}
-    assert {t["name"] for t in traces} == {"source", "target"}
-    assert "% of variance" in fig["layout"]["xaxis"]["title"]["text"]
-    hover = traces[0]["customdata"][0]
-    assert hover[0] == "source" and len(hover[4]) <= 120          # text snippet truncated
-    labels = [m.label for m in at.metric]
-    assert "MMD² (RBF kernel)" in labels and "Proxy A-distance" in labels
-    assert list(store.folder(latest).glob("projection_pca_2d_*.npz"))   # engine cache written
+    figs = specs(at)
+    assert len(figs) == 2
+    assert [f["layout"]["title"]["text"].split(":")[0] for f in figs] == ["Before training", "After training"]
+    for fig in figs:
+        assert {t["type"] for t in fig["data"]} == {"scattergl"}
+        assert {t["name"] for t in fig["data"]} == {"source", "target"}
+        assert "% of variance" in fig["layout"]["xaxis"]["title"]["text"]
+    hover = figs[1]["data"][0]["customdata"][0]
+    assert hover[1] == "source" and len(hover[5]) <= 100               # text snippet truncated
+    gap = at.dataframe[0].value
+    assert list(gap.columns[:3]) == ["measure", "before training", "after training"]
+    assert gap["before training"].notna().all() and gap["after training"].notna().all()
+    mmd = gap.set_index("measure").iloc[0]
+    assert mmd["before training"] > mmd["after training"]              # the fake before is further apart
+    assert list(store.folder(latest).glob("projection_pca_2d_*.npz"))  # engine cache written
 
 
-def test_colour_by_class_and_point_cap(home):
-    make_run(RunStore(home), n=60)
+@pytest.mark.parametrize("colour,n_traces", [("label", 6), ("correct", None), ("confidence", 2)])
+def test_colour_options_and_marker_by_domain(home, colour, n_traces):
+    store = RunStore(home)
+    add_before(store, make_run(store, n=60))
     at = page()
-    at.selectbox[2].set_value("label").run()      # Colour by -> true class
-    at.number_input[0].set_value(100).run()
+    at.selectbox[2].set_value(colour).run()
     assert not at.exception
-    traces = spec(at)["data"]
-    assert len(traces) == 6                        # 3 classes x 2 domains
-    assert sum(len(t["customdata"]) for t in traces) == 100
-    assert {t["marker"]["symbol"] for t in traces} == {"circle", "diamond"}
+    traces = specs(at)[1]["data"]
+    if n_traces:
+        assert len(traces) == n_traces
+    assert sum(len(t["customdata"]) for t in traces) == 120
+    symbols = set()
+    for t in traces:
+        s = t["marker"]["symbol"]
+        symbols |= set(s) if isinstance(s, list) else {s}
+    assert symbols == {"circle", "diamond"}
+    if colour == "confidence":
+        assert traces[0]["marker"]["colorscale"]
+
+
+def test_selection_is_highlighted_in_both_and_listed_with_neighbours(home):
+    store = RunStore(home)
+    rid = make_run(store, n=30)
+    add_before(store, rid)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["emb-run"] = rid
+    at.session_state["emb-selection"] = [1, 35]   # a source and a target point
+    at.run()
+    assert not at.exception
+    for fig in specs(at):
+        sel = [t for t in fig["data"] if t["name"] == "selected"]
+        assert len(sel) == 1 and sorted(int(c[0]) for c in sel[0]["customdata"]) == [1, 35]
+    assert any("Selected samples (2)" in h.value for h in at.subheader)
+    tables = [d.value for d in at.dataframe]
+    assert any(len(t) == 2 and "predicted" in t.columns for t in tables)
+    nn = [t for t in tables if "similarity" in t.columns]
+    assert nn and len(nn[0]) == 8 and set(nn[0]["domain"]) == {"source"}
+    assert nn[0]["similarity"].is_monotonic_decreasing
+
+
+def test_run_without_before_features_offers_background_extraction(home, monkeypatch):
+    store = RunStore(home)
+    rid = make_run(store)
+    launched = []
+    import tlcore.embeddings.extract as extract
+
+    monkeypatch.setattr(extract, "launch_extraction", lambda s, r, **kw: launched.append((r, kw)) or 1)
+    at = page()
+    assert not at.exception
+    assert any("no before-training features" in w.value for w in at.warning)
+    assert len(specs(at)) == 1                                          # the after chart still shows
+    button = next(b for b in at.button if "Extract" in b.label)
+    button.click().run()
+    assert launched and launched[0][0] == rid
+
+
+def test_tsne_not_cached_runs_in_background_not_in_the_page(home):
+    store = RunStore(home)
+    rid = make_run(store)
+    add_before(store, rid)
+    at = page()
+    at.selectbox[1].set_value("tsne").run()
+    assert not at.exception
+    assert any("not computed yet" in i.value for i in at.info)
+    assert not list(store.folder(rid).glob("projection_tsne_*"))
+    assert any("Compute t-SNE" in b.label for b in at.button)
+
+
+def test_compare_two_runs_on_the_same_samples(home):
+    store = RunStore(home)
+    a = make_run(store, name="source-only", seed=0)
+    b = make_run(store, name="dann", seed=1, strategy="dann")
+    add_before(store, b)
+    at = page()
+    at.radio[1].set_value("Compare with another run").run()
+    assert not at.exception
+    figs = specs(at)
+    assert len(figs) == 2 and "source-only" in figs[1]["layout"]["title"]["text"]
+    assert at.selectbox[3].value == a
 
 
 def test_completed_run_without_features_warns(home):
