@@ -1,14 +1,21 @@
-"""Compare runs: the runs table with filters and CSV export, charts for a selection, and deletion."""
+"""Compare runs: the runs table with filters and CSV export, charts with intervals for a selection, paired
+tests, sweep results, error analysis, cross-validation, reproducibility cards, exports and deletion."""
 from __future__ import annotations
+
+import json
 
 import streamlit as st
 
+from tlcore.errors import TLError
+from tlcore.evaluation.compare import NotPaired, metrics_csv, paired_test, pairing_problem
 from tlcore.runs.store import RunNotFound, RunStore, default_root
+from tlcore.sweeps import sweep_ids, sweep_table
 from ui import charts
-from ui.run_table import HELPER_COLUMNS, default_selection, filter_runs, runs_frame, to_csv_bytes
+from ui.run_table import (HELPER_COLUMNS, default_selection, filter_runs, metrics_frame, paired_frame, runs_frame,
+                          sweep_frames, to_csv_bytes)
 
 try:
-    from ui.state import get_store
+    from ui.state import get_queue, get_store
 except ImportError:  # ui.state not importable yet: keep a cached handle of our own
     @st.cache_resource(show_spinner=False)
     def _store(root: str) -> RunStore:
@@ -72,11 +79,21 @@ if not selected:
 else:
     metrics = {rid: store.metrics(rid) for rid in selected}
     name = {rid: table.at[rid, "chart_label"] for rid in selected}
-    st.plotly_chart(charts.metric_bars([
-        {"label": name[rid], "target_acc": (m.get("target_test") or {}).get("accuracy"),
-         "target_f1": (m.get("target_test") or {}).get("f1_macro"),
-         "source_acc": (m.get("source_val") or {}).get("accuracy"),
-         "source_f1": (m.get("source_val") or {}).get("f1_macro")} for rid, m in metrics.items()]))
+    def _bar_row(rid, m):
+        tt, sv = m.get("target_test") or {}, m.get("source_val") or {}
+        return {"label": name[rid], "target_acc": tt.get("accuracy"), "target_acc_ci": tt.get("accuracy_ci"),
+                "target_f1": tt.get("f1_macro"), "target_f1_ci": tt.get("f1_macro_ci"),
+                "source_acc": sv.get("accuracy"), "source_acc_ci": sv.get("accuracy_ci"),
+                "source_f1": sv.get("f1_macro"), "source_f1_ci": sv.get("f1_macro_ci")}
+
+    st.plotly_chart(charts.metric_bars([_bar_row(rid, m) for rid, m in metrics.items()]))
+    st.caption("Error bars and [brackets]: 95% percentile bootstrap intervals (1,000 seeded resamples).")
+    st.dataframe(metrics_frame(metrics, name), hide_index=True)
+    d1, d2 = st.columns(2)
+    d1.download_button("Download metrics (CSV)", metrics_csv(store, selected), file_name="tl_metrics.csv",
+                       mime="text/csv")
+    d2.download_button("Download metrics (JSON)", json.dumps(metrics, indent=1).encode("utf-8"),
+                       file_name="tl_metrics.json", mime="application/json")
 
     normalize = st.toggle("Normalise confusion-matrix rows (% of each true class)", value=True)
     mats = [{"label": name[rid], "matrix": tt["confusion_matrix"], "classes": tt.get("classes") or m.get("classes")}
@@ -90,6 +107,160 @@ else:
         st.info("The selected runs have no labelled target test set, so no confusion matrix.")
     st.plotly_chart(charts.training_curves([{"label": name[rid], "history": run_history(store, rid)}
                                             for rid in selected]))
+    if mats and st.toggle("Show ROC, precision-recall and calibration charts", key="tl_compare_curves"):
+        tts = {rid: m.get("target_test") or {} for rid, m in metrics.items()}
+        st.plotly_chart(charts.roc_pr_curves([{"label": name[r], "roc": t.get("roc_curve"), "pr": t.get("pr_curve")}
+                                              for r, t in tts.items()]))
+        st.plotly_chart(charts.reliability_diagram([{"label": name[r], "bins": t.get("reliability"),
+                                                     "ece": t.get("ece")} for r, t in tts.items()]))
+
+    # -- paired comparison -------------------------------------------------------------------------
+    st.subheader("Paired comparison (same target test samples)")
+    if len(selected) < 2:
+        st.info("Select two runs to test whether one is significantly better than the other.")
+    else:
+        p1, p2 = st.columns(2)
+        run_a = p1.selectbox("Run A", selected, index=0, format_func=labels.get, key="tl_compare_a")
+        run_b = p2.selectbox("Run B", selected, index=1, format_func=labels.get, key="tl_compare_b")
+        if run_a == run_b:
+            st.info("Pick two different runs.")
+        elif problem := pairing_problem(store, run_a, run_b):
+            st.warning("These runs cannot be paired: " + problem)
+        else:
+            try:
+                st.dataframe(paired_frame(paired_test(store, run_a, run_b)), hide_index=True)
+                st.caption("McNemar's exact test compares which samples each run gets right; the paired bootstrap "
+                           "resamples the shared test samples jointly. A small p-value (< 0.05) means the "
+                           "difference is unlikely to be chance.")
+            except NotPaired as exc:
+                st.warning("These runs cannot be paired: " + str(exc))
+
+    # -- one run in detail -------------------------------------------------------------------------
+    st.subheader("Inspect one run")
+    focus = st.selectbox("Run", selected, format_func=labels.get, key="tl_compare_focus")
+    fm = metrics[focus]
+    tt = fm.get("target_test") or {}
+    preds_path = store.path(focus, "predictions_target_test.csv")
+    if preds_path.is_file():
+        st.download_button("Download target test predictions (CSV)", preds_path.read_bytes(),
+                           file_name=f"predictions_{focus}.csv", mime="text/csv")
+    tab_err, tab_cv, tab_repro = st.tabs(["Error analysis", "Cross-validation", "Reproducibility"])
+    with tab_err:
+        classes = [str(c) for c in tt.get("classes") or fm.get("classes") or []]
+        if not tt.get("confusion_matrix"):
+            st.info("This run has no labelled target test set.")
+        else:
+            from tlcore.evaluation.errors import cell_samples, sample_preview
+
+            cm = tt["confusion_matrix"]
+            off = [(cm[i][j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j]
+            _, ti, pj = max(off) if off else (0, 0, min(1, len(classes) - 1))
+            e1, e2 = st.columns(2)
+            true_c = e1.selectbox("True class", classes, index=ti, key="tl_err_true")
+            pred_c = e2.selectbox("Predicted class", classes, index=pj, key="tl_err_pred")
+            cell = cell_samples(store, focus, true_c, pred_c)
+            kind = "correct" if true_c == pred_c else "misclassified"
+            st.caption(f"{len(cell)} {kind} target test sample(s) in this cell, most confident first.")
+            cols = [c for c in ("index", "text", "source", "true", "pred", "confidence") if c in cell.columns]
+            st.dataframe(cell[cols], hide_index=True)
+            if len(cell) and "text" not in cell.columns and st.button("Show thumbnails", key="tl_err_thumbs"):
+                try:
+                    images = sample_preview(store, focus, cell["index"].head(12).tolist())
+                    st.image(images, caption=[f"{p:.0%} {pred_c}" for p in cell["confidence"].head(12)], width=96)
+                except (TLError, OSError, ValueError) as exc:
+                    st.warning(f"Could not load the target samples again: {exc}")
+    with tab_cv:
+        st.caption("Logistic regression on this run's stored target features (the frozen backbone's features "
+                   "for linear_probe and other feature-level methods), by stratified k-fold or leave-one-out. "
+                   "Useful when the target set is small.")
+        k_choice = st.selectbox("Folds", ["5", "10", "3", "leave-one-out"], key="tl_cv_k")
+        if st.button("Run cross-validation", key="tl_cv_go"):
+            from tlcore.evaluation.crossval import cross_validate_run
+
+            try:
+                cv = cross_validate_run(store, focus, "loo" if k_choice == "leave-one-out" else int(k_choice))
+                std = "" if cv["accuracy_std"] is None else f" ± {cv['accuracy_std']:.3f}"
+                f1std = "" if cv["f1_macro_std"] is None else f" ± {cv['f1_macro_std']:.3f}"
+                st.success(f"{cv['n']} samples, {k_choice} folds: accuracy {cv['accuracy_mean']:.3f}{std}, "
+                           f"macro F1 {cv['f1_macro_mean']:.3f}{f1std}")
+            except TLError as exc:
+                st.warning(str(exc))
+    with tab_repro:
+        from tlcore.reports.repro import load_card
+
+        card = load_card(store, focus)
+        st.json(card, expanded=False)
+        if st.button("Re-run this config", key="tl_rerun"):
+            from tlcore.evaluation.classical import classical_baseline, is_classical
+
+            try:
+                if is_classical(card["config"]):
+                    rec = classical_baseline(card["config"], store)
+                    st.success(f"Re-ran the classical baseline: run {rec.run_id}")
+                else:
+                    job = get_queue().submit(card["config"], label=f"re-run of {focus}")
+                    st.success(f"Queued job {job} (same config, seed and split). Follow it on the Train page.")
+            except TLError as exc:
+                st.error(str(exc))
+
+    # -- shareable report --------------------------------------------------------------------------
+    st.subheader("Share")
+    if st.button("Build HTML report of the selected runs", key="tl_report_build"):
+        from tlcore.reports.html import build_report
+
+        st.session_state["tl_report_html"] = build_report(store, selected).encode("utf-8")
+    if st.session_state.get("tl_report_html"):
+        st.download_button("Download HTML report", st.session_state["tl_report_html"], file_name="tl_report.html",
+                           mime="text/html", key="tl_report_download")
+
+# -- sweeps ----------------------------------------------------------------------------------------
+records = store.list()
+completed = [r for r in records if r.status == "completed" and r.strategy != "classical"]
+if completed and st.toggle("Start a sweep from a run's settings", key="tl_sweep_start"):
+    from tlcore.strategies import STRATEGIES
+    from tlcore.sweeps import plan_sweep, reversed_pair, submit_sweep
+
+    base_id = st.selectbox("Base run (pair, backbone, epochs, sizes, split)", [r.run_id for r in completed],
+                           format_func=labels.get, key="tl_sweep_base")
+    chosen = st.multiselect("Strategies", sorted(STRATEGIES), default=["scratch", "fine_tuning", "linear_probe"],
+                            key="tl_sweep_strategies")
+    seeds_txt = st.text_input("Seeds (comma-separated)", "0", key="tl_sweep_seeds")
+    reverse = st.checkbox("Also sweep the reversed pair (target → source)", key="tl_sweep_reverse")
+    if st.button("Start sweep", type="primary", disabled=not chosen, key="tl_sweep_go"):
+        try:
+            base = dict(store.get(base_id).config)
+            seeds = [int(x) for x in seeds_txt.replace(" ", "").split(",") if x]
+            pairs = [(base["source"], base["target"])]
+            if reverse:
+                pairs.append(reversed_pair(base["source"], base["target"]))
+            plan = plan_sweep(pairs, chosen, seeds, base)
+            with st.spinner("Queuing the runs and fitting the classical baseline…"):
+                out = submit_sweep(get_queue(), plan)
+            st.success(f"Sweep {plan[0]['name']}: queued {len(out['jobs'])} job(s); classical baseline run(s) "
+                       f"{', '.join(out['runs'])} done. Results appear below as the jobs complete.")
+        except (TLError, ValueError) as exc:
+            st.error(str(exc))
+sweeps = sweep_ids(records)
+if sweeps:
+    st.header("Sweep results")
+    sw = st.selectbox("Sweep", sweeps, key="tl_sweep")
+    metric_key = st.selectbox("Metric", ["accuracy", "f1_macro", "roc_auc"], key="tl_sweep_metric",
+                              format_func={"accuracy": "target accuracy", "f1_macro": "target macro F1",
+                                           "roc_auc": "target ROC AUC"}.get)
+    tbl = sweep_table(records, store.metrics, sw, metric_key)
+    if tbl["value"].empty:
+        st.info("No run of this sweep has completed yet.")
+    else:
+        cells, gains = sweep_frames(tbl)
+        best = tbl["best"]
+        st.dataframe(cells.style.apply(lambda col: ["background-color: #d4edda; font-weight: bold"
+                                                     if best.get(col.name) == s else "" for s in col.index]),
+                     key="tl_sweep_table")
+        st.caption("Cells: strategy x (source → target) with 95% bootstrap interval (or mean ± std over seeds); "
+                   "best per pair highlighted. `classical` is TF-IDF / raw pixels + logistic regression.")
+        st.dataframe(gains, key="tl_sweep_gains")
+        st.caption("Transfer gain: difference in the metric against `scratch` and against the source-only "
+                   "baseline (`fine_tuning`) on the same pair; empty when that baseline is not in the sweep.")
 
 # -- deletion --------------------------------------------------------------------------------------
 with st.expander("Delete runs"):

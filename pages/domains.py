@@ -241,3 +241,7 @@ with st.expander("Saved domains: rename or delete"):
 if len(doms) == 2:
     st.header("The chosen pair")
     pair_overview(doms)
+    if doms["source"].modality == doms["target"].modality:
+        from ui.shift_report import shift_report_section
+
+        shift_report_section(specs["source"], specs["target"])

@@ -94,13 +94,12 @@ def extraction_panel(root: str, run_id: str) -> None:
         st.error(f"Background extraction failed: {s.get('detail', '')} (see extract.log in the run folder)")
     elif s.get("status") == "done" and st.session_state.get("emb-launched") == run_id:
         st.session_state.pop("emb-launched", None)
-        st.cache_data.clear()
-        st.rerun()
+        st.rerun()  # the caches are keyed on the feature files' mtimes: the new results are read
 
 
 def launch_button(store, run_id: str, label: str, method: str, dim: int, params: dict) -> None:
     status = (extraction_status(store, run_id) or {}).get("status")
-    if st.button(label, key=f"emb-launch-{method}", disabled=status == "running", type="primary"):
+    if st.button(label, key=f"emb-launch-{run_id}-{method}", disabled=status == "running", type="primary"):
         launch_extraction(store, run_id, method=method, dim=dim, params=params)
         st.session_state["emb-launched"] = run_id
         st.rerun()
@@ -188,9 +187,9 @@ gap = gap_for(root, run_id, mtime(store, run_id, "before") + mtime(store, run_id
 st.subheader("Domain gap")
 table = view.gap_table(gap)
 st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "before training": st.column_config.NumberColumn(format="%.4f"),
-    "after training": st.column_config.NumberColumn(format="%.4f"),
-    "change": st.column_config.NumberColumn(format="%+.4f")})
+    "before training": st.column_config.NumberColumn(format="%.4g"),
+    "after training": st.column_config.NumberColumn(format="%.4g"),
+    "change": st.column_config.NumberColumn(format="%+.3g")})
 st.caption("Source-val vs target-test features. MMD²: kernel two-sample statistic (0 = same distribution). Proxy "
            "A-distance: 2·(1 − 2·error) of a logistic-regression domain classifier, 5-fold CV (0: "
            "indistinguishable, 2: separable). CORAL: ‖C_s − C_t‖²_F / 4d². Centroid: distance between the "
@@ -203,19 +202,21 @@ if frozen:
 need_background = method not in FAST
 views = []  # (title, run_id, which)
 if mode == "Compare with another run" and other_id:
-    views = [(f"This run, after training", run_id, "after"), (f"{labels[other_id]} (after)", other_id, "after")]
+    views = [("This run, after training", run_id, "after"), (f"{labels[other_id]} (after)", other_id, "after")]
 else:
     views = [("Before training", run_id, "before"), ("After training", run_id, "after")]
 missing = [v for v in views if not has_features(store, v[1], v[2])]
-if missing and any(w == "before" for _, _, w in missing):
+launched = set()
+if missing:
     st.warning("This run has no before-training features yet (it predates them).")
     launch_button(store, run_id, "Extract before-training features", method, dim, params)
+    launched.add(run_id)  # the same background command also computes this projection
     views = [v for v in views if v not in missing]
 uncached = [v for v in views if need_background and not projection_cached(store, v[1], method, dim, 0, v[2], **params)]
 if uncached:
     st.info(f"The {METHOD_NAMES[method]} projection with these settings is not computed yet "
             f"({', '.join(t for t, _, _ in uncached)}). It takes from seconds to minutes on a CPU.")
-    for rid in dict.fromkeys(v[1] for v in uncached):
+    for rid in dict.fromkeys(v[1] for v in uncached if v[1] not in launched):
         launch_button(store, rid, f"Compute {METHOD_NAMES[method]} for {labels[rid].split(' · ')[0]}",
                       method, dim, params)
     views = [v for v in views if v not in uncached]

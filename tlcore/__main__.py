@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--n-neighbors", type=int, default=None, help="UMAP neighbours (default 15)")
     e.add_argument("--min-dist", type=float, default=None, help="UMAP min_dist (default 0.1)")
     _add_evaluation_parsers(sub)
+    sh = sub.add_parser("shift", help="domain gap of a source/target pair in a pretrained backbone (no training)")
+    sh.add_argument("--source", required=True, help="source domain spec as JSON, e.g. '{\"demo\": \"digits\"}'")
+    sh.add_argument("--target", required=True, help="target domain spec as JSON")
+    sh.add_argument("--backbone", default=None, help="default: efficientnet_lite0 (images), minilm_l6 (text)")
+    sh.add_argument("--cap", type=int, default=None, help="samples per domain (default 500)")
     j = sub.add_parser("run-job", help=argparse.SUPPRESS)
     j.add_argument("job_id")
     a = ap.parse_args(argv)
@@ -155,7 +160,18 @@ def cmd_embeddings(a) -> int:
     return run_embeddings_command(a.run_id, method=a.method, dim=a.dim, seed=a.seed, device=a.device, params=params)
 
 
-COMMANDS = {"embeddings": cmd_embeddings, "train": cmd_train, "runs": cmd_runs, "show": cmd_show, "delete": cmd_delete,
+def cmd_shift(a) -> int:
+    from tlcore.embeddings.shift import SHIFT_CAP, compute_shift_report
+    from tlcore.runs.store import default_root
+
+    out = compute_shift_report(json.loads(a.source), json.loads(a.target), default_root(), backbone=a.backbone,
+                               cap=a.cap or SHIFT_CAP)
+    print(json.dumps(out))
+    return 0
+
+
+COMMANDS = {"embeddings": cmd_embeddings, "shift": cmd_shift, "train": cmd_train, "runs": cmd_runs,
+            "show": cmd_show, "delete": cmd_delete,
             "backbones": cmd_backbones, "strategies": cmd_strategies, "worker": cmd_worker, "run-job": cmd_run_job}
 
 

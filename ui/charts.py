@@ -36,12 +36,22 @@ def _layout(fig: go.Figure, title: str, height: int | None = None, **kw) -> go.F
     return fig
 
 
+def _error_bars(rows: list[dict], key: str, vals: list) -> dict | None:
+    """Plotly ``error_y`` from ``<key>_ci`` intervals (fractions) of each row, or None when no row has one."""
+    cis = [r.get(f"{key}_ci") for r in rows]
+    if not any(cis):
+        return None
+    plus = [0 if not ci or v is None else max(0.0, _pct(ci[1]) - v) for ci, v in zip(cis, vals)]
+    minus = [0 if not ci or v is None else max(0.0, v - _pct(ci[0])) for ci, v in zip(cis, vals)]
+    return dict(type="data", array=plus, arrayminus=minus, visible=True, thickness=1.5, width=4)
+
+
 def metric_bars(rows: list[dict]) -> go.Figure:
-    """Grouped bars of accuracy and macro F1 per run, target test and source val.
+    """Grouped bars of accuracy and macro F1 per run, target test and source val, with interval error bars.
 
     Args:
         rows: one dict per run with ``label`` and any of ``target_acc``, ``target_f1``, ``source_acc``,
-            ``source_f1`` (fractions in [0, 1] or None).
+            ``source_f1`` (fractions in [0, 1] or None), and optionally ``<key>_ci`` = ``[low, high]``.
     """
     series = (("target_acc", "Target test accuracy", TARGET_COLOR, ""),
               ("target_f1", "Target test macro F1", TARGET_COLOR, "/"),
@@ -51,9 +61,10 @@ def metric_bars(rows: list[dict]) -> go.Figure:
     fig = go.Figure()
     for key, name, color, pattern in series:
         vals = [_pct(r.get(key)) for r in rows]
+        err = _error_bars(rows, key, vals)
         fig.add_bar(x=labels, y=vals, name=name, marker_color=color, marker_pattern_shape=pattern,
                     text=[f"{v:.1f}" if v is not None else "" for v in vals], textposition="outside",
-                    hovertemplate="%{x}<br>" + name + ": %{y:.1f}%<extra></extra>")
+                    error_y=err, hovertemplate="%{x}<br>" + name + ": %{y:.1f}%<extra></extra>")
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_yaxes(title_text="Score (%)", range=[0, 105])
     fig.update_xaxes(title_text="Run")
@@ -189,3 +200,50 @@ def embedding_scatter(points: pd.DataFrame, color_by: str = "domain", explained_
             legend_title_text=legend_title.get(color_by, color_by))
     fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"))
     return fig
+
+
+def roc_pr_curves(items: list[dict]) -> go.Figure:
+    """ROC (left) and precision-recall (right) curves on the target test set, one colour per run.
+
+    Args:
+        items: dicts with ``label``, ``roc`` ({class: {"fpr", "tpr"}}) and ``pr`` ({class: {"recall", "precision"}}).
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("ROC (one-vs-rest per class)", "Precision-recall"),
+                        horizontal_spacing=0.1)
+    for i, it in enumerate(items):
+        color = run_color(i)
+        for j, (cls, c) in enumerate((it.get("roc") or {}).items()):
+            fig.add_scatter(x=c["fpr"], y=c["tpr"], mode="lines", name=f"{it['label']} · {cls}",
+                            legendgroup=it["label"], line=dict(color=color, width=2 if j == 0 else 1), row=1, col=1)
+        for j, (cls, c) in enumerate((it.get("pr") or {}).items()):
+            fig.add_scatter(x=c["recall"], y=c["precision"], mode="lines", name=f"{it['label']} · {cls}",
+                            legendgroup=it["label"], showlegend=False,
+                            line=dict(color=color, width=2 if j == 0 else 1), row=1, col=2)
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="#999"),
+                    row=1, col=1)
+    fig.update_xaxes(title_text="False positive rate", row=1, col=1)
+    fig.update_yaxes(title_text="True positive rate", row=1, col=1)
+    fig.update_xaxes(title_text="Recall", row=1, col=2)
+    fig.update_yaxes(title_text="Precision", row=1, col=2)
+    return _layout(fig, "ROC and precision-recall curves (target test)", height=480)
+
+
+def reliability_diagram(items: list[dict]) -> go.Figure:
+    """Accuracy against mean confidence per confidence bin; the diagonal is perfect calibration.
+
+    Args:
+        items: dicts with ``label``, ``bins`` (list of {"confidence", "accuracy", "n"}) and optional ``ece``.
+    """
+    fig = go.Figure()
+    for i, it in enumerate(items):
+        bins = it.get("bins") or []
+        name = it["label"] + (f" (ECE {it['ece']:.3f})" if it.get("ece") is not None else "")
+        fig.add_scatter(x=[_pct(b["confidence"]) for b in bins], y=[_pct(b["accuracy"]) for b in bins],
+                        mode="lines+markers", name=name, line_color=run_color(i),
+                        customdata=[b["n"] for b in bins],
+                        hovertemplate="confidence %{x:.1f}%<br>accuracy %{y:.1f}%<br>n=%{customdata}<extra></extra>")
+    fig.add_scatter(x=[0, 100], y=[0, 100], mode="lines", name="perfect calibration",
+                    line=dict(dash="dot", color="#999"))
+    fig.update_xaxes(title_text="Mean confidence in bin (%)", range=[0, 100])
+    fig.update_yaxes(title_text="Accuracy in bin (%)", range=[0, 105])
+    return _layout(fig, "Reliability diagram (target test)")

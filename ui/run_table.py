@@ -90,3 +90,72 @@ def default_selection(df: pd.DataFrame, k: int = 4) -> list[str]:
     """The latest ``k`` completed runs (ids), newest first."""
     done = df[df["status_key"] == "completed"].sort_values("date", ascending=False)
     return list(done.index[:k])
+
+
+# -- metrics with intervals ------------------------------------------------------------------------
+METRIC_ROWS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"), ("f1_macro", "macro F1"),
+               ("f1_weighted", "weighted F1"), ("precision_macro", "macro precision"),
+               ("recall_macro", "macro recall"), ("roc_auc", "ROC AUC"), ("log_loss", "log loss"),
+               ("ece", "calibration error (ECE)"), ("n", "samples"))
+SPLITS = (("target_test", "target test"), ("source_val", "source val"), ("target_train", "target train (labelled)"))
+
+
+def fmt_ci(v, ci=None, digits: int = 3) -> str:
+    """``0.842 [0.821, 0.861]``; ``–`` when missing."""
+    if v is None or (isinstance(v, float) and v != v):
+        return "–"
+    s = f"{float(v):.{digits}f}"
+    if ci and len(ci) == 2 and ci[0] is not None and ci[0] == ci[0]:
+        s += f" [{float(ci[0]):.{digits}f}, {float(ci[1]):.{digits}f}]"
+    return s
+
+
+def metrics_frame(metrics: dict[str, dict], labels: dict[str, str]) -> pd.DataFrame:
+    """One row per run x split, one column per metric; cells are text like ``0.842 [0.821, 0.861]``."""
+    rows = []
+    for rid, m in metrics.items():
+        for split, split_label in SPLITS:
+            s = m.get(split) or {}
+            if "accuracy" not in s:
+                continue
+            row = {"run": labels.get(rid, rid), "split": split_label}
+            for key, name in METRIC_ROWS:
+                v = s.get(key)
+                row[name] = str(v) if key == "n" else fmt_ci(v, s.get(f"{key}_ci"))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["run", "split", *[n for _, n in METRIC_ROWS]])
+
+
+def paired_frame(result: dict) -> pd.DataFrame:
+    """The paired test of two runs as a small table (B - A)."""
+    mc = result["mcnemar"]
+    rows = [{"test": "McNemar exact (correctness)", "difference B − A [95% CI]": "–",
+             "detail": f"A right & B wrong: {mc['b']}, A wrong & B right: {mc['c']}", "p-value": f"{mc['p_value']:.4g}"}]
+    for key, name in (("accuracy", "accuracy"), ("f1_macro", "macro F1")):
+        d = result[key]
+        rows.append({"test": f"paired bootstrap of {name}", "difference B − A [95% CI]": fmt_ci(d["diff"], d["ci"]),
+                     "detail": f"A {fmt_ci(d['a'])}, B {fmt_ci(d['b'])}, {d['n_resamples']} resamples",
+                     "p-value": "–" if d["p_value"] is None else f"{d['p_value']:.4g}"})
+    return pd.DataFrame(rows)
+
+
+def sweep_frames(table: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cells as text ``value [low, high]`` or ``mean ± std (k seeds)``, gains in points) of a sweep table."""
+    val = table["value"]
+    cells = pd.DataFrame(index=val.index, columns=val.columns, dtype=object)
+    for s in val.index:
+        for p in val.columns:
+            v, k = val.at[s, p], table["n_seeds"].at[s, p]
+            if pd.isna(v):
+                cells.at[s, p] = "–"
+            elif k and k > 1:
+                cells.at[s, p] = f"{v:.3f} ± {table['std'].at[s, p]:.3f} ({int(k)} seeds)"
+            else:
+                cells.at[s, p] = fmt_ci(v, [table["low"].at[s, p], table["high"].at[s, p]])
+    gains = []
+    for key, name in (("gain_scratch", "gain over scratch"), ("gain_source_only", "gain over source-only")):
+        g = table[key].astype(float)
+        g.columns = [f"{c} · {name}" for c in g.columns]
+        gains.append(g.round(3))
+    cells.index.name = gains[0].index.name = "strategy"
+    return cells, pd.concat(gains, axis=1)

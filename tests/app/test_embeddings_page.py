@@ -166,3 +166,25 @@ def test_completed_run_without_features_warns(home):
     at = page()
     assert not at.exception
     assert any("no stored features" in w.value for w in at.warning)
+
+
+def test_domains_page_shows_a_cached_shift_report_or_offers_to_compute_it(home, monkeypatch):
+    from tlcore.embeddings import shift
+
+    at = AppTest.from_file(str(ROOT / "pages" / "domains.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any(h.value == "Shift report" for h in at.header)
+    started = []
+    monkeypatch.setattr(shift, "launch_shift_report", lambda s, t, root, backbone=None: started.append((s, t)) or 1)
+    next(b for b in at.button if b.label == "Compute the shift report").click().run()
+    assert started and started[0][0] == {"demo": "digits"}
+    src, tgt = started[0]
+    gap = {"mmd": 0.31, "a_distance": 1.62, "coral": 0.002, "centroid": 0.8, "n_source": 500, "n_target": 500}
+    path = shift.report_path(home, src, tgt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"status": "done", "gap": gap, "backbone": "efficientnet_lite0", "seconds": 9.5,
+                                "classes_shared": 10}))
+    at.run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "value" in d.value.columns)
+    assert table["value"].tolist() == [0.31, 1.62, 0.002, 0.8]

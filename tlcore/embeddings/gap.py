@@ -122,23 +122,29 @@ def centroid_distances(f_s: np.ndarray, y_s: np.ndarray, f_t: np.ndarray, y_t: n
     for c in sorted(set(y_s[y_s >= 0].tolist()) & set(y_t[y_t >= 0].tolist())):
         dist = np.linalg.norm(f_s[y_s == c].mean(0) - f_t[y_t == c].mean(0)) / scale
         name = classes[c] if classes is not None and 0 <= c < len(classes) else str(c)
-        per[str(name)] = round(float(dist), 5)
+        per[str(name)] = _sig(dist)
     return {"mean": float(np.mean(list(per.values()))) if per else float("nan"), "per_class": per}
 
 
 def gap_figures(f_s: np.ndarray, f_t: np.ndarray, y_s=None, y_t=None, classes: list | None = None,
                 seed: int = 0) -> dict:
     """All gap figures for one feature space: ``mmd``, ``a_distance``, ``coral``, ``centroid`` (mean per-class
-    centroid distance), ``centroid_per_class``, ``n_source``, ``n_target``. Floats are rounded to 5 digits."""
+    centroid distance), ``centroid_per_class``, ``n_source``, ``n_target``. Floats keep 5 significant digits."""
     out = {"mmd": mmd_rbf(f_s, f_t, seed=seed), "a_distance": proxy_a_distance(f_s, f_t, seed=seed),
            "coral": coral_distance(f_s, f_t, seed=seed)}
-    out = {k: round(v, 5) if np.isfinite(v) else None for k, v in out.items()}
+    out = {k: _sig(v) for k, v in out.items()}
     if y_s is not None and y_t is not None:
         cd = centroid_distances(f_s, y_s, f_t, y_t, classes)
-        out["centroid"] = round(cd["mean"], 5) if np.isfinite(cd["mean"]) else None
+        out["centroid"] = _sig(cd["mean"])
         out["centroid_per_class"] = cd["per_class"]
     out.update(n_source=int(len(f_s)), n_target=int(len(f_t)))
     return out
+
+
+def _sig(v) -> float | None:
+    """5 significant digits (CORAL distances of normalised features are ~1e-6), None for NaN."""
+    v = float(v)
+    return float(f"{v:.5g}") if np.isfinite(v) else None
 
 
 GAP_FILE = "embedding_gap.json"

@@ -28,7 +28,8 @@ def _pca(features: np.ndarray, dim: int, seed: int) -> dict:
     from sklearn.decomposition import PCA
 
     n_comp = min(dim, features.shape[0], features.shape[1])
-    pca = PCA(n_components=n_comp, random_state=seed, svd_solver="full").fit(features)
+    solver = "full" if features.shape[0] <= 4000 else "randomized"  # randomized: seeded, 5-10x faster at 20k
+    pca = PCA(n_components=n_comp, random_state=seed, svd_solver=solver).fit(features)
     coords = _pad(pca.transform(features), dim)
     ev = [float(v) for v in pca.explained_variance_ratio_] + [0.0] * (dim - n_comp)
     return {"coords": coords, "explained_variance": ev}

@@ -3,8 +3,6 @@ and the ``embeddings`` CLI (last stdout line is JSON)."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +102,16 @@ def test_cli_unknown_method_is_an_error(store, capsys):
     rid = make_run(store)
     assert main(["embeddings", rid, "--method", "nope"]) == 2
     assert "unknown projection" in capsys.readouterr().err
+
+
+def test_shift_report_of_a_pair_without_training(tl_home, capsys):
+    from tlcore.__main__ import main
+    from tlcore.embeddings.shift import read_shift_report
+
+    src, tgt = {"demo": "digits"}, {"demo": "digits"}
+    assert main(["shift", "--source", json.dumps(src), "--target", json.dumps(tgt), "--backbone", "tiny_cnn",
+                 "--cap", "60"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["status"] == "done" and out["backbone"] == "tiny_cnn"
+    assert {"mmd", "a_distance", "coral", "centroid"} <= set(out["gap"]) and out["gap"]["n_source"] == 60
+    assert read_shift_report(tl_home, src, tgt, "tiny_cnn", 60) == out

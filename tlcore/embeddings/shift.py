@@ -1,0 +1,124 @@
+"""Shift report: the domain gap of a source/target pair in a pretrained backbone's feature space, no training.
+
+``compute_shift_report`` loads both domains, takes a seeded stratified sample of at most ``cap`` per domain,
+extracts the pretrained backbone's features and measures the gap (MMD, proxy A-distance, CORAL, class
+centroids). The result is cached as JSON under ``<TL_HOME>/shift/<key>.json``; while it runs the same file
+holds ``{"status": "running", "progress", "detail"}`` so the dashboard can poll it.
+``launch_shift_report`` starts ``python -m tlcore shift`` in its own process.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tlcore.embeddings.extract import model_features, stratified_cap
+from tlcore.embeddings.gap import gap_figures
+
+SHIFT_CAP = 500  # samples per domain
+DEFAULT_BACKBONE = {"image": "efficientnet_lite0", "text": "minilm_l6"}
+
+
+def report_key(source: dict, target: dict, backbone: str | None, cap: int, seed: int) -> str:
+    raw = json.dumps({"s": source, "t": target, "b": backbone, "c": cap, "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+
+def report_path(root, source: dict, target: dict, backbone: str | None = None, cap: int = SHIFT_CAP,
+                seed: int = 0) -> Path:
+    return Path(root) / "shift" / f"{report_key(source, target, backbone, cap, seed)}.json"
+
+
+def read_shift_report(root, source: dict, target: dict, backbone: str | None = None, cap: int = SHIFT_CAP,
+                      seed: int = 0) -> dict | None:
+    """The stored report (or its progress while it runs), None when never computed."""
+    p = report_path(root, source, target, backbone, cap, seed)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def compute_shift_report(source: dict, target: dict, root, backbone: str | None = None, cap: int = SHIFT_CAP,
+                         seed: int = 0, device: str | None = None) -> dict:
+    """Gap figures of the pair in the pretrained ``backbone`` (default: per modality); written to the cache."""
+    import torch
+
+    from tlcore.config import RunConfig
+    from tlcore.data import align_labels, load_domain
+    from tlcore.errors import ConfigError
+    from tlcore.models.backbones import create_backbone
+    from tlcore.models.classifier import Classifier
+    from tlcore.training.batches import encode_images, encode_texts
+    from tlcore.training.device import resolve_device, seed_everything
+
+    path = report_path(root, source, target, backbone, cap, seed)
+    t0 = time.time()
+
+    def progress(p, detail):
+        _write(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(), "time": time.time()})
+
+    try:
+        progress(0.05, "loading the domains")
+        seed_everything(seed)
+        src, tgt = load_domain(source, "source", seed), load_domain(target, "target", seed)
+        if src.modality != tgt.modality:
+            raise ConfigError("the source and target hold different modalities")
+        name = backbone or DEFAULT_BACKBONE[src.modality]
+        cfg = RunConfig.from_dict({"source": source, "target": target, "backbone": name})
+        shared = sorted(set(src.labels or []) & set(tgt.labels or []))
+        index = {c: i for i, c in enumerate(shared)}
+        progress(0.2, f"building {name}")
+        bb = create_backbone(name, pretrained=True)
+        model = Classifier(bb, max(1, len(shared)))
+        dev = resolve_device(device or "auto")
+        model = model.to(dev)
+        feats, labels = {}, {}
+        for i, (role, dom) in enumerate((("source", src), ("target", tgt))):
+            y = np.array([index.get(lab, -1) for lab in dom.labels] if dom.labels else [-1] * len(dom), np.int64)
+            rows = stratified_cap(y, cap, seed + i)
+            progress(0.3 + 0.3 * i, f"{role}: features of {len(rows)} samples")
+            samples = [dom.samples[j] for j in rows]
+            if dom.modality == "image":
+                ds = encode_images(samples, y[rows], cfg.image_size, bb.mean, bb.std, augment=False)
+            else:
+                ds = encode_texts(samples, y[rows], bb.tokenizer, cfg.max_length)
+            with torch.no_grad():
+                feats[role] = model_features(model, ds, np.arange(len(ds)), 64, dev)
+            labels[role] = y[rows]
+        progress(0.9, "gap figures")
+        gap = gap_figures(feats["source"], feats["target"], labels["source"], labels["target"], shared, seed=seed)
+        out = {"status": "done", "gap": gap, "backbone": name, "image_size": cfg.image_size, "cap": cap,
+               "seed": seed, "classes_shared": len(shared), "seconds": round(time.time() - t0, 2)}
+    except Exception as exc:
+        _write(path, {"status": "failed", "detail": f"{type(exc).__name__}: {exc}", "time": time.time()})
+        raise
+    _write(path, out)
+    return out
+
+
+def launch_shift_report(source: dict, target: dict, root, backbone: str | None = None) -> int:
+    """Start ``python -m tlcore shift`` for the pair in its own process; returns its pid."""
+    path = report_path(root, source, target, backbone)
+    _write(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time()})
+    args = [sys.executable, "-m", "tlcore", "shift", "--source", json.dumps(source), "--target", json.dumps(target)]
+    if backbone:
+        args += ["--backbone", backbone]
+    log = open(path.with_suffix(".log"), "wb")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "TL_HOME": str(root)}, start_new_session=True, cwd=os.getcwd())
+    log.close()
+    return proc.pid

@@ -1,0 +1,57 @@
+"""The Domains page's shift report: the chosen pair's domain gap in a pretrained backbone, before any training.
+
+The features are computed by ``python -m tlcore shift`` in its own process (seconds to a minute on a CPU);
+this section only starts it, polls its progress file and shows the stored figures.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from tlcore.embeddings import shift
+from tlcore.embeddings.shift import SHIFT_CAP, read_shift_report
+from tlcore.runs.store import default_root
+from ui.embedding_view import GAP_ROWS
+
+HELP = ("How far apart the two domains are in a pretrained backbone's feature space, on a seeded stratified "
+        f"sample of up to {SHIFT_CAP} samples per domain. MMD² and CORAL: 0 = same distribution/covariance. Proxy "
+        "A-distance: 0 = a classifier cannot tell the domains apart, 2 = it always can. Class-centroid distance: "
+        "how far each class moves between domains, relative to the feature spread. After training, the Embeddings "
+        "page shows how much a run closed the gap.")
+
+
+def shift_report_section(source: dict, target: dict) -> None:
+    st.header("Shift report")
+    st.caption(HELP)
+    root = str(default_root())
+    rep = read_shift_report(root, source, target)
+    if rep and rep.get("status") == "done":
+        show_report(rep)
+        return
+    if rep and rep.get("status") == "running":
+        _progress(root, source, target)
+        return
+    if rep and rep.get("status") == "failed":
+        st.error(f"The shift report failed: {rep.get('detail', '')}")
+    if st.button("Compute the shift report", key="shift-start",
+                 help="Runs the pretrained backbone over both domains in a background process."):
+        shift.launch_shift_report(source, target, root)
+        st.rerun()
+
+
+def show_report(rep: dict) -> None:
+    gap = rep.get("gap") or {}
+    rows = [{"measure": name, "value": gap.get(k)} for k, name in GAP_ROWS.items()]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"value": st.column_config.NumberColumn(format="%.4g")})
+    st.caption(f"Pretrained {rep.get('backbone')} features, {gap.get('n_source')} source and "
+               f"{gap.get('n_target')} target samples, {rep.get('classes_shared')} shared classes; "
+               f"computed in {rep.get('seconds')} s.")
+
+
+@st.fragment(run_every=2)
+def _progress(root: str, source: dict, target: dict) -> None:
+    rep = read_shift_report(root, source, target) or {}
+    if rep.get("status") != "running":
+        st.rerun()  # finished or failed: redraw the page
+    st.progress(float(rep.get("progress", 0)), text=f"Computing in the background: {rep.get('detail', '')}")
