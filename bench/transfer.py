@@ -53,6 +53,8 @@ def config_for(pair: str, strategy: str, seed: int, max_samples: int, labeled_fr
     cfg.update({k: v for k, v in over.items() if k not in ("image", "text")})
     cfg.update(over.get(modality, {}))
     cfg.update(extra)
+    if strategy == "linear_probe":
+        cfg["bottleneck"] = 0  # a linear probe stays linear
     fields = {f.name for f in dataclasses.fields(get_strategy(strategy).Params)}
     mine = (params or {}).get(modality, {})
     cfg["params"] = {k: v for k, v in mine.items() if k in fields}
@@ -85,6 +87,7 @@ def main() -> None:
                                                    "given to every strategy that has those fields")
     ap.add_argument("--out", required=True)
     ap.add_argument("--report-only", action="store_true", help="only rewrite the table from the JSON results")
+    ap.add_argument("--store", default="", help="run store folder to keep the runs (default: a temp folder)")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from tlcore.config import RunConfig
@@ -102,7 +105,7 @@ def main() -> None:
     results_path = out.with_suffix(".json")
     results = json.loads(results_path.read_text())["results"] if results_path.exists() else []
     done = {(r["pair"], r["strategy"], r["seed"]) for r in results}
-    store = RunStore(tempfile.mkdtemp(prefix="tl_bench_"))
+    store = RunStore(a.store or tempfile.mkdtemp(prefix="tl_bench_"))
     for pair in [] if a.report_only else a.pairs:
         for strategy in a.strategies:
             for seed in a.seeds:
@@ -113,7 +116,8 @@ def main() -> None:
                 t0 = time.time()
                 try:
                     rec = run_experiment(RunConfig.from_dict(cfg), store)
-                    row = {"pair": pair, "strategy": strategy, "seed": seed, "target_acc": rec.target_acc,
+                    row = {"pair": pair, "strategy": strategy, "seed": seed, "run_id": rec.run_id,
+                           "target_acc": rec.target_acc,
                            "source_acc": rec.source_acc, "seconds": round(time.time() - t0, 1)}
                 except TLError as exc:
                     row = {"pair": pair, "strategy": strategy, "seed": seed, "error": str(exc)[:300],

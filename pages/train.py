@@ -21,10 +21,10 @@ DEMO_CLASSES = {"digits": 10, "reviews": 2}
 
 
 @st.cache_data(show_spinner="Counting parameters…", max_entries=64)
-def parameter_count(backbone: str, strategy: str, params_json: str, num_classes: int) -> dict:
+def parameter_count(backbone: str, strategy: str, params_json: str, num_classes: int, bottleneck: int = 0) -> dict:
     from tlcore.pipeline import trainable_parameters
 
-    return trainable_parameters(backbone, strategy, json.loads(params_json), num_classes)
+    return trainable_parameters(backbone, strategy, json.loads(params_json), num_classes, bottleneck)
 
 
 def pair_options() -> dict:
@@ -117,12 +117,16 @@ with right:
     labeled = c1.slider("Target labeled fraction", 0.0, 1.0, 0.0, 0.05, key="labeled_fraction",
                         help="Share of target training samples whose labels a strategy may use (0 = unsupervised).")
     augment = c2.checkbox("Augment", False, key="augment", help="Random flips/crops for images.")
+    bottleneck = c1.number_input("Bottleneck width (0 = none)", 0, 8192, 0, step=64, key="bottleneck",
+                                 help="A trainable Linear + BatchNorm + ReLU layer between the backbone and the "
+                                      "head; alignment losses act on it. Needed for adaptation with a frozen "
+                                      "backbone (strategy parameter freeze_backbone); 256 is the usual width.")
 
 config = {
     "source": dict(source), "target": {**target, "labeled_fraction": labeled},
     "backbone": backbone, "strategy": strategy, "params": params, "epochs": epochs, "batch_size": batch, "lr": lr,
     ("image_size" if modality == "image" else "max_length"): size,
-    "max_samples_per_domain": max_samples or None, "seed": seed, "augment": augment,
+    "max_samples_per_domain": max_samples or None, "seed": seed, "augment": augment, "bottleneck": bottleneck,
 }
 error = None
 try:
@@ -133,7 +137,7 @@ except TLError as exc:
 
 if error is None:
     try:
-        counts = parameter_count(backbone, strategy, json.dumps(params, sort_keys=True), num_classes)
+        counts = parameter_count(backbone, strategy, json.dumps(params, sort_keys=True), num_classes, bottleneck)
         st.caption(f"Trainable parameters: {counts['trainable']:,} of {counts['total']:,}")
     except TLError as exc:
         st.warning(f"Could not count parameters: {exc}")
@@ -142,10 +146,14 @@ b1, b2, b3 = st.columns([1, 1, 2])
 if b1.button("Start run", type="primary", disabled=error is not None, key="start-run"):
     submit([(strategy, config)])
 if b2.button("Run all strategies", disabled=error is not None, key="run-all",
-             help="One job per strategy, same data split and seed; other strategies use their default parameters."):
+             help="One job per strategy, same data split and seed; other strategies use their default parameters "
+                  "(and the frozen-backbone choice of this one, where they have it)."):
     runnable, skipped = [], []
+    freeze = {"freeze_backbone": True} if params.get("freeze_backbone") else {}
     for name in STRATEGIES:
-        cfg = {**config, "strategy": name, "params": params if name == strategy else {}}
+        own = {f["name"] for f in STRATEGIES[name].describe()["params"]}
+        cfg = {**config, "strategy": name,
+               "params": params if name == strategy else {k: v for k, v in freeze.items() if k in own}}
         try:
             validate(RunConfig.from_dict(cfg))
             runnable.append((name, cfg))

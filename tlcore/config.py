@@ -91,6 +91,7 @@ class RunConfig:
     augment: bool = False
     early_stopping_patience: int = 5
     label_intersection: bool = False
+    bottleneck: int = 0
     name: str = ""
 
     def to_dict(self) -> dict:
@@ -142,6 +143,7 @@ class RunConfig:
             early_stopping_patience=_integer(d.get("early_stopping_patience", cls.early_stopping_patience),
                                              "early_stopping_patience", 0, 1000),
             label_intersection=_boolean(d.get("label_intersection", cls.label_intersection), "label_intersection"),
+            bottleneck=_integer(d.get("bottleneck", cls.bottleneck) or 0, "bottleneck", 0, 8192),
             name=str(d.get("name") or ""),
         )
         if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):

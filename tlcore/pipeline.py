@@ -62,6 +62,9 @@ def validate(cfg: RunConfig):
     strategy = build_strategy(cfg.strategy, cfg.params)
     spec = resolve_spec(cfg.backbone)
     strategy.precheck()
+    if cfg.bottleneck and not strategy.supports_bottleneck:
+        raise ConfigError(f"bottleneck: strategy {cfg.strategy!r} fits a linear head on the raw backbone features; "
+                          "set bottleneck to 0")
     if strategy.uses_target_labels and cfg.target.labeled_fraction <= 0:
         raise ConfigError(f"target.labeled_fraction: strategy {cfg.strategy!r} needs some target labels (> 0)")
     return strategy, spec
@@ -108,7 +111,7 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     from tlcore.models.classifier import Classifier, count_parameters
     from tlcore.training.device import describe_device, precision_name, resolve_device, seed_everything
     from tlcore.training.loop import Control, TrainData, fit, predict
-    from tlcore.training.features import encode_split, extract_features
+    from tlcore.training.features import FeatureCache, encode_split, extract_features
 
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
@@ -130,17 +133,18 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     emit({"type": "phase", "phase": "building model"})
     backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.pretrained)
     # the backbone as it was before training, for the "before" embeddings (frozen backbones do not change)
-    initial_state = None if strategy.frozen_backbone else {k: v.detach().clone()
-                                                           for k, v in backbone.state_dict().items()}
-    model = Classifier(backbone, len(classes)).to(device)
+    frozen = strategy.caches_features
+    initial_state = None if frozen else {k: v.detach().clone() for k, v in backbone.state_dict().items()}
+    model = Classifier(backbone, len(classes), bottleneck=cfg.bottleneck).to(device)
     if source.modality == "image":
         model = model.to(memory_format=torch.channels_last)
     emit({"type": "phase", "phase": "encoding inputs"})
     sets = encode_split(source, target, classes, split, backbone, cfg)
     train_model = model
-    if strategy.frozen_backbone:
+    if frozen:
         emit({"type": "phase", "phase": "caching frozen features"})
-        sets, train_model = extract_features(model, sets, device, cfg.batch_size * 4, emit)
+        cache = FeatureCache.for_run(store.root, cfg, source, target, split, precision_name(device))
+        sets, train_model = extract_features(model, sets, device, cfg.batch_size * 4, emit, cache=cache)
     data = TrainData(source_train=sets["source_train"], source_val=sets["source_val"],
                      target_train=sets["target_train"], num_classes=len(classes),
                      target_labeled_mask=sets["target_labeled_mask"])
@@ -222,12 +226,18 @@ def _embeddings_before(store, rid, model, sets, features, initial_state, classes
     from tlcore.embeddings.extract import model_features, pack
     from tlcore.embeddings.gap import gap_figures
 
-    if initial_state is None:  # frozen backbone: the features the head reads never changed
+    from tlcore.models.classifier import BackboneOnly
+
+    if initial_state is None and not cfg.bottleneck:  # frozen backbone: the features the head reads never changed
         before = features
-    else:
+    elif initial_state is None:  # frozen backbone + trained bottleneck: before = the cached backbone features
+        before = {k: {**d, "features": sets[k].features[torch.as_tensor(d["index"])].numpy().astype(np.float16)}
+                  for k, d in features.items()}
+    else:  # the pretrained (or initial) backbone's features, without the trained bottleneck
         model.backbone.load_state_dict(initial_state)
         with torch.no_grad():
-            before = {k: {**d, "features": model_features(model, sets[k], d["index"], cfg.batch_size * 2, device)}
+            before = {k: {**d, "features": model_features(BackboneOnly(model.backbone), sets[k], d["index"],
+                                                          cfg.batch_size * 2, device)}
                       for k, d in features.items()}
     store.write_bytes(rid, "features_before.npz", pack(before))
     gap = {}
@@ -235,7 +245,7 @@ def _embeddings_before(store, rid, model, sets, features, initial_state, classes
         sv, tt = feats["source_val"], feats["target_test"]
         gap[name] = gap_figures(np.asarray(sv["features"], np.float32), np.asarray(tt["features"], np.float32),
                                 sv["labels"], tt["labels"], classes, seed=cfg.seed)
-    return {"gap": gap, "frozen_backbone": initial_state is None}
+    return {"gap": gap, "frozen_backbone": initial_state is None and not cfg.bottleneck}
 
 
 def _write_features(store, rid, features):
@@ -255,7 +265,8 @@ def _save_model(store, rid, model):
     store.write_bytes(rid, "model.safetensors", save(state))
 
 
-def trainable_parameters(backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2) -> dict:
+def trainable_parameters(backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
+                         bottleneck: int = 0) -> dict:
     """Trainable and total parameter counts for a backbone x strategy choice (random init, no data)."""
     import torch
 
@@ -265,7 +276,7 @@ def trainable_parameters(backbone: str, strategy: str, params: dict | None = Non
     from tlcore.strategies.base import SetupContext
 
     strat = build_strategy(strategy, params)
-    model = Classifier(create_backbone(backbone, pretrained=False), num_classes)
+    model = Classifier(create_backbone(backbone, pretrained=False), num_classes, bottleneck=bottleneck)
     strat.configure(model, SetupContext(lr=1e-3, weight_decay=0.0, num_classes=num_classes,
                                         feature_dim=model.out_features, device=torch.device("cpu")))
     extra = sum(count_parameters(m) for m in strat.extra_modules())

@@ -134,8 +134,11 @@ class Domain:
     def fingerprint(self) -> str:
         """Return a sha256 hex digest over sources, labels and sample content.
 
-        The digest is stable across calls and processes for the same data.
+        The digest is stable across calls and processes for the same data (memoised on the object).
         """
+        cached = self.__dict__.get("_fingerprint")
+        if cached and cached[0] == len(self):
+            return cached[1]
         h = hashlib.sha256()
         h.update(f"{self.modality}\0{len(self)}\0".encode())
         h.update(b"L" if self.labels is not None else b"U")
@@ -148,4 +151,5 @@ class Domain:
                 h.update(np.ascontiguousarray(sample).tobytes())
             else:
                 h.update(str(sample).encode("utf-8", "surrogatepass") + b"\0")
-        return h.hexdigest()
+        self.__dict__["_fingerprint"] = (len(self), h.hexdigest())
+        return self.__dict__["_fingerprint"][1]

@@ -87,6 +87,14 @@ class Strategy(abc.ABC):
     def configure(self, model: nn.Module, ctx: SetupContext) -> list[dict]:
         """Freeze/unfreeze and return optimizer parameter groups (each a dict with ``params`` and ``lr``)."""
 
+    supports_bottleneck: ClassVar[bool] = True
+
+    @property
+    def caches_features(self) -> bool:
+        """True when the backbone stays frozen for the whole run: the loop then trains on cached features
+        (``frozen_backbone`` strategies, or fine-tuning-style strategies with ``freeze_backbone``)."""
+        return self.frozen_backbone or bool(getattr(self.params, "freeze_backbone", False))
+
     def training_step(self, model: nn.Module, batch: dict, state: TrainState) -> StepOutput:
         """Default: cross-entropy on the source batch."""
         _, logits = model(batch["x_s"])

@@ -27,7 +27,7 @@ def load_teacher(run_id: str, num_classes: int, store=None) -> nn.Module:
     from safetensors.torch import load_file
 
     from tlcore.models.backbones import create_backbone
-    from tlcore.models.classifier import Classifier
+    from tlcore.models.classifier import Classifier, bottleneck_of
     from tlcore.runs.store import RunNotFound, RunStore
 
     if not run_id:
@@ -45,9 +45,11 @@ def load_teacher(run_id: str, num_classes: int, store=None) -> nn.Module:
     if len(classes) != num_classes:
         raise ConfigError(f"params.teacher_run_id: the teacher predicts {len(classes)} classes, this run has "
                           f"{num_classes}")
-    teacher = Classifier(create_backbone(cfg.get("backbone", ""), pretrained=False), num_classes)
     try:
-        teacher.load_state_dict(load_file(str(weights)))
+        state = load_file(str(weights))
+        teacher = Classifier(create_backbone(cfg.get("backbone", ""), pretrained=False), num_classes,
+                             bottleneck=bottleneck_of(state))
+        teacher.load_state_dict(state)
     except (RuntimeError, OSError) as exc:
         raise ConfigError(f"params.teacher_run_id: could not load the teacher's weights: {exc}"[:500]) from None
     freeze(teacher, True)
@@ -78,6 +80,9 @@ class Distillation(FineTuning):
         """The teacher run must exist and have a saved model (its weights load later, in the job)."""
         from tlcore.runs.store import RunNotFound, RunStore
 
+        if self.params.freeze_backbone:
+            raise ConfigError("params.freeze_backbone: distillation feeds the raw inputs to the teacher, so the "
+                              "student cannot train on cached features; leave it off")
         run_id = self.params.teacher_run_id
         if not run_id:
             raise ConfigError("params.teacher_run_id: choose a completed run to distil from")

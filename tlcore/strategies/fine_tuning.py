@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tlcore.models.classifier import head_parameters
 from tlcore.strategies.base import SetupContext, Strategy, freeze, param
 
 
@@ -12,6 +13,9 @@ class FineTuningParams:
                                   min=0, max=100)
     backbone_lr_factor: float = param(0.1, "Backbone learning rate = lr x this (the head uses lr).",
                                       min=0.0, max=10.0)
+    freeze_backbone: bool = param(False, "Keep the whole backbone frozen: its features are computed once and "
+                                         "cached, and only the bottleneck (run setting `bottleneck`) and the head "
+                                         "train. Fast on CPU; alignment losses then act on the bottleneck.")
 
 
 class FineTuning(Strategy):
@@ -29,12 +33,12 @@ class FineTuning(Strategy):
     def configure(self, model, ctx: SetupContext):
         groups = model.backbone.layer_groups()
         n = self.params.trainable_groups
-        train_groups = groups if n == 0 else groups[-n:]
+        train_groups = [] if self.params.freeze_backbone else groups if n == 0 else groups[-n:]
         freeze(model.backbone, True)
         params = [p for g in train_groups for p in g]
         for p in params:
             p.requires_grad = True
-        out = [{"params": list(model.head.parameters()), "lr": ctx.lr, "name": "head"}]
+        out = [{"params": head_parameters(model), "lr": ctx.lr, "name": "head"}]
         if params and self.params.backbone_lr_factor > 0:
             out.append({"params": params, "lr": ctx.lr * self.params.backbone_lr_factor, "name": "backbone"})
         elif params:

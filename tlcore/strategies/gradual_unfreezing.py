@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tlcore.errors import ConfigError
+from tlcore.models.classifier import head_parameters
 from tlcore.strategies.base import SetupContext, Strategy, TrainState, freeze, param
 
 
@@ -54,7 +55,7 @@ class GradualUnfreezing(Strategy):
 
     def configure(self, model, ctx: SetupContext):
         freeze(model.backbone, True)
-        out = [{"params": list(model.head.parameters()), "lr": ctx.lr, "name": "head"}]
+        out = [{"params": head_parameters(model), "lr": ctx.lr, "name": "head"}]
         groups = model.backbone.layer_groups()
         for depth, g in enumerate(reversed(groups), start=1):  # every group is in the optimizer from the start
             out.append({"params": list(g), "lr": ctx.lr / self.params.lr_decay ** depth, "name": f"group-{depth}"})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tlcore.models.classifier import head_parameters
 from tlcore.strategies.base import SetupContext, Strategy, freeze, param
 
 
@@ -27,5 +28,5 @@ class LinearProbe(Strategy):
 
     def configure(self, model, ctx: SetupContext):
         freeze(model.backbone, True)
-        return [{"params": list(model.head.parameters()), "lr": ctx.lr * self.params.head_lr_scale,
+        return [{"params": head_parameters(model), "lr": ctx.lr * self.params.head_lr_scale,
                  "name": "head"}]

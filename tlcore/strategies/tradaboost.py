@@ -40,6 +40,7 @@ class TrAdaBoost(Strategy):
     title = "TrAdaBoost (boosting on frozen features)"
     Params = TrAdaBoostParams
     frozen_backbone = True
+    supports_bottleneck = False
     needs_target = True
     uses_target_labels = True
     family = "instance-based"

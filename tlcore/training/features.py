@@ -1,5 +1,11 @@
-"""Encoding a split into model inputs, and caching frozen-backbone features."""
+"""Encoding a split into model inputs, and caching frozen-backbone features (in memory for a run, and on
+disk across runs: :class:`FeatureCache`)."""
 from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,25 +59,104 @@ class _Identity(nn.Module):
         return []
 
 
-def extract_features(model, sets: dict, device, batch_size: int, emit=None):
+class FeatureCache:
+    """Frozen-backbone features on disk, shared by every run of a store.
+
+    One file per (backbone, pretrained weights, input size, device precision, domain content), under
+    ``<TL_HOME>/cache/features/``; its rows are keyed by the sample's position in the domain. "Run all
+    strategies" on one pair therefore runs the backbone once. Files are written atomically (temp + rename);
+    deleting the folder is always safe. ``TL_FEATURE_CACHE=0`` turns it off.
+    """
+
+    def __init__(self, folder: Path, parts: dict):
+        self.folder = Path(folder)
+        self.parts = parts  # set name -> (file key, domain positions of its rows)
+
+    @classmethod
+    def for_run(cls, root, cfg, source, target, split, precision: str = "fp32") -> "FeatureCache | None":
+        if os.environ.get("TL_FEATURE_CACHE", "1") in ("0", "false", "no") or not cfg.pretrained:
+            return None
+        from tlcore.models.registry import resolve_spec
+
+        size = f"img{cfg.image_size}" if source.modality == "image" else f"len{cfg.max_length}"
+        weights = f"seed{cfg.seed}" if resolve_spec(cfg.backbone).family == "tiny" else "pretrained"
+        if os.path.exists(cfg.backbone):  # a local model folder: its weights may change
+            weights += f"@{os.stat(cfg.backbone).st_mtime_ns}"
+        prep = f"v1|{cfg.backbone}|{weights}|{size}|{precision}|"
+
+        def key(dom):
+            return hashlib.sha256((prep + dom.fingerprint()).encode()).hexdigest()[:32]
+
+        ks, kt = key(source), key(target)
+        parts = {"source_train": (ks, split.source_train), "source_val": (ks, split.source_val),
+                 "target_train": (kt, split.target_train), "target_test": (kt, split.target_test)}
+        return cls(Path(root) / "cache" / "features", parts)
+
+    def _file(self, key: str) -> Path:
+        return self.folder / f"{key}.npz"
+
+    def _read(self, key: str) -> dict:
+        try:
+            with np.load(self._file(key), allow_pickle=False) as z:
+                return dict(zip(z["positions"].tolist(), z["features"]))
+        except (OSError, ValueError, KeyError):
+            return {}
+
+    def lookup(self, name: str) -> np.ndarray | None:
+        """The cached features of every row of set ``name`` (float32 ``(N, D)``), or None if any is missing."""
+        if name not in self.parts:
+            return None
+        key, positions = self.parts[name]
+        have = self._read(key)
+        if not all(int(p) in have for p in positions):
+            return None
+        return np.stack([have[int(p)] for p in positions]).astype(np.float32) if len(positions) else None
+
+    def save(self, name: str, feats: np.ndarray) -> None:
+        if name not in self.parts:
+            return
+        key, positions = self.parts[name]
+        have = self._read(key)
+        have.update({int(p): f for p, f in zip(positions, np.asarray(feats, np.float32))})
+        self.folder.mkdir(parents=True, exist_ok=True)
+        order = sorted(have)
+        tmp = self.folder / f".{key}.{uuid.uuid4().hex}.npz"
+        try:
+            np.savez(tmp, positions=np.asarray(order, np.int64), features=np.stack([have[p] for p in order]))
+            os.replace(tmp, self._file(key))
+        except OSError:  # a full disk or a read-only store only costs the cache
+            tmp.unlink(missing_ok=True)
+
+
+def extract_features(model, sets: dict, device, batch_size: int, emit=None, cache: FeatureCache | None = None):
     """Run the frozen backbone once over every set; returns feature sets and a head-only model.
 
-    The returned model shares ``model.head``, so training it trains the real model's head.
+    The returned model shares ``model.neck`` and ``model.head``, so training it trains the real model's.
+    With a ``cache``, sets whose features are stored are not recomputed, and new ones are stored.
     """
-    from tlcore.models.classifier import Classifier
+    from tlcore.models.classifier import BackboneOnly, Classifier
 
     out = {}
     names = [k for k, v in sets.items() if isinstance(v, EncodedSet)]
+    extractor = BackboneOnly(model.backbone)
     for i, name in enumerate(names):
         ds = sets[name]
-        _, feats = predict(model, ds, batch_size, device, return_features=True)
-        fs = FeatureSet(torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)), ds.labels)
+        feats = cache.lookup(name) if cache else None
+        hit = feats is not None
+        if not hit:
+            _, feats = predict(extractor, ds, batch_size, device, return_features=True)
+            feats = np.ascontiguousarray(feats, dtype=np.float32)
+            if cache and len(ds):
+                cache.save(name, feats)
+        fs = FeatureSet(torch.from_numpy(feats), ds.labels)
         fs.sources = getattr(ds, "sources", None)
         out[name] = fs
         if emit:
             emit({"type": "phase", "phase": "caching frozen features", "progress": round((i + 1) / len(names), 3),
-                  "detail": f"{name}: {len(ds)} samples"})
+                  "detail": f"{name}: {len(ds)} samples" + (" (from the feature cache)" if hit else "")})
     out["target_labeled_mask"] = sets["target_labeled_mask"]
-    head_model = Classifier(_Identity(model.out_features), model.head.out_features)
+    head_model = Classifier(_Identity(model.backbone.out_features), model.head.out_features,
+                            bottleneck=getattr(model, "bottleneck", 0))
+    head_model.neck = model.neck
     head_model.head = model.head
     return out, head_model.to(device)
