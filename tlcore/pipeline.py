@@ -109,7 +109,8 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
 
     from tlcore.models.backbones import create_backbone
     from tlcore.models.classifier import Classifier, count_parameters
-    from tlcore.training.device import describe_device, precision_name, resolve_device, seed_everything
+    from tlcore.training.device import (describe_device, inference_batch_size, precision_name, resolve_device,
+                                        seed_everything)
     from tlcore.training.loop import Control, TrainData, fit, predict
     from tlcore.training.features import FeatureCache, encode_split, extract_features
 
@@ -144,7 +145,8 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     if frozen:
         emit({"type": "phase", "phase": "caching frozen features"})
         cache = FeatureCache.for_run(store.root, cfg, source, target, split, precision_name(device))
-        sets, train_model = extract_features(model, sets, device, cfg.batch_size * 4, emit, cache=cache)
+        sets, train_model = extract_features(model, sets, device, inference_batch_size(device, cfg.batch_size), emit,
+                                             cache=cache)
     data = TrainData(source_train=sets["source_train"], source_val=sets["source_val"],
                      target_train=sets["target_train"], num_classes=len(classes),
                      target_labeled_mask=sets["target_labeled_mask"])
@@ -173,7 +175,8 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     features = {}
     for key, dom, idx in (("source_val", source, split.source_val), ("target_test", target, split.target_test)):
         ds = sets[key]
-        probs, feats = predict(train_model, ds, cfg.batch_size * 2, device, return_features=True)
+        probs, feats = predict(train_model, ds, inference_batch_size(device, cfg.batch_size), device,
+                               return_features=True)
         labeled = ds.labels >= 0
         metrics[key] = classification_metrics(ds.labels[labeled], probs[labeled], classes, n_resamples=BOOTSTRAP,
                                               seed=cfg.seed) if labeled.any() \
@@ -182,7 +185,7 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
         features[key] = _cap(feats, ds.labels, cfg.seed)
     tt_mask = sets["target_labeled_mask"]
     if tt_mask.any():  # target train, on its labeled part only (these labels were used in training)
-        probs = predict(train_model, sets["target_train"], cfg.batch_size * 2, device)
+        probs = predict(train_model, sets["target_train"], inference_batch_size(device, cfg.batch_size), device)
         metrics["target_train"] = classification_metrics(sets["target_train"].labels[tt_mask], probs[tt_mask],
                                                          classes, n_resamples=BOOTSTRAP, seed=cfg.seed)
     metrics["seconds_train"] = result.history[-1]["seconds"] if result.history else 0.0
@@ -227,6 +230,7 @@ def _embeddings_before(store, rid, model, sets, features, initial_state, classes
     from tlcore.embeddings.gap import gap_figures
 
     from tlcore.models.classifier import BackboneOnly
+    from tlcore.training.device import inference_batch_size
 
     if initial_state is None and not cfg.bottleneck:  # frozen backbone: the features the head reads never changed
         before = features
@@ -237,11 +241,14 @@ def _embeddings_before(store, rid, model, sets, features, initial_state, classes
         model.backbone.load_state_dict(initial_state)
         with torch.no_grad():
             before = {k: {**d, "features": model_features(BackboneOnly(model.backbone), sets[k], d["index"],
-                                                          cfg.batch_size * 2, device)}
+                                                          inference_batch_size(device, cfg.batch_size), device)}
                       for k, d in features.items()}
     store.write_bytes(rid, "features_before.npz", pack(before))
     gap = {}
     for name, feats in (("before", before), ("after", features)):
+        if name == "after" and feats is before:  # frozen backbone, no bottleneck: the same features
+            gap["after"] = gap["before"]
+            continue
         sv, tt = feats["source_val"], feats["target_test"]
         gap[name] = gap_figures(np.asarray(sv["features"], np.float32), np.asarray(tt["features"], np.float32),
                                 sv["labels"], tt["labels"], classes, seed=cfg.seed)

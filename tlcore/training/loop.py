@@ -18,7 +18,7 @@ from torch import nn
 from tlcore.errors import Cancelled, TLError
 from tlcore.strategies.base import SetupContext, Strategy, TrainState
 from tlcore.training.batches import EncodedSet, batches
-from tlcore.training.device import autocast
+from tlcore.training.device import autocast, inference_batch_size
 
 
 @dataclass
@@ -113,7 +113,7 @@ def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, b
                 sums[k] = sums.get(k, 0.0) + float(v)
             if state.step % max(1, steps_per_epoch // 10) == 0 or n_steps == 1:
                 _emit(callbacks, _progress_event("step", state, t0, logs))
-        val_acc = evaluate_accuracy(model, data.source_val, batch_size * 2, device)
+        val_acc = evaluate_accuracy(model, data.source_val, inference_batch_size(device, batch_size), device)
         record = {"epoch": epoch + 1, "step": state.step, **{k: v / max(1, n_steps) for k, v in sums.items()},
                   "val_acc": val_acc, "seconds": round(time.time() - t0, 3)}
         result.history.append(record)
