@@ -8,21 +8,13 @@ import streamlit as st
 
 from tlcore.errors import TLError
 from tlcore.evaluation.compare import NotPaired, metrics_csv, paired_test, pairing_problem
-from tlcore.runs.store import RunNotFound, RunStore, default_root
+from tlcore.runs.store import RunNotFound, RunStore
 from tlcore.sweeps import sweep_ids, sweep_table
 from ui import charts
 from ui.run_table import (HELPER_COLUMNS, default_selection, filter_runs, metrics_frame, paired_frame, runs_frame,
                           sweep_frames, to_csv_bytes)
 
-try:
-    from ui.state import get_queue, get_store
-except ImportError:  # ui.state not importable yet: keep a cached handle of our own
-    @st.cache_resource(show_spinner=False)
-    def _store(root: str) -> RunStore:
-        return RunStore(root)
-
-    def get_store() -> RunStore:
-        return _store(str(default_root()))
+from ui.state import get_queue, get_store
 
 DELETED_MSG = "tl_compare_deleted"
 

@@ -18,18 +18,10 @@ from tlcore.embeddings import (PROJECTIONS, has_features, load_run_features, nea
 from tlcore.embeddings.extract import extraction_status, launch_extraction
 from tlcore.embeddings.project import projection_params
 from tlcore.errors import TLError
-from tlcore.runs.store import RunStore, default_root
+from tlcore.runs.store import RunStore
 from ui import embedding_view as view
 
-try:
-    from ui.state import get_store
-except ImportError:  # ui.state not importable yet: keep a cached handle of our own
-    @st.cache_resource(show_spinner=False)
-    def _store(root: str) -> RunStore:
-        return RunStore(root)
-
-    def get_store() -> RunStore:
-        return _store(str(default_root()))
+from ui.state import get_store
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 SEL = "emb-selection"

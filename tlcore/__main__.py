@@ -59,20 +59,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def cmd_train(a) -> int:
-    from tlcore.pipeline import run_experiment
-    from tlcore.runs.store import RunStore
-
+def _base_config(a) -> dict | None:
+    """The CONFIG file or ``--demo`` config with the ``--set`` overrides applied (None after printing why not)."""
     if bool(a.config) == bool(a.demo):
         print("error: give a CONFIG file or --demo digits|reviews", file=sys.stderr)
-        return 2
+        return None
     raw = json.loads(json.dumps(DEMO_CONFIGS[a.demo])) if a.demo else load_config_file(a.config)
     for item in a.set:
         if "=" not in item:
             print(f"error: --set expects KEY=VALUE, got {item!r}", file=sys.stderr)
-            return 2
+            return None
         k, v = item.split("=", 1)
         apply_override(raw, k.strip(), parse_value(v))
+    return raw
+
+
+def cmd_train(a) -> int:
+    from tlcore.pipeline import run_experiment
+    from tlcore.runs.store import RunStore
+
+    raw = _base_config(a)
+    if raw is None:
+        return 2
     cfg = RunConfig.from_dict(raw)
     store = RunStore()
     t0 = time.time()
@@ -250,16 +258,9 @@ def cmd_sweep(a) -> int:
     from tlcore.runs.store import RunStore
     from tlcore.sweeps import plan_sweep, reversed_pair, run_sweep
 
-    if bool(a.config) == bool(a.demo):
-        print("error: give a CONFIG file or --demo digits|reviews", file=sys.stderr)
+    raw = _base_config(a)
+    if raw is None:
         return 2
-    raw = json.loads(json.dumps(DEMO_CONFIGS[a.demo])) if a.demo else load_config_file(a.config)
-    for item in a.set:
-        if "=" not in item:
-            print(f"error: --set expects KEY=VALUE, got {item!r}", file=sys.stderr)
-            return 2
-        k, v = item.split("=", 1)
-        apply_override(raw, k.strip(), parse_value(v))
     base = RunConfig.from_dict(raw).to_dict()
     pairs = [(base["source"], base["target"])]
     if a.reverse:

@@ -137,3 +137,23 @@ def test_jobs_panel_shows_failed_job_and_cancels(tl_home):
     assert [b.key for b in at.button] == [f"cancel-{waiting}"]
     at.button(key=f"cancel-{waiting}").click().run()
     assert q.get(waiting).status == "cancelled"
+
+
+def test_train_frozen_adaptation_with_a_bottleneck(tl_home):
+    """DANN on cached features: the bottleneck and freeze_backbone reach the job; run-all passes the frozen
+    choice to the strategies that have it; the trainable count drops to the new layers."""
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.selectbox(key="strategy-image").set_value("dann").run()
+    full = next(c.value for c in at.caption if "Trainable parameters" in c.value)
+    at.number_input(key="bottleneck").set_value(256).run()
+    at.checkbox(key="params.dann.freeze_backbone").check().run()
+    _no_exception(at)
+    frozen = next(c.value for c in at.caption if "Trainable parameters" in c.value)
+    count = lambda text: int(text.split(":")[1].split(" of ")[0].replace(",", ""))  # noqa: E731
+    assert count(frozen) < count(full) / 5
+    at.button(key="run-all").click().run()
+    _no_exception(at)
+    jobs = {j.config["strategy"]: j.config for j in _queue(tl_home).list()}
+    assert jobs["dann"]["bottleneck"] == 256 and jobs["dann"]["params"]["freeze_backbone"] is True
+    assert jobs["mmd"]["params"] == {"freeze_backbone": True} and jobs["linear_probe"]["params"] == {}
+    assert "tradaboost" not in jobs
