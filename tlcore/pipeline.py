@@ -161,15 +161,14 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
                   "device": describe_device(device), "precision": precision_name(device)})
 
     emit({"type": "phase", "phase": "training"})
-    result = fit(train_model, strategy, data, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                 weight_decay=cfg.weight_decay, device=device, seed=cfg.seed,
-                 patience=cfg.early_stopping_patience, callbacks=[record_trainable, emit],
-                 control=Control(cancel_check=cancel_check))
+    result, batch_used = fit_with_oom_retry(
+        train_model, strategy, data, cfg, device, emit,
+        callbacks=[record_trainable, emit], control=Control(cancel_check=cancel_check))
     store.write_json(rid, "history.json", result.history)
     emit({"type": "phase", "phase": "evaluating"})
     from tlcore.evaluation.metrics import classification_metrics
 
-    metrics = {"classes": classes, "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
+    metrics = {"classes": classes, "batch_size_used": batch_used, "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
                "steps": result.steps, "trainable_params": strategy_setup["trainable_params"],
                "device": describe_device(device), "precision": precision_name(device)}
     features = {}
@@ -195,6 +194,56 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     metrics["embeddings"] = _embeddings_before(store, rid, model, sets, features, initial_state, classes,
                                                cfg, device)
     return metrics
+
+
+MIN_OOM_BATCH = 1
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A GPU (or allocator) out-of-memory error, whatever wrapper raised it."""
+    import torch
+
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def fit_with_oom_retry(model, strategy, data, cfg, device, emit, callbacks, control):
+    """``fit`` that halves the batch size and starts over (from the same initial weights) when the GPU runs
+    out of memory, down to 1. Returns ``(FitResult, batch size used)``; the reduction is reported as a phase
+    event ("Batch size reduced 64 -> 32 due to GPU memory") and recorded in the metrics."""
+    import copy
+    import gc
+
+    import torch
+
+    from tlcore.training.loop import fit
+
+    initial = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    batch = cfg.batch_size
+    tried = []
+    while True:
+        tried.append(batch)
+        oom = False
+        try:
+            return fit(model, strategy, data, epochs=cfg.epochs, batch_size=batch, lr=cfg.lr,
+                       weight_decay=cfg.weight_decay, device=device, seed=cfg.seed,
+                       patience=cfg.early_stopping_patience, callbacks=callbacks, control=control), batch
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            oom = True  # leave the except block first so the failed step's frames can be freed
+        if oom:
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if batch <= MIN_OOM_BATCH:
+                raise TLError(f"No batch size fits in GPU memory (tried {', '.join(map(str, tried))}); use a "
+                              "smaller image size / max length, a smaller backbone, or a freer GPU")
+            new = max(MIN_OOM_BATCH, batch // 2)
+            emit({"type": "phase", "phase": f"Batch size reduced {batch} -> {new} due to GPU memory"})
+            batch = new
+            model.load_state_dict(initial)
 
 
 def _write_predictions(store, rid, key, dom, idx, labels, probs, classes):
