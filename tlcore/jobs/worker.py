@@ -22,6 +22,16 @@ from tlcore.runs.store import RunStore
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CANCEL_GRACE_S = 5.0
 KILL_GRACE_S = 5.0
+DEFAULT_JOB_TIMEOUT_S = 24 * 3600
+
+
+def job_timeout_s() -> float:
+    """Wall-clock limit of one job (``TL_JOB_TIMEOUT_S``, default 24 h; 0 = none): a runaway job (a typo in
+    epochs, a hung data pipeline) is stopped and marked failed."""
+    try:
+        return max(0.0, float(os.environ.get("TL_JOB_TIMEOUT_S", DEFAULT_JOB_TIMEOUT_S)))
+    except ValueError:
+        return float(DEFAULT_JOB_TIMEOUT_S)
 
 
 def default_max_jobs() -> int:
@@ -120,6 +130,7 @@ def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 
         print("another worker already serves this data root; exiting", file=sys.stderr)
         return 0
     max_jobs = max_jobs or default_max_jobs()
+    timeout = job_timeout_s()
     wid = f"worker-{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
     queue.register_worker(wid, max_jobs)
     children: dict[str, dict] = {}
@@ -140,11 +151,13 @@ def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 
                 last_reconcile = time.time()
             _reap(queue, children)
             _enforce_cancel(queue, children)
+            _enforce_timeout(children, timeout)
             while len(children) < max_jobs:
                 snap = queue.claim_next(wid)
                 if snap is None:
                     break
-                children[snap.job_id] = {"proc": _spawn(queue, snap), "cancel_at": None, "run_id": None}
+                children[snap.job_id] = {"proc": _spawn(queue, snap), "cancel_at": None, "run_id": None,
+                                         "started": time.time(), "timeout_at": None, "limit": timeout}
             if once and not children and not queue.counts().get("queued"):
                 break
             time.sleep(poll_s)
@@ -186,7 +199,7 @@ def _reap(queue: JobQueue, children: dict) -> None:
         rc = proc.poll()
         if rc is None:
             continue
-        del children[job_id]
+        child = children.pop(job_id)
         snap = queue.get(job_id)
         if snap.status != "running":
             continue  # the job reported its own result
@@ -200,7 +213,24 @@ def _reap(queue: JobQueue, children: dict) -> None:
                     pass
             continue
         tail = queue.log_tail(job_id, 1500).strip()
+        if child.get("timeout_at"):
+            _fail(queue, job_id, snap.run_id, f"timed out: stopped after {child['limit']:g} s of wall-clock time "
+                                              "(TL_JOB_TIMEOUT_S)" + (f"; log tail:\n{tail}" if tail else ""))
+            continue
         _fail(queue, job_id, snap.run_id, f"job process {describe_exit(rc)}" + (f"; log tail:\n{tail}" if tail else ""))
+
+
+def _enforce_timeout(children: dict, limit: float) -> None:
+    """Stop jobs running longer than ``limit`` seconds: SIGTERM to the process group, SIGKILL after a grace."""
+    if not limit:
+        return
+    now = time.time()
+    for c in children.values():
+        if c["timeout_at"] is None and now - c["started"] > limit:
+            c["timeout_at"] = now
+            kill_group(c["proc"].pid, signal.SIGTERM)
+        elif c["timeout_at"] is not None and now - c["timeout_at"] > KILL_GRACE_S:
+            kill_group(c["proc"].pid, signal.SIGKILL)
 
 
 def _enforce_cancel(queue: JobQueue, children: dict) -> None:

@@ -119,3 +119,22 @@ def test_pid_reuse_is_detected():
     assert is_alive(me, process_start_time(me))
     assert not is_alive(me, (process_start_time(me) or 0) + 1000)
     assert "signal 9" in describe_exit(-9)
+
+
+def test_runaway_job_is_stopped_at_the_wall_clock_limit(store):
+    q = JobQueue(store)
+    jid = q.submit(SLOW)
+    after = q.submit(FAST)
+    env = {**os.environ, "TL_HOME": str(store.root), "TL_JOB_TIMEOUT_S": "6"}
+    w = subprocess.Popen([sys.executable, "-m", "tlcore", "worker"], cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: q.get(jid).status == "failed", 90)
+        snap = q.get(jid)
+        assert "timed out" in snap.error and "TL_JOB_TIMEOUT_S" in snap.error
+        assert wait_for(lambda: not is_alive(snap.pid), 15)
+        assert store.get(snap.run_id).status == "failed"
+        assert wait_for(lambda: q.get(after).status != "queued", 60)  # the queue goes on
+    finally:
+        w.terminate()
+        w.wait(timeout=30)
