@@ -11,10 +11,10 @@ HERE = Path(__file__).resolve().parent
 st.set_page_config(page_title="TL Studio", layout="wide")
 ensure_worker_once()
 page = st.navigation([
-    st.Page(HERE / "pages" / "domains.py", title="Domains", icon="🗂️", default=True),
-    st.Page(HERE / "pages" / "train.py", title="Train", icon="🏋️"),
-    st.Page(HERE / "pages" / "compare.py", title="Compare", icon="📊"),
-    st.Page(HERE / "pages" / "embeddings.py", title="Embeddings", icon="🧭"),
+    st.Page(HERE / "pages" / "domains.py", title="Domains", icon=":material/dataset:", default=True),
+    st.Page(HERE / "pages" / "train.py", title="Train", icon=":material/model_training:"),
+    st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/leaderboard:"),
+    st.Page(HERE / "pages" / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ])
 sidebar()
 page.run()

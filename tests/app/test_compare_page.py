@@ -63,7 +63,7 @@ def test_table_selection_and_charts(runs):
     assert {"run", "pair", "backbone", "strategy", "status", "target accuracy (%)", "target macro F1 (%)",
             "source val accuracy (%)", "duration (s)", "date"} <= set(table.columns)
     failed = table[table["run"] == "broken"].iloc[0]
-    assert "❌" in failed["status"] and "backbone not found" in failed["error"]
+    assert "✗" in failed["status"] and "backbone not found" in failed["error"]
     assert "photos → sketches" in set(table["pair"])
     chooser = widget(at.multiselect, "Runs to compare (completed runs in the filtered table)")
     assert set(chooser.value) == {ids["a"], ids["b"], ids["c"]}   # latest completed, failed excluded
