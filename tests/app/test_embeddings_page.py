@@ -21,11 +21,8 @@ PAGE = str(ROOT / "pages" / "embeddings.py")
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TL_HOME", str(tmp_path / "tl_home"))
-    monkeypatch.setenv("TL_NO_AUTOWORKER", "1")
-    monkeypatch.chdir(ROOT)
-    return tmp_path / "tl_home"
+def home(tl_home):  # the shared fresh data root (conftest)
+    return tl_home
 
 
 def add_before(store, rid, spread=3.0):

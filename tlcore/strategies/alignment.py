@@ -72,8 +72,8 @@ class AlignmentStrategy(FineTuning):
         return []
 
     def transfer(self, f_s, logits_s, f_t, logits_t, batch: dict, state: TrainState) -> tuple[torch.Tensor, dict]:
-        """The transfer loss and its logs (plain floats)."""
-        raise NotImplementedError
+        """The transfer loss and its logs (plain floats). Every alignment strategy defines it."""
+        raise TypeError(f"{type(self).__name__} defines no transfer loss")
 
     def configure(self, model, ctx: SetupContext):
         groups = super().configure(model, ctx)
