@@ -63,7 +63,8 @@ def metric_bars(rows: list[dict]) -> go.Figure:
         vals = [_pct(r.get(key)) for r in rows]
         err = _error_bars(rows, key, vals)
         fig.add_bar(x=labels, y=vals, name=name, marker_color=color, marker_pattern_shape=pattern,
-                    text=[f"{v:.1f}" if v is not None else "" for v in vals], textposition="inside", insidetextanchor="start",
+                    text=[f"{v:.1f}" if v is not None else "" for v in vals],
+                    textposition="inside", insidetextanchor="start",
                     error_y=err, hovertemplate="%{x}<br>" + name + ": %{y:.1f}%<extra></extra>")
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_yaxes(title_text="Score (%)", range=[0, 105])
