@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TL_NO_AUTOWORKER", "1")
+# never the user's data root, even for tests that take no tl_home (on-disk caches live under TL_HOME)
+os.environ["TL_HOME"] = tempfile.mkdtemp(prefix="tl_tests_")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

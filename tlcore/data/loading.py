@@ -55,13 +55,27 @@ def load_domain(spec: dict, role: str, seed: int = 0) -> Domain:
     name = spec.get("name")
     if path.is_dir() or suffix in IMAGE_EXTENSIONS:
         key = ("images", str(path.resolve()), _signature(path), name)
-        return _cached(key, lambda: read_images(path, name=name))
+        return _cached(key, lambda: _images_via_disk_cache(key, path, name))
     if suffix in TABLE_EXTENSIONS:
         columns = (spec.get("text_column"), spec.get("label_column"))
         key = ("table", str(path.resolve()), _signature(path), columns, name)
         return _cached(key, lambda: read_text(path, text_column=columns[0], label_column=columns[1], name=name))
     supported = ", ".join((*IMAGE_EXTENSIONS, *TABLE_EXTENSIONS))
     raise DataError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; supported: a folder, {supported}")
+
+
+def _images_via_disk_cache(key: tuple, path: Path, name: str | None) -> Domain:
+    """Read an image domain, from the decoded copy on disk when there is one (see ``disk_cache``). Only for
+    ZIP files: their (mtime, size) signature changes with any edit; a folder's does not when a file inside is
+    overwritten in place."""
+    from tlcore.data import disk_cache
+
+    file = disk_cache.cache_file(key) if path.is_file() else None
+    domain = disk_cache.load(file)
+    if domain is None:
+        domain = read_images(path, name=name)
+        disk_cache.save(file, domain)
+    return domain
 
 
 def clear_cache() -> None:
