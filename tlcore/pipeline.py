@@ -111,7 +111,7 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     from tlcore.models.classifier import Classifier, count_parameters
     from tlcore.training.device import (describe_device, inference_batch_size, precision_name, resolve_device,
                                         seed_everything)
-    from tlcore.training.loop import Control, TrainData, fit, predict
+    from tlcore.training.loop import Control, TrainData, predict
     from tlcore.training.features import FeatureCache, encode_split, extract_features
 
     device = resolve_device(cfg.device)
@@ -168,8 +168,8 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     emit({"type": "phase", "phase": "evaluating"})
     from tlcore.evaluation.metrics import classification_metrics
 
-    metrics = {"classes": classes, "batch_size_used": batch_used, "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
-               "steps": result.steps, "trainable_params": strategy_setup["trainable_params"],
+    metrics = {"classes": classes, "batch_size_used": batch_used, "best_epoch": result.best_epoch,
+               "stopped_early": result.stopped_early, "steps": result.steps, "trainable_params": strategy_setup["trainable_params"],
                "device": describe_device(device), "precision": precision_name(device)}
     features = {}
     for key, dom, idx in (("source_val", source, split.source_val), ("target_test", target, split.target_test)):
@@ -224,7 +224,6 @@ def fit_with_oom_retry(model, strategy, data, cfg, device, emit, callbacks, cont
     tried = []
     while True:
         tried.append(batch)
-        oom = False
         try:
             return fit(model, strategy, data, epochs=cfg.epochs, batch_size=batch, lr=cfg.lr,
                        weight_decay=cfg.weight_decay, device=device, seed=cfg.seed,
@@ -232,18 +231,17 @@ def fit_with_oom_retry(model, strategy, data, cfg, device, emit, callbacks, cont
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
             if not is_out_of_memory(exc):
                 raise
-            oom = True  # leave the except block first so the failed step's frames can be freed
-        if oom:
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            if batch <= MIN_OOM_BATCH:
-                raise TLError(f"No batch size fits in GPU memory (tried {', '.join(map(str, tried))}); use a "
-                              "smaller image size / max length, a smaller backbone, or a freer GPU")
-            new = max(MIN_OOM_BATCH, batch // 2)
-            emit({"type": "phase", "phase": f"Batch size reduced {batch} -> {new} due to GPU memory"})
-            batch = new
-            model.load_state_dict(initial)
+        # out of memory; cleaned up outside the except block, so the failed step's frames can be freed
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if batch <= MIN_OOM_BATCH:
+            raise TLError(f"No batch size fits in GPU memory (tried {', '.join(map(str, tried))}); use a "
+                          "smaller image size / max length, a smaller backbone, or a freer GPU")
+        new = max(MIN_OOM_BATCH, batch // 2)
+        emit({"type": "phase", "phase": f"Batch size reduced {batch} -> {new} due to GPU memory"})
+        batch = new
+        model.load_state_dict(initial)
 
 
 def _write_predictions(store, rid, key, dom, idx, labels, probs, classes):
