@@ -97,7 +97,7 @@ def main() -> None:
                   "target_accuracy": res["target_accuracy"], "n_test": res["n_test"]}
         rows += [ours_l, peer_l]
     m = machine()
-    lines = [f"# CLI speed: TL Studio vs tutorial-style peer", "",
+    lines = ["# CLI speed: TL Studio vs tutorial-style peer", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {m['gpu'] or 'none'}; Python {m['python']}, "
              f"torch {m['torch']}; {m['date']}. Wall time of the whole process (imports, data reading, "
              "model loading, training, evaluation).", "",

@@ -132,7 +132,7 @@ def main() -> None:
 def write_table(out: Path, results: list[dict], a) -> None:
     pairs = [p for p in PAIRS if any(r["pair"] == p for r in results)]
     strategies = list(dict.fromkeys(r["strategy"] for r in results))
-    lines = [f"# Target accuracy (%), mean +- std over seeds", "",
+    lines = ["# Target accuracy (%), mean +- std over seeds", "",
              f"Machine: {machine()}. Samples per domain: {a.max} (seeded, stratified); target test = half of the "
              f"target sample; labeled_fraction {a.labeled_fraction}. Seeds: {a.seeds}.", "",
              "| strategy | " + " | ".join(p.replace("_", " -> ") for p in pairs) + " | mean time (s) |",
