@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STRATEGIES = ["linear_probe", "fine_tuning", "dann", "cdan", "coral", "mmd", "self_training", "instance_weighting"]
+STRATEGIES = ["linear_probe", "fine_tuning", "dann", "cdan", "coral", "mmd", "mcc", "self_training",
+              "instance_weighting"]
 PUBLISHED = {
     "mnist_usps": "source only 75.2-82.1; DANN 77.1-91.7; CDAN 96.0 (LeNet from scratch, full data)",
     "usps_mnist": "source only 57.1-74.6; DANN 73.0-95.2; ADDA 98.3",

@@ -8,8 +8,9 @@ from tlcore.losses.adversarial import (ConditionalDomainAdversarialLoss, DomainA
 from tlcore.losses.coral import CoralLoss
 from tlcore.losses.distillation import DistillationLoss
 from tlcore.losses.grl import GradientReverseLayer, dann_schedule, grad_reverse
+from tlcore.losses.mcc import MinimumClassConfusionLoss
 from tlcore.losses.mmd import MultiKernelMMD
 
 __all__ = ["ConditionalDomainAdversarialLoss", "CoralLoss", "DistillationLoss", "DomainAdversarialLoss",
-           "DomainDiscriminator", "GradientReverseLayer", "MultiKernelMMD", "dann_schedule", "entropy",
-           "grad_reverse"]
+           "DomainDiscriminator", "GradientReverseLayer", "MinimumClassConfusionLoss", "MultiKernelMMD",
+           "dann_schedule", "entropy", "grad_reverse"]

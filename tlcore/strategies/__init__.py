@@ -9,6 +9,7 @@ from tlcore.strategies.fine_tuning import FineTuning
 from tlcore.strategies.gradual_unfreezing import GradualUnfreezing
 from tlcore.strategies.instance_weighting import InstanceWeighting
 from tlcore.strategies.linear_probe import LinearProbe
+from tlcore.strategies.mcc import Mcc
 from tlcore.strategies.multitask import Multitask
 from tlcore.strategies.scratch import Scratch
 from tlcore.strategies.self_training import SelfTraining
@@ -17,7 +18,7 @@ from tlcore.strategies.tradaboost import TrAdaBoost
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
     LinearProbe, FineTuning, GradualUnfreezing, Scratch,
-    Dann, Cdan, Coral, Mmd, SelfTraining, InstanceWeighting, Multitask, TrAdaBoost, Distillation,
+    Dann, Cdan, Coral, Mmd, Mcc, SelfTraining, InstanceWeighting, Multitask, TrAdaBoost, Distillation,
 )}
 
 

@@ -84,3 +84,18 @@ def test_kmm_upweights_source_samples_near_the_target():
     f_t = torch.randn(40, 2, generator=g) + 3.0
     w = kmm_weights(f_s, f_t, bound=10.0)
     assert w[20:].mean() > 5 * w[:20].mean() and abs(float(w.mean()) - 1.0) < 1e-4
+
+
+def test_mcc_is_zero_for_confident_distinct_predictions_and_maximal_for_uniform_ones():
+    from tlcore.losses.mcc import MinimumClassConfusionLoss
+
+    mcc = MinimumClassConfusionLoss(temperature=1.0)
+    one_hot = torch.tensor([[50.0, 0, 0], [0, 50.0, 0], [0, 0, 50.0], [50.0, 0, 0]])
+    assert float(mcc(one_hot)) < 1e-6
+    assert abs(float(mcc(torch.zeros(8, 3))) - 2 / 3) < 1e-6  # (C - 1) / C
+    mixed = torch.tensor([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.5, 2.0]], requires_grad=True)
+    loss = mcc(mixed)
+    assert 0 < float(loss) < 2 / 3
+    loss.backward()  # differentiable: pushes the confused classes apart
+    assert torch.isfinite(mixed.grad).all() and mixed.grad.abs().sum() > 0
+    assert float(MinimumClassConfusionLoss(5.0)(mixed)) > float(loss)  # a higher temperature is softer

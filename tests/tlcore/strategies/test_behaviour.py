@@ -89,13 +89,13 @@ def test_the_shift_exists(source_only):
         assert val_acc > 0.95 and target_acc < val_acc - 0.15
 
 
-@pytest.mark.parametrize("name", ["dann", "cdan", "coral", "mmd", "self_training", "instance_weighting"])
+@pytest.mark.parametrize("name", ["dann", "cdan", "coral", "mmd", "mcc", "self_training", "instance_weighting"])
 def test_trade_off_zero_is_exactly_source_only(name, source_only):
     _, _, p = train(name, {**FT, "trade_off": 0.0}, seed=0)
     assert np.array_equal(p, source_only[0][2])
 
 
-IMPROVES = ["dann", "cdan",
+IMPROVES = ["dann", "cdan", "mcc",
             pytest.param("coral", marks=pytest.mark.xfail(run=False, reason="a rotation barely changes the feature "
                                                                  "covariances; CORAL does not help on this toy pair")),
             pytest.param("mmd", marks=pytest.mark.xfail(run=False, reason="with the default trade-off 1 MK-MMD helps on some "
@@ -153,6 +153,7 @@ def test_every_new_strategy_runs_in_the_loop_on_images(tmp_path, monkeypatch):
     data = tiny_image_data(n=32, shift=60, labeled_fraction=0.5)
     for name, params in [("gradual_unfreezing", {}), ("dann", {"disc_hidden": 16}),
                          ("cdan", {"disc_hidden": 16, "entropy_conditioning": True}), ("coral", {}), ("mmd", {}),
+                         ("mcc", {}),
                          ("self_training", {"threshold": 0.0}), ("instance_weighting", {"weighting": "kmm"}),
                          ("instance_weighting", {"disc_hidden": 16}), ("multitask", {}),
                          ("distillation", {"teacher_run_id": teacher})]:
