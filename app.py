@@ -3,12 +3,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.auth import require_sign_in
 from ui.sidebar import sidebar
 from ui.state import ensure_worker_once
 
 HERE = Path(__file__).resolve().parent
 
 st.set_page_config(page_title="TL Studio", layout="wide")
+require_sign_in()  # a no-op unless users exist ($TL_HOME/users.json)
 ensure_worker_once()
 page = st.navigation([
     st.Page(HERE / "pages" / "domains.py", title="Domains", icon=":material/dataset:", default=True),

@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     sh.add_argument("--target", required=True, help="target domain spec as JSON")
     sh.add_argument("--backbone", default=None, help="default: efficientnet_lite0 (images), minilm_l6 (text)")
     sh.add_argument("--cap", type=int, default=None, help="samples per domain (default 500)")
+    u = sub.add_parser("user", help="dashboard sign-in: add, remove or list users ($TL_HOME/users.json)")
+    u.add_argument("action", choices=("add", "remove", "list"))
+    u.add_argument("name", nargs="?")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from stdin (no prompt)")
     j = sub.add_parser("run-job", help=argparse.SUPPRESS)
     j.add_argument("job_id")
     a = ap.parse_args(argv)
@@ -178,7 +182,37 @@ def cmd_shift(a) -> int:
     return 0
 
 
-COMMANDS = {"embeddings": cmd_embeddings, "shift": cmd_shift, "train": cmd_train, "runs": cmd_runs,
+def cmd_user(a) -> int:
+    from tlcore import auth
+
+    if a.action == "list":
+        users = sorted(auth.load_users())
+        print(json.dumps({"users": users, "sign_in_required": auth.auth_enabled(),
+                          "file": str(auth.users_file())}))
+        return 0
+    if not a.name:
+        print(f"error: user {a.action} needs a NAME", file=sys.stderr)
+        return 2
+    if a.action == "remove":
+        auth.remove_user(a.name)
+        print(f"removed {a.name}; sign-in stays required while {auth.users_file()} exists", file=sys.stderr)
+        return 0
+    if a.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"password for {a.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    new = auth.add_user(a.name, password)
+    print(f"{'added' if new else 'changed the password of'} {a.name}; the dashboard now asks to sign in",
+          file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"embeddings": cmd_embeddings, "user": cmd_user, "shift": cmd_shift, "train": cmd_train, "runs": cmd_runs,
             "show": cmd_show, "delete": cmd_delete,
             "backbones": cmd_backbones, "strategies": cmd_strategies, "worker": cmd_worker, "run-job": cmd_run_job}
 

@@ -5,6 +5,7 @@ import streamlit as st
 
 from tlcore.jobs.worker import worker_running
 from tlcore.system import device_summary
+from ui.auth import sign_out_button
 from ui.state import get_queue, home
 
 
@@ -21,6 +22,7 @@ def device_line(d: dict) -> str:
 
 def sidebar() -> None:
     with st.sidebar:
+        sign_out_button()
         st.caption("Data root (TL_HOME)")
         st.code(home(), language=None)
         st.caption("Device")

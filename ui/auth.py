@@ -1,0 +1,68 @@
+"""Sign-in gate for the whole dashboard (on only when ``$TL_HOME/users.json`` exists; see tlcore.auth)."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from tlcore import auth
+from tlcore.errors import ConfigError
+from ui.state import home
+
+USER = "tl_user"          # str: the signed-in user's name
+FAILURES = "tl_sign_in_failures"
+
+
+def signed_in_user() -> str | None:
+    return st.session_state.get(USER)
+
+
+def require_sign_in() -> None:
+    """Return when the visitor may use the dashboard; otherwise show the sign-in form and stop the script."""
+    root = home()
+    if not auth.auth_enabled(root):
+        return
+    try:
+        users = auth.load_users(root)
+    except ConfigError as exc:
+        st.error(str(exc))
+        st.stop()
+    if st.session_state.get(USER) in users:
+        return
+    st.session_state.pop(USER, None)  # removed from the users file since: signed out
+    st.title("Sign in to TL Studio")
+    with st.form("tl_sign_in"):
+        st.text_input("User", key="tl_sign_in_user")
+        st.text_input("Password", type="password", key="tl_sign_in_password")
+        st.form_submit_button("Sign in", type="primary", icon=":material/login:", on_click=_sign_in, args=(root,))
+    if st.session_state.get(FAILURES):
+        st.error("Unknown user or wrong password.")
+    st.caption("Users are managed on the server: `python -m tlcore user add NAME`.")
+    st.stop()
+
+
+def _sign_in(root: str) -> None:
+    """Form callback (runs before the script, so a success shows the dashboard on this very run)."""
+    name = (st.session_state.get("tl_sign_in_user") or "").strip()
+    password = st.session_state.get("tl_sign_in_password") or ""
+    st.session_state["tl_sign_in_password"] = ""
+    if auth.check(name, password, root):
+        st.session_state[USER] = name
+        st.session_state[FAILURES] = 0
+        return
+    failures = st.session_state.get(FAILURES, 0) + 1
+    st.session_state[FAILURES] = failures
+    time.sleep(min(5.0, 0.5 * failures))  # slows down guessing from one browser session
+
+
+def _sign_out() -> None:
+    st.session_state.pop(USER, None)
+
+
+def sign_out_button() -> None:
+    user = signed_in_user()
+    if user:
+        st.caption("Signed in")
+        c1, c2 = st.columns([3, 2])
+        c1.text(user)
+        c2.button("Sign out", key="tl_sign_out", on_click=_sign_out)
