@@ -10,6 +10,7 @@ from tlcore.errors import TLError
 from tlcore.evaluation.compare import NotPaired, metrics_csv, paired_test, pairing_problem
 from tlcore.runs.store import RunNotFound, RunStore
 from tlcore.sweeps import sweep_ids, sweep_table
+from ui.auth import require_sign_in
 from ui import charts
 from ui.run_table import (HELPER_COLUMNS, default_selection, filter_runs, metrics_frame, paired_frame, runs_frame,
                           sweep_frames, to_csv_bytes)
@@ -27,6 +28,7 @@ def run_history(store: RunStore, run_id: str) -> list[dict]:
     return [e for e in store.events(run_id) if e.get("type") == "epoch"]
 
 
+require_sign_in()  # also here: a fresh server may serve this file directly on its first request
 st.title("Compare runs")
 store = get_store()
 if msg := st.session_state.pop(DELETED_MSG, None):

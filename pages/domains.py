@@ -11,6 +11,7 @@ import streamlit as st
 from tlcore.data import DEMOS, load_domain
 from tlcore.data.library import MAX_UPLOAD_MB, UPLOAD_EXTENSIONS, allowed_roots
 from tlcore.errors import TLError
+from ui.auth import require_sign_in
 from ui import state
 from ui.theme import DOMAIN_COLORS, PLOTLY_TEMPLATE
 
@@ -206,6 +207,7 @@ def pair_overview(doms: dict) -> None:
 
 
 # -- page ------------------------------------------------------------------------------------------
+require_sign_in()  # also here: a fresh server may serve this file directly on its first request
 st.title("Domains")
 st.caption("Choose a source domain (labeled, trained on) and a target domain (where the model should work). "
            "The pair is used by the Train page.")

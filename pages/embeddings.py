@@ -19,6 +19,7 @@ from tlcore.embeddings.extract import extraction_status, launch_extraction
 from tlcore.embeddings.project import projection_params
 from tlcore.errors import TLError
 from tlcore.runs.store import RunStore
+from ui.auth import require_sign_in
 from ui import embedding_view as view
 
 from ui.state import get_store
@@ -125,6 +126,7 @@ def thumbnails(record, rows: pd.DataFrame, limit: int = 24) -> None:
 
 
 # -- page ------------------------------------------------------------------------------------------
+require_sign_in()  # also here: a fresh server may serve this file directly on its first request
 st.title("Embeddings")
 store = get_store()
 runs = store.list(status="completed")

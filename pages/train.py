@@ -11,6 +11,7 @@ from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
 from tlcore.strategies import STRATEGIES
+from ui.auth import require_sign_in
 from ui import state
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
@@ -75,6 +76,7 @@ def submit(configs: list[tuple[str, dict]]) -> None:
 
 
 # -- page ------------------------------------------------------------------------------------------
+require_sign_in()  # also here: a fresh server may serve this file directly on its first request
 st.title("Train")
 options = pair_options()
 pair_label = st.selectbox("Domain pair (source → target)", list(options), key="train-pair")

@@ -30,6 +30,13 @@ def require_sign_in() -> None:
     if st.session_state.get(USER) in users:
         return
     st.session_state.pop(USER, None)  # removed from the users file since: signed out
+    # Always call st.navigation: without it Streamlit would list (and serve) the files in pages/ directly.
+    st.navigation([st.Page(lambda: _form(root), title="Sign in", icon=":material/login:", url_path="sign-in")],
+                  position="hidden").run()
+    st.stop()
+
+
+def _form(root: str) -> None:
     st.title("Sign in to TL Studio")
     with st.form("tl_sign_in"):
         st.text_input("User", key="tl_sign_in_user")
@@ -38,7 +45,6 @@ def require_sign_in() -> None:
     if st.session_state.get(FAILURES):
         st.error("Unknown user or wrong password.")
     st.caption("Users are managed on the server: `python -m tlcore user add NAME`.")
-    st.stop()
 
 
 def _sign_in(root: str) -> None:

@@ -54,3 +54,14 @@ def test_a_damaged_users_file_keeps_everyone_out(tl_home):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert at.error and "not a valid users file" in at.error[0].value
     assert not at.title or at.title[0].value != "Domains"
+
+
+def test_every_page_file_is_gated_on_its_own(tl_home):
+    """A fresh Streamlit server serves a file of pages/ directly on its first request (MPA v1 fallback)."""
+    from apptest_paths import page
+
+    auth.add_user("ana", "pass-word-1", tl_home)
+    for name in ("domains", "train", "compare", "embeddings"):
+        at = AppTest.from_file(page(name), default_timeout=TIMEOUT).run()
+        assert not at.exception, name
+        assert [t.value for t in at.title] == ["Sign in to TL Studio"], name
