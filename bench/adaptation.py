@@ -9,11 +9,10 @@ teacher run (distillation) are not part of the unsupervised table.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from transfer import append_notes, run_bench, wrapper_args
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ["linear_probe", "fine_tuning", "dann", "cdan", "coral", "mmd", "mcc", "self_training",
@@ -27,25 +26,12 @@ PUBLISHED = {
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
-    ap.add_argument("--max", default="2000")
-    ap.add_argument("--store", default="", help="keep the runs in this run store (e.g. for paired tests)")
-    ap.add_argument("--pairs", nargs="+", default=list(PUBLISHED))
-    ap.add_argument("--strategies", nargs="+", default=STRATEGIES)
-    ap.add_argument("--report-only", action="store_true")
-    a = ap.parse_args()
+    a = wrapper_args(STRATEGIES, list(PUBLISHED), max="2000")
     out = ROOT / "bench" / "results" / "adaptation.md"
-    cmd = [sys.executable, str(ROOT / "bench" / "transfer.py"), "--strategies", *a.strategies, "--pairs", *a.pairs,
-           "--seeds", *a.seeds, "--max", a.max, "--out", str(out),
-           "--set", "epochs=30", "--set", "bottleneck=256", "--image", "image_size=64", "--text", "max_length=128",
-           "--params", json.dumps({"image": {"freeze_backbone": True}, "text": {"freeze_backbone": True}})]
-    if a.store:
-        cmd += ["--store", a.store]
-    if a.report_only:
-        cmd.append("--report-only")
-    subprocess.run(cmd, check=True)
-    table = out.read_text()
+    frozen = json.dumps({"image": {"freeze_backbone": True}, "text": {"freeze_backbone": True}})
+    run_bench(["--strategies", *a.strategies, "--pairs", *a.pairs, "--seeds", *a.seeds, "--max", a.max,
+               "--out", str(out), "--set", "epochs=30", "--set", "bottleneck=256", "--image", "image_size=64",
+               "--text", "max_length=128", "--params", frozen], a.store, a.report_only)
     lines = ["", "Published figures for orientation (different protocols and backbones, see ../shared/data/README.md):", ""]
     lines += [f"- {p.replace('_', ' -> ')}: {txt}" for p, txt in PUBLISHED.items() if p in a.pairs]
     lines += ["", "Settings (the frozen-feature regime): the pretrained backbone is frozen and its features cached "
@@ -55,11 +41,7 @@ def main() -> None:
               "has no bottleneck. 30 epochs, AdamW lr 1e-3, batch 64 (images) / 32 (texts), early stopping on "
               "source validation (patience 5), target unlabeled, default trade-offs. Fine-tuning the backbone "
               "itself and the from-scratch baseline are in `baselines.md` (one seed: minutes per run on this CPU)."]
-    findings = ROOT / "bench" / "results" / "adaptation_findings.md"
-    if findings.exists():
-        lines += ["", findings.read_text().strip()]
-    out.write_text(table + "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_notes(out, lines, ROOT / "bench" / "results" / "adaptation_findings.md")
 
 
 if __name__ == "__main__":

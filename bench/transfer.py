@@ -154,5 +154,38 @@ def write_table(out: Path, results: list[dict], a) -> None:
     print("\n".join(lines))
 
 
+def wrapper_args(strategies: list[str], pairs: list[str], **extra) -> argparse.Namespace:
+    """The options every wrapper bench shares (seeds, strategies, pairs, store, report-only) plus ``extra``
+    (name -> default)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
+    ap.add_argument("--strategies", nargs="+", default=strategies)
+    ap.add_argument("--pairs", nargs="+", default=pairs)
+    ap.add_argument("--store", default="", help="keep the runs in this run store (e.g. for paired tests)")
+    ap.add_argument("--report-only", action="store_true")
+    for name, default in extra.items():
+        ap.add_argument(f"--{name}", default=default)
+    return ap.parse_args()
+
+
+def run_bench(args: list[str], store: str = "", report_only: bool = False) -> None:
+    """Run this script in a child process with ``args`` (the wrappers' entry point)."""
+    import subprocess
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+    cmd += ["--store", store] if store else []
+    cmd += ["--report-only"] if report_only else []
+    subprocess.run(cmd, check=True)
+
+
+def append_notes(out: Path, lines: list[str], findings: Path) -> None:
+    """Append settings ``lines`` and the hand-written ``findings`` file (when present) to the table ``out``."""
+    if findings.exists():
+        lines = [*lines, "", findings.read_text().strip()]
+    with out.open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 if __name__ == "__main__":
     main()
