@@ -58,7 +58,7 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
     import torch
 
     from tlcore.config import RunConfig
-    from tlcore.data import align_labels, load_domain
+    from tlcore.data import load_domain
     from tlcore.errors import ConfigError
     from tlcore.models.backbones import create_backbone
     from tlcore.models.classifier import Classifier

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from tlcore.config import RunConfig
 from tlcore.embeddings.extract import stratified_cap

@@ -1,5 +1,4 @@
 """Contract tests run over every registered strategy."""
-import dataclasses
 
 import numpy as np
 import pytest
