@@ -10,11 +10,10 @@ from tlcore.errors import TLError
 from tlcore.evaluation.compare import NotPaired, metrics_csv, paired_test, pairing_problem
 from tlcore.runs.store import RunNotFound, RunStore
 from tlcore.sweeps import sweep_ids, sweep_table
-from ui.auth import require_sign_in
 from ui import charts
+from ui.auth import require_sign_in
 from ui.run_table import (HELPER_COLUMNS, default_selection, filter_runs, metrics_frame, paired_frame, runs_frame,
                           sweep_frames, to_csv_bytes)
-
 from ui.state import get_queue, get_store
 
 DELETED_MSG = "tl_compare_deleted"

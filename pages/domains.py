@@ -11,8 +11,8 @@ import streamlit as st
 from tlcore.data import DEMOS, load_domain
 from tlcore.data.library import MAX_UPLOAD_MB, UPLOAD_EXTENSIONS, allowed_roots
 from tlcore.errors import TLError
-from ui.auth import require_sign_in
 from ui import state
+from ui.auth import require_sign_in
 from ui.theme import DOMAIN_COLORS, PLOTLY_TEMPLATE
 
 DEMO, SAVED = "Built-in demo (generated data)", "Saved domain"

@@ -19,9 +19,8 @@ from tlcore.embeddings.extract import extraction_status, launch_extraction
 from tlcore.embeddings.project import projection_params
 from tlcore.errors import TLError
 from tlcore.runs.store import RunStore
-from ui.auth import require_sign_in
 from ui import embedding_view as view
-
+from ui.auth import require_sign_in
 from ui.state import get_store
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}

@@ -11,8 +11,8 @@ from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
 from tlcore.strategies import STRATEGIES
-from ui.auth import require_sign_in
 from ui import state
+from ui.auth import require_sign_in
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
 
