@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("action", choices=("add", "remove", "list"))
     u.add_argument("name", nargs="?")
     u.add_argument("--password-stdin", action="store_true", help="read the password from stdin (no prompt)")
+    from tlcore.cli import register_all
+
+    register_all(sub, COMMANDS)
     j = sub.add_parser("run-job", help=argparse.SUPPRESS)
     j.add_argument("job_id")
     a = ap.parse_args(argv)
