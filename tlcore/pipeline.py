@@ -54,12 +54,15 @@ def subsample(domain, n: int, seed: int):
     return domain.subset(np.sort(np.array(keep)))
 
 
-def validate(cfg: RunConfig):
-    """Cheap checks before any data or model is loaded (unknown strategy/backbone, bad params)."""
+def validate(cfg: RunConfig, store: RunStore | None = None):
+    """Cheap checks before any data or model is loaded (unknown strategy/backbone, bad params). With ``store``,
+    strategies that read other runs (distillation's teacher) are bound to it and check those runs too."""
     from tlcore.models.registry import resolve_spec
     from tlcore.strategies import build_strategy
 
     strategy = build_strategy(cfg.strategy, cfg.params)
+    if store is not None:
+        strategy.bind_store(store)
     spec = resolve_spec(cfg.backbone)
     strategy.precheck()
     if cfg.bottleneck and not strategy.supports_bottleneck:
@@ -73,7 +76,7 @@ def validate(cfg: RunConfig):
 def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[dict], None]] | None = None,
                    cancel_check: Callable[[], bool] | None = None, run_id: str | None = None) -> RunRecord:
     """Run one experiment end to end and record it. Errors are recorded on the run and re-raised."""
-    strategy, spec = validate(cfg)
+    strategy, spec = validate(cfg, store)
     callbacks = list(callbacks or [])
     rid = store.create(cfg.to_dict(), status="running", run_id=run_id)
     t0 = time.time()
@@ -171,7 +174,7 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     metrics = {"classes": classes, "batch_size_used": batch_used, "best_epoch": result.best_epoch,
                "stopped_early": result.stopped_early, "steps": result.steps, "trainable_params": strategy_setup["trainable_params"],
                "device": describe_device(device), "precision": precision_name(device)}
-    features = {}
+    features, outputs = {}, {}
     for key, dom, idx in (("source_val", source, split.source_val), ("target_test", target, split.target_test)):
         ds = sets[key]
         probs, feats = predict(train_model, ds, inference_batch_size(device, cfg.batch_size), device,
@@ -182,14 +185,22 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
             else {"n": int(len(ds)), "unlabeled": True}
         _write_predictions(store, rid, key, dom, idx, ds.labels, probs, classes)
         features[key] = _cap(feats, ds.labels, cfg.seed)
+        outputs[key] = (probs, feats, ds.labels)
     tt_mask = sets["target_labeled_mask"]
+    probs, tt_feats = predict(train_model, sets["target_train"], inference_batch_size(device, cfg.batch_size), device,
+                              return_features=True)
     if tt_mask.any():  # target train, on its labeled part only (these labels were used in training)
-        probs = predict(train_model, sets["target_train"], inference_batch_size(device, cfg.batch_size), device)
         metrics["target_train"] = classification_metrics(sets["target_train"].labels[tt_mask], probs[tt_mask],
                                                          classes, n_resamples=BOOTSTRAP, seed=cfg.seed)
+    if len(probs):  # label-free validators on the target-train outputs (tlcore/evaluation/validators.py)
+        from tlcore.evaluation.validators import score_run
+
+        metrics["target_unsupervised"] = score_run(probs, tt_feats, *outputs["source_val"], seed=cfg.seed)
     metrics["seconds_train"] = result.history[-1]["seconds"] if result.history else 0.0
     _write_features(store, rid, features)
-    _save_model(store, rid, model)
+    from tlcore.models.io import save_run_model
+
+    save_run_model(store, rid, model, cfg, classes)  # model.safetensors + model.json (tlcore/models/io.py)
     emit({"type": "phase", "phase": "embeddings"})
     metrics["embeddings"] = _embeddings_before(store, rid, model, sets, features, initial_state, classes,
                                                cfg, device)
@@ -310,13 +321,6 @@ def _write_features(store, rid, features):
             arrays[f"{key}.{k}"] = v
     np.savez_compressed(buf, **arrays)
     store.write_bytes(rid, "features_after.npz", buf.getvalue())
-
-
-def _save_model(store, rid, model):
-    from safetensors.torch import save
-
-    state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
-    store.write_bytes(rid, "model.safetensors", save(state))
 
 
 def trainable_parameters(backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,

@@ -36,17 +36,16 @@ def tiny_model(classes=3, seed=0):
 
 def make_teacher_run(store, classes=3, backbone="tiny_cnn", seed=0) -> str:
     """A completed run in ``store`` holding a randomly initialised ``backbone`` classifier (a teacher for
-    distillation tests)."""
-    from safetensors.torch import save
-
+    distillation tests), saved as a model artifact (model.json + model.safetensors)."""
     from tlcore.models.backbones import create_backbone
+    from tlcore.models.io import build_meta, save_model
 
     torch.manual_seed(seed)
     teacher = Classifier(create_backbone(backbone, pretrained=False), classes)
     rid = store.create({"backbone": backbone, "strategy": "scratch", "source": {"demo": "digits"},
                         "target": {"demo": "digits"}}, status="running")
-    store.write_json(rid, "labels.json", {"classes": [f"c{i}" for i in range(classes)]})
-    store.write_bytes(rid, "model.safetensors",
-                      save({k: v.detach().clone().contiguous() for k, v in teacher.state_dict().items()}))
+    names = [f"c{i}" for i in range(classes)]
+    store.write_json(rid, "labels.json", {"classes": names})
+    save_model(store.folder(rid), teacher, build_meta(teacher, names, backbone, image_size=32, max_length=64))
     store.finish(rid, "completed", metrics={})
     return rid

@@ -108,6 +108,9 @@ class Strategy(abc.ABC):
     def precheck(self) -> None:
         """Cheap checks at submit time, before any data or model is loaded (raise ConfigError). Default: none."""
 
+    def bind_store(self, store) -> None:
+        """Give the run store to strategies that read other runs (distillation's teacher). Default: unused."""
+
     def on_fit_start(self, model: nn.Module, data) -> None:
         """Called once by the loop after ``configure``, with the run's ``TrainData`` (cached features for
         frozen-backbone strategies). For methods that first look at the whole training set, e.g. TrAdaBoost

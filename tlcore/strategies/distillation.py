@@ -22,36 +22,33 @@ class DistillationParams(FineTuningParams):
                          min=0.0, max=1.0)
 
 
-def load_teacher(run_id: str, num_classes: int, store=None) -> nn.Module:
-    """Rebuild a completed run's Classifier from its config.json, labels.json and model.safetensors."""
-    from safetensors.torch import load_file
+def load_teacher(run_id: str, num_classes: int, store) -> nn.Module:
+    """A completed run's model, rebuilt from its artifact (``model.json`` + ``model.safetensors``, see
+    :mod:`tlcore.models.io`), frozen and in eval mode.
 
-    from tlcore.models.backbones import create_backbone
-    from tlcore.models.classifier import Classifier, bottleneck_of
-    from tlcore.runs.store import RunNotFound, RunStore
+    Args:
+        run_id: the teacher run.
+        num_classes: the student's class count (must match the teacher's).
+        store: the :class:`~tlcore.runs.store.RunStore` holding the teacher run.
+    """
+    from tlcore.errors import ModelError
+    from tlcore.models.io import load_run_model
+    from tlcore.runs.store import RunNotFound
 
     if not run_id:
         raise ConfigError("params.teacher_run_id: choose a completed run to distil from")
-    store = store or RunStore()
+    if store is None:
+        raise ConfigError("params.teacher_run_id: no run store was given to look the teacher up in")
     try:
-        cfg = store.read_json(run_id, "config.json")
+        loaded = load_run_model(store, run_id)
     except RunNotFound:
-        cfg = None
-    weights = store.path(run_id, "model.safetensors") if cfg else None
-    if not cfg or not weights.is_file():
-        raise ConfigError(f"params.teacher_run_id: run {run_id!r} not found or has no saved model "
-                          f"in {store.root}")
-    classes = (store.read_json(run_id, "labels.json") or {}).get("classes", [])
-    if len(classes) != num_classes:
-        raise ConfigError(f"params.teacher_run_id: the teacher predicts {len(classes)} classes, this run has "
-                          f"{num_classes}")
-    try:
-        state = load_file(str(weights))
-        teacher = Classifier(create_backbone(cfg.get("backbone", ""), pretrained=False), num_classes,
-                             bottleneck=bottleneck_of(state))
-        teacher.load_state_dict(state)
-    except (RuntimeError, OSError) as exc:
-        raise ConfigError(f"params.teacher_run_id: could not load the teacher's weights: {exc}"[:500]) from None
+        raise ConfigError(f"params.teacher_run_id: run {run_id!r} not found in {store.root}") from None
+    except ModelError as exc:
+        raise ConfigError(f"params.teacher_run_id: could not load the teacher: {exc}"[:500]) from None
+    if len(loaded.classes) != num_classes:
+        raise ConfigError(f"params.teacher_run_id: the teacher predicts {len(loaded.classes)} classes, this run "
+                          f"has {num_classes}")
+    teacher = loaded.model
     freeze(teacher, True)
     return teacher.eval()
 
@@ -74,11 +71,16 @@ class Distillation(FineTuning):
 
     def __init__(self, params=None):
         super().__init__(params)
+        self.store = None
         self.teacher_: nn.Module | None = None
 
+    def bind_store(self, store) -> None:
+        self.store = store
+
     def precheck(self) -> None:
-        """The teacher run must exist and have a saved model (its weights load later, in the job)."""
-        from tlcore.runs.store import RunNotFound, RunStore
+        """The teacher run must exist and have a saved model (its weights load later, in the job). Without a
+        bound store only the parameters are checked."""
+        from tlcore.runs.store import RunNotFound
 
         if self.params.freeze_backbone:
             raise ConfigError("params.freeze_backbone: distillation feeds the raw inputs to the teacher, so the "
@@ -86,16 +88,18 @@ class Distillation(FineTuning):
         run_id = self.params.teacher_run_id
         if not run_id:
             raise ConfigError("params.teacher_run_id: choose a completed run to distil from")
-        store = RunStore()
+        if self.store is None:
+            return
         try:
-            ok = store.path(run_id, "model.safetensors").is_file()
+            ok = self.store.path(run_id, "model.safetensors").is_file()
         except RunNotFound:
             ok = False
         if not ok:
-            raise ConfigError(f"params.teacher_run_id: run {run_id!r} not found or has no saved model in {store.root}")
+            raise ConfigError(f"params.teacher_run_id: run {run_id!r} not found or has no saved model in "
+                              f"{self.store.root}")
 
     def configure(self, model, ctx: SetupContext):
-        teacher = load_teacher(self.params.teacher_run_id, ctx.num_classes)
+        teacher = load_teacher(self.params.teacher_run_id, ctx.num_classes, self.store)
         s_bb, t_bb = model.backbone, teacher.backbone
         if s_bb.modality != t_bb.modality:
             raise ConfigError(f"params.teacher_run_id: the teacher is a {t_bb.modality} model, the student a "

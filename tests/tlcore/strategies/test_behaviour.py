@@ -149,7 +149,8 @@ def test_every_new_strategy_runs_in_the_loop_on_images(tmp_path, monkeypatch):
     from tlcore.runs.store import RunStore
 
     monkeypatch.setenv("TL_HOME", str(tmp_path))
-    teacher = make_teacher_run(RunStore())
+    store = RunStore()
+    teacher = make_teacher_run(store)
     data = tiny_image_data(n=32, shift=60, labeled_fraction=0.5)
     for name, params in [("gradual_unfreezing", {}), ("dann", {"disc_hidden": 16}),
                          ("cdan", {"disc_hidden": 16, "entropy_conditioning": True}), ("coral", {}), ("mmd", {}),
@@ -157,7 +158,9 @@ def test_every_new_strategy_runs_in_the_loop_on_images(tmp_path, monkeypatch):
                          ("self_training", {"threshold": 0.0}), ("instance_weighting", {"weighting": "kmm"}),
                          ("instance_weighting", {"disc_hidden": 16}), ("multitask", {}),
                          ("distillation", {"teacher_run_id": teacher})]:
-        res = fit(tiny_model(), build_strategy(name, params), data, epochs=1, batch_size=16, lr=1e-3,
+        strat = build_strategy(name, params)
+        strat.bind_store(store)
+        res = fit(tiny_model(), strat, data, epochs=1, batch_size=16, lr=1e-3,
                   weight_decay=0.0, device=CPU, seed=0)
         logs = res.history[-1]
         assert np.isfinite(logs["loss"]), name
@@ -170,8 +173,14 @@ def test_distillation_refuses_a_missing_teacher(tmp_path, monkeypatch):
     ctx = SetupContext(1e-3, 0.0, 3, 32, CPU)
     with pytest.raises(ConfigError, match="params.teacher_run_id"):
         build_strategy("distillation").configure(tiny_model(), ctx)
+    strat = build_strategy("distillation", {"teacher_run_id": "nope"})
+    with pytest.raises(ConfigError, match="params.teacher_run_id.*no run store"):
+        strat.configure(tiny_model(), ctx)
+    from tlcore.runs.store import RunStore
+
+    strat.bind_store(RunStore())
     with pytest.raises(ConfigError, match="params.teacher_run_id.*not found"):
-        build_strategy("distillation", {"teacher_run_id": "nope"}).configure(tiny_model(), ctx)
+        strat.configure(tiny_model(), ctx)
 
 
 def test_text_inputs_take_two_forwards():

@@ -41,6 +41,10 @@ def test_configure_and_steps_give_finite_losses_and_frozen_stays_frozen(name, tm
     data = tiny_image_data(labeled_fraction=0.5)
     model = tiny_model()
     strat = build_strategy(name, default_params(name, tmp_path, monkeypatch))
+    if name == "distillation":  # the teacher is looked up in the store the pipeline binds
+        from tlcore.runs.store import RunStore
+
+        strat.bind_store(RunStore())
     groups = strat.configure(model, SetupContext(lr=1e-3, weight_decay=0.0, num_classes=3,
                                                  feature_dim=model.out_features, device=torch.device("cpu")))
     trainable = {id(p) for g in groups for p in g["params"]}
