@@ -174,7 +174,7 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
     metrics = {"classes": classes, "batch_size_used": batch_used, "best_epoch": result.best_epoch,
                "stopped_early": result.stopped_early, "steps": result.steps, "trainable_params": strategy_setup["trainable_params"],
                "device": describe_device(device), "precision": precision_name(device)}
-    features = {}
+    features, outputs = {}, {}
     for key, dom, idx in (("source_val", source, split.source_val), ("target_test", target, split.target_test)):
         ds = sets[key]
         probs, feats = predict(train_model, ds, inference_batch_size(device, cfg.batch_size), device,
@@ -185,11 +185,17 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
             else {"n": int(len(ds)), "unlabeled": True}
         _write_predictions(store, rid, key, dom, idx, ds.labels, probs, classes)
         features[key] = _cap(feats, ds.labels, cfg.seed)
+        outputs[key] = (probs, feats, ds.labels)
     tt_mask = sets["target_labeled_mask"]
+    probs, tt_feats = predict(train_model, sets["target_train"], inference_batch_size(device, cfg.batch_size), device,
+                              return_features=True)
     if tt_mask.any():  # target train, on its labeled part only (these labels were used in training)
-        probs = predict(train_model, sets["target_train"], inference_batch_size(device, cfg.batch_size), device)
         metrics["target_train"] = classification_metrics(sets["target_train"].labels[tt_mask], probs[tt_mask],
                                                          classes, n_resamples=BOOTSTRAP, seed=cfg.seed)
+    if len(probs):  # label-free validators on the target-train outputs (tlcore/evaluation/validators.py)
+        from tlcore.evaluation.validators import score_run
+
+        metrics["target_unsupervised"] = score_run(probs, tt_feats, *outputs["source_val"], seed=cfg.seed)
     metrics["seconds_train"] = result.history[-1]["seconds"] if result.history else 0.0
     _write_features(store, rid, features)
     from tlcore.models.io import save_run_model

@@ -1,0 +1,194 @@
+"""Unsupervised validators: scores that rank runs without target labels.
+
+Each validator reads only what a run already produced: its softmax outputs and features on the *unlabeled*
+target-train split (``p_t (N_t, C)``, ``f_t (N_t, D)``) and, for the two that use source labels, its outputs,
+features and labels on the source validation split (``p_s``, ``f_s``, ``y_s``). No target label and no extra
+pass over the data. Every score is oriented so that **higher is better** (losses are negated).
+
+Formulas are written here on plain arrays (no estimator wrapper): skada's scorers (0.6.0) need a fitted
+scikit-learn estimator to call ``predict_proba`` on raw inputs, which a torch run recorded on disk is not.
+``tests/tlcore/evaluation/test_validators.py`` checks the entropy and DEV values against skada's
+``PredictionEntropyScorer`` and ``DeepEmbeddedValidation`` on a scikit-learn model.
+
+References:
+  * entropy: Morerio, Cavazza & Murino, "Minimal-entropy correlation alignment", ICLR 2018 (as a validator:
+    Musgrave et al. 2022).
+  * im: information maximization, Gomes, Krause & Perona, NeurIPS 2010; Shi & Sha, ICML 2012; Liang et al.
+    (SHOT), ICML 2020.
+  * bnm: batch nuclear-norm maximization, Cui et al., CVPR 2020 (as a validator: Musgrave et al. 2022).
+  * snd: soft neighborhood density, Saito et al., "Tune it the Right Way", ICCV 2021.
+  * dev: deep embedded validation, You et al., "Towards Accurate Model Selection in Deep Unsupervised
+    Domain Adaptation", ICML 2019.
+  * circular: reverse/circular validation, Bruzzone & Marconcini, TPAMI 2010; Zhong et al., ECML 2010.
+  * source_accuracy: accuracy on the labeled source validation split (the naive baseline).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+EPS = 1e-12
+CAP = 2000  # samples per domain a validator reads (seeded subsample); keeps SND's N x N matrix small
+DEFAULT = "im"  # the benchmark's best validator (bench/results/validators.md)
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What the validators read. ``f_*`` may be None for runs without stored features."""
+
+    p_t: np.ndarray
+    f_t: np.ndarray | None = None
+    p_s: np.ndarray | None = None
+    f_s: np.ndarray | None = None
+    y_s: np.ndarray | None = None
+
+
+def _entropy_rows(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, EPS, 1.0)
+    return -(p * np.log(p)).sum(1)
+
+
+def entropy(o: RunOutputs, seed: int = 0) -> float:
+    """Negated mean prediction entropy on the target: ``-1/N sum_i H(p_i)``."""
+    return float(-_entropy_rows(o.p_t).mean())
+
+
+def information_maximization(o: RunOutputs, seed: int = 0) -> float:
+    """``H(mean_i p_i) - mean_i H(p_i)``: confident *and* diverse target predictions."""
+    return float(_entropy_rows(o.p_t.mean(0, keepdims=True))[0] - _entropy_rows(o.p_t).mean())
+
+
+def batch_nuclear_norm(o: RunOutputs, seed: int = 0) -> float:
+    """``||P_t||_* / N``: the nuclear norm of the target prediction matrix (high when confident and diverse)."""
+    return float(np.linalg.svd(o.p_t.astype(np.float64), compute_uv=False).sum() / max(1, len(o.p_t)))
+
+
+def soft_neighborhood_density(o: RunOutputs, seed: int = 0, temperature: float = 0.05) -> float:
+    """SND (Saito et al. 2021): L2-normalise the target softmax outputs, similarities ``s_ij = <p_i, p_j>``
+    for ``j != i``, row-wise softmax of ``s_ij / T`` (T = 0.05, the paper's value), mean entropy of the rows.
+    High when target samples have many soft neighbours (dense clusters)."""
+    p = o.p_t.astype(np.float64)
+    p = p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), EPS)
+    s = p @ p.T / temperature
+    np.fill_diagonal(s, -np.inf)
+    s -= s.max(1, keepdims=True)
+    e = np.exp(s)
+    a = e / e.sum(1, keepdims=True)
+    return float(-(a * np.log(np.clip(a, EPS, 1.0))).sum(1).mean())
+
+
+def _standardise(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    both = np.concatenate([a, b]).astype(np.float64)
+    mu, sd = both.mean(0), both.std(0) + 1e-6
+    return (a - mu) / sd, (b - mu) / sd
+
+
+def deep_embedded_validation(o: RunOutputs, seed: int = 0) -> float:
+    """Negated DEV risk (You et al. 2019).
+
+    A logistic-regression domain classifier on the run's features (source validation vs target train) gives
+    density ratios ``w_i = (N_s / N_t) p(target|f_i) / p(source|f_i)`` on source validation samples
+    (2-fold cross-fitting: each half is weighted by a classifier that did not see it). With the per-sample
+    cross-entropy ``l_i``, the control-variate estimate is ``mean(w l) + eta mean(w) - eta`` with
+    ``eta = -Cov(w l, w) / Var(w)``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if o.f_s is None or o.f_t is None or o.y_s is None or len(o.f_s) < 4:
+        return float("nan")
+    fs, ft = _standardise(o.f_s, o.f_t)
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(len(fs)) % 2
+    w = np.empty(len(fs))
+    for k in (0, 1):
+        train = fold != k
+        x = np.concatenate([fs[train], ft])
+        d = np.concatenate([np.zeros(train.sum()), np.ones(len(ft))])
+        clf = LogisticRegression(C=1.0, max_iter=200).fit(x, d)
+        pt = np.clip(clf.predict_proba(fs[~train])[:, 1], 1e-6, 1 - 1e-6)
+        w[~train] = (train.sum() / len(ft)) * pt / (1 - pt)
+    loss = -np.log(np.clip(o.p_s[np.arange(len(o.y_s)), o.y_s], 1e-15, 1.0))
+    wl = w * loss
+    var_w = np.var(w, ddof=1)
+    eta = 0.0 if var_w == 0 else -np.cov(wl, w)[0, 1] / var_w
+    return float(-(wl.mean() + eta * w.mean() - eta))
+
+
+def circular_validation(o: RunOutputs, seed: int = 0) -> float:
+    """Reverse validation: fit a ridge classifier on the target features with the run's pseudo-labels
+    (argmax of ``p_t``), predict the labeled source validation features, return that accuracy. A model whose
+    target decision rule also explains the source is trusted more (Bruzzone & Marconcini 2010)."""
+    from sklearn.linear_model import RidgeClassifier
+
+    if o.f_s is None or o.f_t is None or o.y_s is None:
+        return float("nan")
+    pseudo = o.p_t.argmax(1)
+    if len(np.unique(pseudo)) < 2:
+        return float((o.y_s == pseudo[0]).mean())
+    ft, fs = _standardise(o.f_t, o.f_s)
+    clf = RidgeClassifier(alpha=1.0).fit(ft, pseudo)
+    return float((clf.predict(fs) == o.y_s).mean())
+
+
+def source_accuracy(o: RunOutputs, seed: int = 0) -> float:
+    """Accuracy on the labeled source validation split (uses no target information)."""
+    if o.p_s is None or o.y_s is None or not len(o.y_s):
+        return float("nan")
+    return float((o.p_s.argmax(1) == o.y_s).mean())
+
+
+@dataclass(frozen=True)
+class Validator:
+    name: str
+    title: str
+    fn: Callable[[RunOutputs, int], float]
+    reads: str  # what it reads, for the UI
+    paper: str
+
+
+VALIDATORS: dict[str, Validator] = {v.name: v for v in (
+    Validator("im", "Information maximization", information_maximization, "target outputs",
+              "Gomes et al. 2010; Shi & Sha 2012"),
+    Validator("entropy", "Prediction entropy (negated)", entropy, "target outputs", "Morerio et al. 2018"),
+    Validator("bnm", "Batch nuclear norm", batch_nuclear_norm, "target outputs", "Cui et al. 2020"),
+    Validator("snd", "Soft neighborhood density", soft_neighborhood_density, "target outputs",
+              "Saito et al. 2021"),
+    Validator("dev", "Deep embedded validation (negated risk)", deep_embedded_validation,
+              "features of both domains, source labels", "You et al. 2019"),
+    Validator("circular", "Circular (reverse) validation", circular_validation,
+              "features of both domains, source labels", "Bruzzone & Marconcini 2010"),
+    Validator("source_accuracy", "Source validation accuracy", source_accuracy, "source outputs and labels",
+              "baseline"),
+)}
+
+
+def _cap(n: int, cap: int, seed: int) -> np.ndarray:
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+
+
+def score_run(p_t, f_t=None, p_s=None, f_s=None, y_s=None, seed: int = 0, names=None) -> dict:
+    """All validators on one run's outputs. Returns ``{"scores": {name: float|None}, "n_target", "n_source",
+    "seconds"}`` (None where a validator lacks its inputs or fails), JSON-ready for ``metrics.json``."""
+    t0 = time.perf_counter()
+    it = _cap(len(p_t), CAP, seed)
+    o = RunOutputs(p_t=np.asarray(p_t, np.float64)[it], f_t=None if f_t is None else np.asarray(f_t)[it])
+    if p_s is not None and y_s is not None:
+        y_s = np.asarray(y_s)
+        keep = np.flatnonzero(y_s >= 0)
+        keep = keep[_cap(len(keep), CAP, seed + 1)]
+        o = RunOutputs(p_t=o.p_t, f_t=o.f_t, p_s=np.asarray(p_s, np.float64)[keep],
+                       f_s=None if f_s is None else np.asarray(f_s)[keep], y_s=y_s[keep])
+    scores = {}
+    for name in names or VALIDATORS:
+        try:
+            v = VALIDATORS[name].fn(o, seed)
+        except (ValueError, np.linalg.LinAlgError):
+            v = float("nan")
+        scores[name] = round(v, 6) if np.isfinite(v) else None
+    return {"scores": scores, "n_target": int(len(o.p_t)), "n_source": int(0 if o.y_s is None else len(o.y_s)),
+            "seconds": round(time.perf_counter() - t0, 4)}
