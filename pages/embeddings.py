@@ -83,7 +83,9 @@ def extraction_panel(root: str, run_id: str) -> None:
     if s.get("status") == "running":
         st.progress(float(s.get("progress", 0)), text=f"Working in the background: {s.get('detail', '')}")
     elif s.get("status") == "failed":
-        st.error(f"Background extraction failed: {s.get('detail', '')} (see extract.log in the run folder)")
+        st.error("The background computation failed (full output: extract.log in the run folder). "
+                 "Press the button above to try again.")
+        st.code(str(s.get("detail", "")), language=None)
     elif s.get("status") == "done" and st.session_state.get("emb-launched") == run_id:
         st.session_state.pop("emb-launched", None)
         st.rerun()  # the caches are keyed on the feature files' mtimes: the new results are read

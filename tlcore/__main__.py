@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("worker", help="run the job worker (executes queued jobs)")
     w.add_argument("--max-jobs", type=int, default=None, help="concurrent jobs (default: 1 per GPU, 1 on CPU)")
     w.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    w.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="run jobs as Ray tasks on this cluster (auto, ray://host:10001, or local)")
     e = sub.add_parser("embeddings", help="project a run's features (before/after) and print its domain gap")
     e.add_argument("run_id")
     e.add_argument("--method", default="pca", help="pca, tsne or umap (umap needs umap-learn)")
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default=None, help="device for extracting missing before-features")
     e.add_argument("--perplexity", type=float, default=None, help="t-SNE perplexity (default 30)")
+    e.add_argument("--max-iter", type=int, default=None, help="t-SNE iterations (default 500, at least 250)")
     e.add_argument("--n-neighbors", type=int, default=None, help="UMAP neighbours (default 15)")
     e.add_argument("--min-dist", type=float, default=None, help="UMAP min_dist (default 0.1)")
     _add_evaluation_parsers(sub)
@@ -158,7 +161,7 @@ def cmd_strategies(a) -> int:
 def cmd_worker(a) -> int:
     from tlcore.jobs.worker import run_worker
 
-    return run_worker(max_jobs=a.max_jobs, once=a.once)
+    return run_worker(max_jobs=a.max_jobs, once=a.once, ray_address=a.ray)
 
 
 def cmd_run_job(a) -> int:
@@ -170,8 +173,8 @@ def cmd_run_job(a) -> int:
 def cmd_embeddings(a) -> int:
     from tlcore.embeddings.cli import run_embeddings_command
 
-    params = {k: v for k, v in (("perplexity", a.perplexity), ("n_neighbors", a.n_neighbors),
-                                ("min_dist", a.min_dist)) if v is not None}
+    params = {k: v for k, v in (("perplexity", a.perplexity), ("max_iter", a.max_iter),
+                                ("n_neighbors", a.n_neighbors), ("min_dist", a.min_dist)) if v is not None}
     return run_embeddings_command(a.run_id, method=a.method, dim=a.dim, seed=a.seed, device=a.device, params=params)
 
 

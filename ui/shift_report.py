@@ -32,7 +32,8 @@ def shift_report_section(source: dict, target: dict) -> None:
         _progress(root, source, target)
         return
     if rep and rep.get("status") == "failed":
-        st.error(f"The shift report failed: {rep.get('detail', '')}")
+        st.error("The shift report failed; press the button below to try again.")
+        st.code(str(rep.get("detail", "")), language=None)
     if st.button("Compute the shift report", key="shift-start",
                  help="Runs the pretrained backbone over both domains in a background process."):
         shift.launch_shift_report(source, target, root)

@@ -12,17 +12,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 
+from tlcore.children import dead_process_detail, pid_alive, spawn
 from tlcore.embeddings.project import FEATURES_FILES, load_features_npz
 
 SPLITS = ("source_val", "target_test")
 PROGRESS_FILE = "extract_progress.json"
 LOG_FILE = "extract.log"
+STALE_S = 600  # a "running" progress file without a pid, older than this, is failed
 
 
 def stratified_cap(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
@@ -89,8 +90,22 @@ def write_progress(store, run_id: str, status: str, progress: float = 0.0, detai
 
 
 def extraction_status(store, run_id: str) -> dict | None:
-    """``{"status": "running"|"done"|"failed", "progress", "detail", ...}`` of the last extraction, or None."""
-    return store.read_json(run_id, PROGRESS_FILE)
+    """``{"status": "running"|"done"|"failed", "progress", "detail", ...}`` of the last extraction, or None.
+
+    A progress file that still says "running" while its process is gone (it crashed, was killed, or exited
+    on a command-line error before writing anything) reads as "failed", with the exit code and the log's last
+    lines as the detail; finished children of this process are reaped on the way.
+    """
+    s = store.read_json(run_id, PROGRESS_FILE)
+    if s and s.get("status") == "running" and _gone(s):
+        s = {**s, "status": "failed", "detail": dead_process_detail(s.get("pid"), store.path(run_id, LOG_FILE))}
+    return s
+
+
+def _gone(s: dict) -> bool:
+    if s.get("pid"):
+        return not pid_alive(s["pid"])
+    return time.time() - float(s.get("time") or 0) > STALE_S  # an old file without a pid: nobody will finish it
 
 
 def extract_before(store, run_id: str, device: str | None = None, batch_size: int = 64) -> dict:
@@ -144,19 +159,24 @@ def extract_before(store, run_id: str, device: str | None = None, batch_size: in
     return {"n": {k: len(v["index"]) for k, v in out.items()}, "dim": int(next(iter(out.values()))["features"].shape[1])}
 
 
-def launch_extraction(store, run_id: str, method: str = "pca", dim: int = 2, params: dict | None = None) -> int:
-    """Start ``python -m tlcore embeddings RUN_ID`` in its own process (never in the dashboard's); returns the
-    pid. Its progress is in ``extract_progress.json``, its output in ``extract.log``, both in the run folder."""
-    write_progress(store, run_id, "running", 0.0, "starting")
-    env = {**os.environ, "TL_HOME": str(store.root)}
-    log = open(store.path(run_id, LOG_FILE), "wb")
+def extraction_command(run_id: str, method: str = "pca", dim: int = 2, params: dict | None = None) -> list[str]:
+    """The exact command line ``launch_extraction`` runs (``python -m tlcore embeddings RUN_ID ...``): one
+    ``--name value`` option per projection parameter, spelled as the CLI spells them."""
     args = [sys.executable, "-m", "tlcore", "embeddings", run_id, "--method", method, "--dim", str(dim)]
     for k, v in (params or {}).items():
         args += [f"--{k.replace('_', '-')}", str(v)]
-    proc = subprocess.Popen(args,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                            start_new_session=True, cwd=os.getcwd())
-    log.close()
+    return args
+
+
+def launch_extraction(store, run_id: str, method: str = "pca", dim: int = 2, params: dict | None = None) -> int:
+    """Start ``python -m tlcore embeddings RUN_ID`` in its own process (never in the dashboard's); returns the
+    pid. Its progress is in ``extract_progress.json``, its output in ``extract.log``, both in the run folder;
+    the child is reaped by ``tlcore.children`` once it exits."""
+    write_progress(store, run_id, "running", 0.0, "starting")
+    env = {**os.environ, "TL_HOME": str(store.root)}
+    proc = spawn(extraction_command(run_id, method, dim, params), store.path(run_id, LOG_FILE), env=env)
+    if (store.read_json(run_id, PROGRESS_FILE) or {}).get("detail") == "starting":  # the child has not written yet
+        write_progress(store, run_id, "running", 0.0, "starting", pid=proc.pid)
     return proc.pid
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from tlcore.children import dead_process_detail, pid_alive, spawn
 from tlcore.embeddings.extract import model_features, stratified_cap
 from tlcore.embeddings.gap import gap_figures
 
@@ -40,9 +40,18 @@ def read_shift_report(root, source: dict, target: dict, backbone: str | None = N
     """The stored report (or its progress while it runs), None when never computed."""
     p = report_path(root, source, target, backbone, cap, seed)
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        rep = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if rep.get("status") == "running" and _gone(rep):  # crashed or killed: say so instead of "running" forever
+        rep = {**rep, "status": "failed", "detail": dead_process_detail(rep.get("pid"), p.with_suffix(".log"))}
+    return rep
+
+
+def _gone(rep: dict) -> bool:
+    if rep.get("pid"):
+        return not pid_alive(rep["pid"])
+    return time.time() - float(rep.get("time") or 0) > 600  # an old file without a pid: nobody will finish it
 
 
 def _write(path: Path, obj: dict) -> None:
@@ -117,8 +126,11 @@ def launch_shift_report(source: dict, target: dict, root, backbone: str | None =
     args = [sys.executable, "-m", "tlcore", "shift", "--source", json.dumps(source), "--target", json.dumps(target)]
     if backbone:
         args += ["--backbone", backbone]
-    log = open(path.with_suffix(".log"), "wb")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "TL_HOME": str(root)}, start_new_session=True, cwd=os.getcwd())
-    log.close()
+    proc = spawn(args, path.with_suffix(".log"), env={**os.environ, "TL_HOME": str(root)})
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("detail") == "starting":  # the child has not written yet
+            _write(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time(),
+                          "pid": proc.pid})
+    except (OSError, ValueError):
+        pass
     return proc.pid

@@ -1,0 +1,102 @@
+"""Background processes the dashboard starts (embeddings, shift report): spawn, reap, and tell a dead one.
+
+A process started with ``subprocess.Popen`` stays a zombie (``<defunct>``) in the process table until its
+parent waits for it. The dashboard starts short-lived commands and never blocks on them, so every spawn is
+registered here and ``reap()`` collects the finished ones (non-blocking); it runs on every spawn and every
+status read, so at most a few seconds pass between a child's exit and its reaping.
+
+``process_state(pid)`` says whether a pid still runs, is a reaped child of ours (with its exit code), or is gone;
+progress files that still say "running" for a process that is gone are reported as failed by their readers.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+_LOCK = threading.Lock()
+_RUNNING: dict[int, subprocess.Popen] = {}   # pid -> Popen of children not reaped yet
+_EXITED: dict[int, int] = {}                 # pid -> exit code of children reaped by reap()
+_MAX_EXITED = 256
+
+
+def spawn(args: list[str], log_path: str | Path, env: dict | None = None, cwd: str | None = None) -> subprocess.Popen:
+    """Start ``args`` in its own session with stdout+stderr to ``log_path``; registered for reaping."""
+    reap()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, cwd=cwd or os.getcwd(), start_new_session=True)
+    with _LOCK:
+        _RUNNING[proc.pid] = proc
+    return proc
+
+
+def reap() -> dict[int, int]:
+    """Wait (without blocking) for every registered child that has exited; returns ``{pid: exit code}`` of those
+    reaped by this call."""
+    done = {}
+    with _LOCK:
+        for pid, proc in list(_RUNNING.items()):
+            code = proc.poll()
+            if code is not None:
+                done[pid] = code
+                del _RUNNING[pid]
+        _EXITED.update(done)
+        while len(_EXITED) > _MAX_EXITED:
+            _EXITED.pop(next(iter(_EXITED)))
+    return done
+
+
+def running_children() -> list[int]:
+    """Pids of registered children still running (after reaping the finished ones)."""
+    reap()
+    with _LOCK:
+        return sorted(_RUNNING)
+
+
+def exit_code(pid: int) -> int | None:
+    """The exit code of a child of ours that has been reaped, else None."""
+    reap()
+    with _LOCK:
+        return _EXITED.get(int(pid))
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True while ``pid`` runs (a zombie counts as dead). Children of ours are reaped first."""
+    if not pid:
+        return False
+    pid = int(pid)
+    reap()
+    with _LOCK:
+        if pid in _EXITED:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, parent has not waited) is not alive
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def log_tail(path: str | Path, lines: int = 5, max_chars: int = 1500) -> str:
+    """The last non-empty ``lines`` lines of a log file ("" when missing)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    rows = [r for r in text.splitlines() if r.strip()]
+    return "\n".join(rows[-lines:])[-max_chars:]
+
+
+def dead_process_detail(pid: int | None, log_path: str | Path) -> str:
+    """A one-paragraph reason for a background process that stopped without writing its result."""
+    code = exit_code(pid) if pid else None
+    tail = log_tail(log_path)
+    head = "The background process stopped" + (f" (exit code {code})" if code is not None else "")
+    return f"{head} without finishing." + (f" Last output:\n{tail}" if tail else " It wrote no output.")
