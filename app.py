@@ -13,10 +13,10 @@ st.set_page_config(page_title="TL Studio", layout="wide")
 require_sign_in()  # a no-op unless users exist ($TL_HOME/users.json)
 ensure_worker_once()
 page = st.navigation([
-    st.Page(HERE / "pages" / "domains.py", title="Domains", icon=":material/dataset:", default=True),
-    st.Page(HERE / "pages" / "train.py", title="Train", icon=":material/model_training:"),
-    st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/leaderboard:"),
-    st.Page(HERE / "pages" / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page(HERE / "views" / "domains.py", title="Domains", icon=":material/dataset:", default=True),
+    st.Page(HERE / "views" / "train.py", title="Train", icon=":material/model_training:"),
+    st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/leaderboard:"),
+    st.Page(HERE / "views" / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ])
 sidebar()
 page.run()

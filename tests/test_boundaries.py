@@ -1,7 +1,7 @@
 """Static checks of the architecture boundaries (AST scan, no imports executed).
 
 - ``tlcore/`` never imports streamlit;
-- ``pages/``, ``ui/`` and ``app.py`` never import torch, torchvision or transformers directly;
+- ``views/``, ``ui/`` and ``app.py`` never import torch, torchvision or transformers directly;
 - ``unsafe_allow_html=True`` and ``st.html`` only ever receive constant strings.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-UI_FILES = sorted([ROOT / "app.py", *(ROOT / "pages").rglob("*.py"), *(ROOT / "ui").rglob("*.py")])
+UI_FILES = sorted([ROOT / "app.py", *(ROOT / "views").rglob("*.py"), *(ROOT / "ui").rglob("*.py")])
 ENGINE_FILES = sorted((ROOT / "tlcore").rglob("*.py"))
 ML_LIBS = {"torch", "torchvision", "transformers"}
 

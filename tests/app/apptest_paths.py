@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-PAGES = ROOT / "pages"
+PAGES = ROOT / "views"  # not pages/: Streamlit would also list and serve a pages/ folder on its own
 TIMEOUT = 60
 
 if str(ROOT) not in sys.path:

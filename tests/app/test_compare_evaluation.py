@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from fake_runs import make_run  # noqa: E402
 
-PAGE = str(HERE.parents[1] / "pages" / "compare.py")
+PAGE = str(HERE.parents[1] / "views" / "compare.py")
 
 
 @pytest.fixture

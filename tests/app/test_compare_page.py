@@ -16,7 +16,7 @@ sys.path.insert(0, str(HERE))
 from fake_runs import make_run  # noqa: E402
 
 ROOT = HERE.parents[1]
-PAGE = str(ROOT / "pages" / "compare.py")
+PAGE = str(ROOT / "views" / "compare.py")
 
 
 @pytest.fixture

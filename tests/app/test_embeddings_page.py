@@ -17,7 +17,7 @@ sys.path.insert(0, str(HERE))
 from fake_runs import make_run  # noqa: E402
 
 ROOT = HERE.parents[1]
-PAGE = str(ROOT / "pages" / "embeddings.py")
+PAGE = str(ROOT / "views" / "embeddings.py")
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_completed_run_without_features_warns(home):
 def test_domains_page_shows_a_cached_shift_report_or_offers_to_compute_it(home, monkeypatch):
     from tlcore.embeddings import shift
 
-    at = AppTest.from_file(str(ROOT / "pages" / "domains.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "views" / "domains.py"), default_timeout=60).run()
     assert not at.exception
     assert any(h.value == "Shift report" for h in at.header)
     started = []

@@ -57,7 +57,7 @@ def test_a_damaged_users_file_keeps_everyone_out(tl_home):
 
 
 def test_every_page_file_is_gated_on_its_own(tl_home):
-    """A fresh Streamlit server serves a file of pages/ directly on its first request (MPA v1 fallback)."""
+    """Each page file also gates itself (defence in depth: with a pages/ folder Streamlit served them directly)."""
     from apptest_paths import page
 
     auth.add_user("ana", "pass-word-1", tl_home)
