@@ -13,12 +13,14 @@ from tlcore.strategies.mcc import Mcc
 from tlcore.strategies.multitask import Multitask
 from tlcore.strategies.scratch import Scratch
 from tlcore.strategies.self_training import SelfTraining
+from tlcore.strategies.skada_da import SKADA_STRATEGIES
 from tlcore.strategies.statistic_alignment import Coral, Mmd
 from tlcore.strategies.tradaboost import TrAdaBoost
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
     LinearProbe, FineTuning, GradualUnfreezing, Scratch,
     Dann, Cdan, Coral, Mmd, Mcc, SelfTraining, InstanceWeighting, Multitask, TrAdaBoost, Distillation,
+    *SKADA_STRATEGIES,
 )}
 
 
