@@ -32,7 +32,7 @@ def test_app_renders_every_page(tl_home):
     assert at.title[0].value == "Domains"
     assert any("Job queue" in c.value for c in at.sidebar.caption)
     assert any(t.value.startswith(("CPU", "NVIDIA")) or "GB free" in t.value for t in at.sidebar.text)
-    for path, title in (("pages/train.py", "Train"), ("pages/compare.py", None), ("pages/embeddings.py", None)):
+    for path, title in (("views/train.py", "Train"), ("views/compare.py", None), ("views/embeddings.py", None)):
         at.switch_page(path).run()
         _no_exception(at)
         if title:
