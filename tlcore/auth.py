@@ -4,21 +4,33 @@ Users live in ``$TL_HOME/users.json`` (mode 0600, written atomically), managed w
 ``python -m tlcore user add|remove|list``. With no users file the dashboard is open (a single user on a
 laptop, or a team behind an authenticating reverse proxy); as soon as one user exists every page asks to sign
 in. Passwords are never stored: only ``pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>``, compared in
-constant time. Streamlit holds the session; this module holds no state.
+constant time. Streamlit holds the session.
+
+Failed sign-ins are counted per user name in ``$TL_HOME/sign_in_failures.json`` (0600), so a new browser
+session does not reset them: after ``FREE_FAILURES`` wrong passwords the name is locked for 2, 4, 8... seconds
+(at most ``MAX_LOCK_S``); a success clears the count. Unknown names are counted the same way (no hint).
+
+Ownership: runs, jobs and domains record who created them; :func:`authorize` lets the owner or an admin
+(``"admins"`` in the users file, or ``TL_ADMINS``) change them. Everyone signed in may read.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tlcore.errors import ConfigError
 
 ITERATIONS = 200_000
+FREE_FAILURES = 3
+MAX_LOCK_S = 15 * 60
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 8
 
@@ -45,6 +57,30 @@ def verify_password(password: str, encoded: str) -> bool:
         return hmac.compare_digest(mine.hex(), digest)
     except (ValueError, AttributeError):
         return False
+
+
+class LockedOut(ConfigError):
+    """Too many failed sign-ins for this name; ``retry_after`` seconds to wait."""
+
+    def __init__(self, msg: str, retry_after: float):
+        super().__init__(msg)
+        self.retry_after = retry_after
+
+
+def _root(root) -> Path:
+    from tlcore.runs.store import default_root
+
+    return Path(root).expanduser().resolve() if root else default_root()
+
+
+def _read_file(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ConfigError(f"{path}: not a valid users file (expected {{\"users\": {{name: hash}}}}); fix or "
+                          "delete it, then add users again with `python -m tlcore user add NAME`") from None
 
 
 def load_users(root: str | Path | None = None) -> dict[str, str]:
@@ -87,7 +123,7 @@ def add_user(name: str, password: str, root: str | Path | None = None) -> bool:
     users = load_users(root)
     new = name not in users
     users[name] = hash_password(password)
-    _write(users_file(root), users)
+    _write(users_file(root), users, admins(root))
     return new
 
 
@@ -96,13 +132,117 @@ def remove_user(name: str, root: str | Path | None = None) -> None:
     if name not in users:
         raise ConfigError(f"user: no user {name!r}; users: {sorted(users) or 'none'}")
     del users[name]
-    _write(users_file(root), users)  # an empty file keeps sign-in on: nobody gets in until a user is added
+    # an empty file keeps sign-in on: nobody gets in until a user is added
+    _write(users_file(root), users, [a for a in admins(root) if a != name])
 
 
-def _write(path: Path, users: dict[str, str]) -> None:
+def _write(path: Path, users: dict[str, str], admin_names: list[str] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"users": users}, fh, indent=1, sort_keys=True)
+        json.dump({"users": users, "admins": sorted(set(admin_names or []))}, fh, indent=1, sort_keys=True)
     os.replace(tmp, path)
+
+
+# -- admins and ownership ---------------------------------------------------------------------------
+def admins(root: str | Path | None = None) -> list[str]:
+    """Admin names: ``"admins"`` in the users file plus ``TL_ADMINS`` (comma-separated)."""
+    data = _read_file(users_file(root))
+    names = data.get("admins") if isinstance(data, dict) else None
+    env = [n.strip() for n in os.environ.get("TL_ADMINS", "").split(",") if n.strip()]
+    return sorted(set((names if isinstance(names, list) else []) + env))
+
+
+def set_admin(name: str, admin: bool, root: str | Path | None = None) -> None:
+    users = load_users(root)
+    if name not in users:
+        raise ConfigError(f"user: no user {name!r}; users: {sorted(users) or 'none'}")
+    data = _read_file(users_file(root))
+    current = set(data.get("admins") or [])
+    current = current | {name} if admin else current - {name}
+    _write(users_file(root), users, sorted(current))
+
+
+def is_admin(name: str | None, root: str | Path | None = None) -> bool:
+    return bool(name) and name in admins(root)
+
+
+def authorize(actor: str | None, owner: str | None, what: str, root: str | Path | None = None) -> None:
+    """Allow a change of ``what`` (owned by ``owner``) by ``actor``, or raise PermissionDenied.
+
+    ``actor`` None is the server's operator (CLI, or a dashboard without sign-in): always allowed. A signed-in
+    user may change what they own; admins may change everything.
+    """
+    if actor is None or not auth_enabled(root) or actor == owner or is_admin(actor, root):
+        return
+    from tlcore.runs.store import PermissionDenied
+
+    raise PermissionDenied(f"{what} belongs to {owner or 'nobody (created before owners were recorded)'}; "
+                           "only its owner or an admin may change it")
+
+
+# -- sign-in attempts (lockout per name, persisted) ------------------------------------------------
+def failures_file(root: str | Path | None = None) -> Path:
+    return _root(root) / "sign_in_failures.json"
+
+
+@contextmanager
+def _failures(root):
+    path = failures_file(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        before = json.dumps(data, sort_keys=True)
+        yield data
+        if json.dumps(data, sort_keys=True) != before:
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, path)
+    finally:
+        fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        os.close(lock_fd)
+
+
+def lock_seconds(failures: int) -> float:
+    """Lock after the ``failures``-th consecutive failure: 0 for the first FREE_FAILURES, then 2, 4, 8... s."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return float(min(MAX_LOCK_S, 2 ** (failures - FREE_FAILURES + 1)))
+
+
+def sign_in(name: str, password: str, root: str | Path | None = None, now: float | None = None) -> bool:
+    """Check a sign-in attempt with the per-name lockout. Returns True on success, False on a wrong password.
+
+    Raises:
+        LockedOut: the name is locked (too many recent failures); the password is not even checked.
+    """
+    now = time.time() if now is None else now
+    key = (name or "").strip().casefold()[:128]
+    with _failures(root) as data:
+        entry = data.get(key) or {}
+        until = float(entry.get("locked_until") or 0)
+        if until > now:
+            wait = until - now
+            raise LockedOut(f"Too many failed sign-ins for this user name; try again in {wait:.0f} s.", wait)
+    ok = check(name, password, root)
+    with _failures(root) as data:
+        if ok:
+            data.pop(key, None)
+        else:
+            entry = data.get(key) or {}
+            n = int(entry.get("failures") or 0) + 1
+            data[key] = {"failures": n, "locked_until": now + lock_seconds(n), "last": now}
+            if len(data) > 10_000:  # bound the file: forget the oldest names
+                for k in sorted(data, key=lambda k: data[k].get("last", 0))[: len(data) - 10_000]:
+                    del data[k]
+    return ok

@@ -11,6 +11,7 @@ from ui.state import home
 
 USER = "tl_user"          # str: the signed-in user's name
 FAILURES = "tl_sign_in_failures"
+LOCKED = "tl_sign_in_locked"       # str: the lockout message of the last attempt
 
 
 def signed_in_user() -> str | None:
@@ -42,7 +43,9 @@ def _form(root: str) -> None:
         st.text_input("User", key="tl_sign_in_user")
         st.text_input("Password", type="password", key="tl_sign_in_password")
         st.form_submit_button("Sign in", type="primary", icon=":material/login:", on_click=_sign_in, args=(root,))
-    if st.session_state.get(FAILURES):
+    if st.session_state.get(LOCKED):
+        st.error(st.session_state[LOCKED])  # a fixed sentence from tlcore.auth, no user text
+    elif st.session_state.get(FAILURES):
         st.error("Unknown user or wrong password.")
     st.caption("Users are managed on the server: `python -m tlcore user add NAME`.")
 
@@ -52,13 +55,18 @@ def _sign_in(root: str) -> None:
     name = (st.session_state.get("tl_sign_in_user") or "").strip()
     password = st.session_state.get("tl_sign_in_password") or ""
     st.session_state["tl_sign_in_password"] = ""
-    if auth.check(name, password, root):
+    st.session_state[LOCKED] = ""
+    try:
+        ok = auth.sign_in(name, password, root)  # lockout per name, persisted in $TL_HOME (not per session)
+    except auth.LockedOut as exc:
+        st.session_state[LOCKED] = str(exc)
+        return
+    if ok:
         st.session_state[USER] = name
         st.session_state[FAILURES] = 0
         return
-    failures = st.session_state.get(FAILURES, 0) + 1
-    st.session_state[FAILURES] = failures
-    time.sleep(min(5.0, 0.5 * failures))  # slows down guessing from one browser session
+    st.session_state[FAILURES] = st.session_state.get(FAILURES, 0) + 1
+    time.sleep(0.5)
 
 
 def _sign_out() -> None:

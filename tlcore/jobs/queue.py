@@ -4,17 +4,23 @@ A job is a run configuration waiting to be trained. The dashboard and the CLI su
 process (:mod:`tlcore.jobs.worker`) claims them and runs each in its own child process
 (:mod:`tlcore.jobs.runner`). Every reader sees the same queue: a browser refresh or another user's
 browser shows the same jobs.
+
+Jobs are typed (``kind``): ``train`` (a RunConfig) and ``probe`` (a diagnostic that sleeps and reports where
+it ran: checks a worker or a Ray cluster without training). Each job records its ``owner`` (only the owner or
+an admin may cancel or delete it), the ``executor`` that ran it (``local`` or ``ray``), the ``node`` (host) and
+the ``gpus`` it was given.
 """
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from tlcore.errors import TLError
-from tlcore.runs.store import RunStore
+from tlcore.errors import ConfigError, TLError
+from tlcore.runs.store import RunStore, _add_column, current_user
 
 JOB_SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -34,6 +40,9 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 """
 
+JOB_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'train'", "owner": "TEXT", "executor": "TEXT", "node": "TEXT",
+               "gpus": "TEXT", "resources": "TEXT"}
+KINDS = ("train", "probe")
 ACTIVE = ("queued", "running")
 HEARTBEAT_STALE_S = 60.0
 WORKER_STALE_S = 15.0
@@ -57,6 +66,12 @@ class JobSnapshot:
     progress: dict
     config: dict
     log_path: str | None
+    kind: str = "train"
+    owner: str | None = None
+    executor: str | None = None
+    node: str | None = None
+    gpus: str | None = None
+    resources: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,28 +92,58 @@ class JobQueue:
         self.store = store or RunStore()
         self.logs_dir = self.store.root / "logs"
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chmod(self.logs_dir, 0o700)
+        except OSError:
+            pass
         with self.store.connect() as db:
             db.executescript(JOB_SCHEMA)
+            for col, decl in JOB_COLUMNS.items():
+                _add_column(db, "jobs", col, decl)
 
-    def submit(self, config: dict, label: str = "", submit_key: str | None = None) -> str:
-        """Queue a validated config; with the same ``submit_key`` twice, the first job id is returned."""
-        from tlcore.config import RunConfig
-        from tlcore.pipeline import validate
+    def submit(self, config: dict, label: str = "", submit_key: str | None = None, kind: str = "train",
+               owner: str | None = None, resources: dict | None = None) -> str:
+        """Queue a validated job; with the same ``submit_key`` twice (even at the same instant from several
+        processes), the first job id is returned.
 
-        cfg = RunConfig.from_dict(config)
-        validate(cfg)
+        Args:
+            kind: ``train`` (config is a RunConfig dict) or ``probe`` (``{"seconds": s}``).
+            owner: who submits (default: :func:`~tlcore.runs.store.current_user`).
+            resources: ``{"num_cpus": c, "num_gpus": g}`` for the executor (Ray task options; locally,
+                ``num_gpus`` 0 runs without a GPU and ``num_cpus`` sets the job's torch threads).
+        """
+        if kind not in KINDS:
+            raise ConfigError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+        if kind == "train":
+            from tlcore.config import RunConfig
+            from tlcore.pipeline import validate
+
+            cfg = RunConfig.from_dict(config)
+            validate(cfg)
+            text, label = cfg.to_json(), label or _label(cfg.to_dict())
+        else:
+            seconds = config.get("seconds", 0.5)
+            if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
+                raise ConfigError(f"seconds: expected a number of seconds in [0, 3600], got {seconds!r}")
+            text, label = json.dumps(config), label or f"probe · {seconds:g} s"
+        resources = _check_resources(resources or {})
         job_id = "job-" + uuid.uuid4().hex[:10]
         log_path = str(self.logs_dir / f"{job_id}.log")
-        with self.store.connect() as db:
-            if submit_key:
-                row = db.execute("SELECT job_id FROM jobs WHERE submit_key = ?", (submit_key,)).fetchone()
-                if row:
-                    return row["job_id"]
-            db.execute("INSERT INTO jobs (job_id, submit_key, label, config, status, created, log_path) "
-                       "VALUES (?,?,?,?,?,?,?)",
-                       (job_id, submit_key, label or _label(cfg.to_dict()), cfg.to_json(), "queued", time.time(),
-                        log_path))
-        return job_id
+        row = (job_id, submit_key, label, text, "queued", time.time(), log_path, kind, owner or current_user(),
+               json.dumps(resources))
+        for _ in range(3):
+            with self.store.connect() as db:
+                if submit_key:
+                    found = db.execute("SELECT job_id FROM jobs WHERE submit_key = ?", (submit_key,)).fetchone()
+                    if found:
+                        return found["job_id"]
+                try:
+                    db.execute("INSERT INTO jobs (job_id, submit_key, label, config, status, created, log_path, kind,"
+                               " owner, resources) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+                    return job_id
+                except sqlite3.IntegrityError:
+                    continue  # the same key was inserted by a concurrent submit: return that job
+        raise TLError(f"submit: could not queue the job with key {submit_key!r}")
 
     def get(self, job_id: str) -> JobSnapshot:
         with self.store.connect() as db:
@@ -120,8 +165,15 @@ class JobQueue:
             rows = db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
         return {r["status"]: r["n"] for r in rows}
 
-    def cancel(self, job_id: str) -> str:
-        """Cancel a queued job at once; ask a running job to stop (its worker enforces it). Returns the status."""
+    def cancel(self, job_id: str, actor: str | None = None) -> str:
+        """Cancel a queued job at once; ask a running job to stop (its worker enforces it). Returns the status.
+
+        Args:
+            actor: the signed-in user asking (None: the server's operator); only the owner or an admin may cancel.
+        """
+        from tlcore.auth import authorize
+
+        authorize(actor, self.get(job_id).owner, f"job {job_id}", self.store.root)
         with self.store.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
@@ -143,23 +195,59 @@ class JobQueue:
             row = db.execute("SELECT cancel_requested FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return bool(row and row["cancel_requested"])
 
-    def delete(self, job_id: str) -> None:
+    def delete(self, job_id: str, actor: str | None = None) -> None:
+        from tlcore.auth import authorize
+
+        authorize(actor, self.get(job_id).owner, f"job {job_id}", self.store.root)
         with self.store.connect() as db:
             db.execute("DELETE FROM jobs WHERE job_id = ? AND status NOT IN ('queued', 'running')", (job_id,))
 
-    def claim_next(self, worker_id: str) -> JobSnapshot | None:
-        """Atomically move the oldest queued job to running for ``worker_id``."""
+    def next_queued(self) -> JobSnapshot | None:
+        """The job :meth:`claim_next` would take (to check it fits a free GPU first)."""
+        with self.store.connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
+        return _snapshot(row) if row else None
+
+    def claim_next(self, worker_id: str, job_id: str | None = None, **fields) -> JobSnapshot | None:
+        """Atomically move the oldest queued job (or ``job_id`` if still queued) to running for ``worker_id``;
+        ``fields`` (executor, node, gpus) are set in the same transaction."""
         with self.store.connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT job_id FROM jobs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
+            if job_id:
+                row = db.execute("SELECT job_id FROM jobs WHERE status='queued' AND job_id=?", (job_id,)).fetchone()
+            else:
+                row = db.execute("SELECT job_id FROM jobs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
             if row is None:
                 db.execute("COMMIT")
                 return None
             now = time.time()
-            db.execute("UPDATE jobs SET status='running', started=?, heartbeat=?, worker_id=? WHERE job_id=?",
-                       (now, now, worker_id, row["job_id"]))
+            extra = "".join(f", {k}=?" for k in fields)
+            db.execute(f"UPDATE jobs SET status='running', started=?, heartbeat=?, worker_id=?, pid=NULL, "
+                       f"pid_start=NULL{extra} WHERE job_id=?", (now, now, worker_id, *fields.values(), row["job_id"]))
             db.execute("COMMIT")
         return self.get(row["job_id"])
+
+    def bind_process(self, job_id: str, worker_id: str | None, pid: int, pid_start: float | None) -> bool:
+        """Record ``pid`` as the job's process, only while the job is running for ``worker_id`` and no other
+        process holds it. Returns False when the job was re-queued, re-claimed or finished meanwhile: the caller
+        must then not run it (this is what keeps a job from running twice across worker restarts)."""
+        cond = "job_id=? AND status='running' AND (pid IS NULL OR pid=?)"
+        args = [job_id, pid]
+        if worker_id:
+            cond += " AND worker_id=?"
+            args.append(worker_id)
+        with self.store.connect() as db:
+            cur = db.execute(f"UPDATE jobs SET pid=?, pid_start=?, heartbeat=? WHERE {cond}",
+                             (pid, pid_start, time.time(), *args))
+            return cur.rowcount == 1
+
+    def requeue_unbound(self, job_id: str, worker_id: str) -> bool:
+        """Put a claimed job whose worker died before its process started back in the queue."""
+        with self.store.connect() as db:
+            cur = db.execute("UPDATE jobs SET status='queued', started=NULL, worker_id=NULL, gpus=NULL, node=NULL "
+                             "WHERE job_id=? AND status='running' AND pid IS NULL AND worker_id=?",
+                             (job_id, worker_id))
+            return cur.rowcount == 1
 
     def update(self, job_id: str, **fields) -> None:
         if "progress" in fields and not isinstance(fields["progress"], (str, type(None))):
@@ -205,6 +293,21 @@ class JobQueue:
         return [dict(r) for r in rows]
 
 
+def _check_resources(res: dict) -> dict:
+    out = {}
+    for k in ("num_cpus", "num_gpus"):
+        if res.get(k) is None:
+            continue
+        v = res[k]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 or v > 1024:
+            raise ConfigError(f"{k}: expected a number >= 0, got {v!r}")
+        out[k] = v
+    unknown = set(res) - {"num_cpus", "num_gpus"}
+    if unknown:
+        raise ConfigError(f"resources: unknown keys {sorted(unknown)}; use num_cpus and num_gpus")
+    return out
+
+
 def _label(cfg: dict) -> str:
     def dom(d):
         return d.get("name") or (f"demo:{d['demo']}" if d.get("demo") else os.path.basename(str(d.get("path"))))
@@ -218,4 +321,6 @@ def _snapshot(row) -> JobSnapshot:
                        started=d["started"], finished=d["finished"], heartbeat=d["heartbeat"], run_id=d["run_id"],
                        pid=d["pid"], cancel_requested=bool(d["cancel_requested"]), error=d["error"],
                        progress=json.loads(d["progress"]) if d["progress"] else {},
-                       config=json.loads(d["config"]), log_path=d["log_path"])
+                       config=json.loads(d["config"]), log_path=d["log_path"], kind=d.get("kind") or "train",
+                       owner=d.get("owner"), executor=d.get("executor"), node=d.get("node"), gpus=d.get("gpus"),
+                       resources=json.loads(d["resources"]) if d.get("resources") else {})

@@ -1,35 +1,45 @@
-"""Runs one job inside its own process: ``python -m tlcore run-job JOB_ID`` (started by the worker)."""
+"""Runs one job inside its own process: ``python -m tlcore run-job JOB_ID`` (started by the local executor), or
+inside a Ray worker process (:mod:`tlcore.jobs.executors`). Either way :func:`run_job` first binds the job to
+this process in the store (:meth:`JobQueue.bind_process`): a job that was re-queued or claimed by another worker
+meanwhile is not run, so a job never runs twice."""
 from __future__ import annotations
 
+import json
 import os
+import socket
 import sys
 import threading
 import time
 import traceback
 
 from tlcore.errors import Cancelled, TLError
-from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.process import process_start_time
+from tlcore.jobs.queue import JobQueue
 
 
-def run_job(job_id: str) -> int:
-    """Train the job's config, reporting progress and heartbeats to the queue. Returns the exit code."""
-    from tlcore.config import RunConfig
-    from tlcore.pipeline import run_experiment
-
+def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) -> int:
+    """Run the job, reporting progress and heartbeats to the queue. Returns the exit code."""
+    os.umask(0o077)
+    worker_id = worker_id or os.environ.get("TL_WORKER_ID") or None
     queue = JobQueue()
     snap = queue.get(job_id)
     if snap.status != "running":
         print(f"job {job_id} is {snap.status}, not running; nothing to do", file=sys.stderr)
         return 0
-    run_id = time.strftime("%Y%m%d-%H%M%S-") + job_id[-6:]
-    queue.update(job_id, pid=os.getpid(), pid_start=process_start_time(os.getpid()), heartbeat=time.time(),
-                 run_id=run_id)
+    if not queue.bind_process(job_id, worker_id, os.getpid(), process_start_time(os.getpid())):
+        print(f"job {job_id} was re-queued or taken by another worker; not running it here", file=sys.stderr)
+        return 0
+    run_id = snap.run_id or (time.strftime("%Y%m%d-%H%M%S-") + job_id[-6:])
+    queue.update(job_id, heartbeat=time.time(), run_id=run_id if snap.kind == "train" else None,
+                 node=node or snap.node or socket.gethostname())
     stop = threading.Event()
 
     def beat():
         while not stop.wait(5.0):
-            queue.update(job_id, heartbeat=time.time())
+            try:
+                queue.update(job_id, heartbeat=time.time())
+            except Exception:  # noqa: BLE001 - a busy or full disk must not kill the job; the next beat retries
+                pass
 
     threading.Thread(target=beat, daemon=True).start()
     last = {"progress": 0.0, "cancel": 0.0, "cancelled": False}
@@ -50,23 +60,65 @@ def run_job(job_id: str) -> int:
         return last["cancelled"]
 
     try:
-        cfg = RunConfig.from_dict(snap.config)
-        run_experiment(cfg, queue.store, callbacks=[on_event], cancel_check=cancel_check, run_id=run_id)
+        if snap.kind == "probe":
+            _probe(queue, snap, cancel_check)
+        else:
+            _train(queue, snap, run_id, on_event, cancel_check)
     except Cancelled as exc:
-        queue.finish(job_id, "cancelled", str(exc))
-        return 0
+        return _finish(queue, job_id, "cancelled", str(exc), 0)
+    except KeyboardInterrupt:  # ray.cancel interrupts the task's thread
+        if queue.cancel_requested(job_id):
+            return _finish(queue, job_id, "cancelled", "cancelled by the user", 0)
+        return _finish(queue, job_id, "failed", "interrupted", 1)
     except TLError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        queue.finish(job_id, "failed", str(exc))
-        return 1
+        return _finish(queue, job_id, "failed", str(exc), 1)
     except BaseException as exc:  # noqa: BLE001 - the job process reports every failure before exiting
         traceback.print_exc()
-        queue.finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
-        return 1
+        return _finish(queue, job_id, "failed", f"{type(exc).__name__}: {exc}", 1)
     finally:
         stop.set()
-    queue.finish(job_id, "completed")
-    return 0
+    return _finish(queue, job_id, "completed", None, 0)
+
+
+def _finish(queue: JobQueue, job_id: str, status: str, error: str | None, rc: int) -> int:
+    try:
+        queue.finish(job_id, status, error)
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: the worker records the result when it can
+        print(f"error: could not record the job's result ({status}): {exc}", file=sys.stderr)
+        return rc or 1
+    return rc
+
+
+def _train(queue: JobQueue, snap, run_id: str, on_event, cancel_check) -> None:
+    from tlcore.config import RunConfig
+    from tlcore.pipeline import run_experiment
+
+    threads = snap.resources.get("num_cpus")
+    if threads and threads >= 1:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    queue.store.owner = snap.owner
+    cfg = RunConfig.from_dict(snap.config)
+    run_experiment(cfg, queue.store, callbacks=[on_event], cancel_check=cancel_check, run_id=run_id)
+
+
+def _probe(queue: JobQueue, snap, cancel_check) -> None:
+    """A diagnostic job: waits ``seconds`` (cancellable) and appends where it ran to ``logs/probes.jsonl``."""
+    end = time.time() + float(snap.config.get("seconds", 0.5))
+    while time.time() < end:
+        if cancel_check():
+            raise Cancelled("cancelled by the user")
+        time.sleep(min(0.05, max(0.0, end - time.time())))
+    line = json.dumps({"job_id": snap.job_id, "pid": os.getpid(), "node": socket.gethostname(), "t": time.time(),
+                       "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}) + "\n"
+    fd = os.open(queue.logs_dir / "probes.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
+    queue.update(snap.job_id, progress={"type": "probe", "node": socket.gethostname(), "pid": os.getpid()})
 
 
 def _line(ev: dict) -> str:

@@ -9,17 +9,20 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
-from tlcore.jobs.process import describe_exit, is_alive, kill_group
-from tlcore.jobs.queue import HEARTBEAT_STALE_S, JobQueue
+from tlcore.jobs.executors import (PROJECT_ROOT, UNKNOWN_EXIT, Handle, gpu_devices, jobs_per_gpu, make_executor,
+                                   pythonpath)
+from tlcore.jobs.process import describe_exit, is_alive
+from tlcore.jobs.queue import JobQueue
+from tlcore.runs.backup import backup_if_due
 from tlcore.runs.store import RunStore
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CANCEL_GRACE_S = 5.0
 KILL_GRACE_S = 5.0
 DEFAULT_JOB_TIMEOUT_S = 24 * 3600
@@ -35,40 +38,59 @@ def job_timeout_s() -> float:
 
 
 def default_max_jobs() -> int:
-    """One job per GPU, one on CPU (read without initialising CUDA in this process)."""
+    """``TL_MAX_JOBS``, else one job per GPU (``TL_JOBS_PER_GPU``), one on CPU."""
     env = os.environ.get("TL_MAX_JOBS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5)
-        n = len([ln for ln in out.stdout.splitlines() if ln.startswith("GPU")])
-        return max(1, n)
-    except (OSError, subprocess.SubprocessError):
-        return 1
+    return max(1, len(gpu_devices()) * jobs_per_gpu())
 
 
-def reconcile(queue: JobQueue, own: set[str] | None = None) -> list[str]:
-    """Mark running jobs whose process died as failed (with the log tail); re-queue never-started ones."""
+def _live_worker_ids(queue: JobQueue) -> set[str]:
+    """Workers with a fresh heartbeat; on this host also a live process (a SIGKILLed worker is dead at once)."""
+    host = socket.gethostname()
+    out = set()
+    for w in queue.live_workers():
+        if w["host"] in (host, os.uname().nodename) and not is_alive(w["pid"]):
+            continue
+        out.add(w["worker_id"])
+    return out
+
+
+def reconcile(queue: JobQueue, own: set[str] | None = None, adopt=None) -> list[str]:
+    """Settle running jobs that no live worker serves.
+
+    - claimed but never bound to a process (the worker died in between): back to the queue;
+    - a local job process that still runs (its worker was killed): ``adopt(row)`` takes it over, so cancel,
+      the timeout and ``max_jobs`` reach it; without ``adopt`` it is left alone;
+    - a job process that died without a result, or a Ray task whose driver is gone: failed, with the log tail.
+
+    Returns the ids of the jobs re-queued or failed.
+    """
     own = own or set()
     fixed = []
-    live_workers = {w["worker_id"] for w in queue.live_workers()}
-    now = time.time()
+    live = _live_worker_ids(queue)
+    host = socket.gethostname()
     with queue.store.connect() as db:
         rows = [dict(r) for r in db.execute("SELECT * FROM jobs WHERE status='running'").fetchall()]
     for r in rows:
-        if r["job_id"] in own:
+        if r["job_id"] in own or r["worker_id"] in live:
             continue
         if r["pid"] is None:
-            if r["worker_id"] not in live_workers and now - (r["started"] or now) > 10:
-                queue.update(r["job_id"], status="queued", started=None, worker_id=None)
+            if queue.requeue_unbound(r["job_id"], r["worker_id"]):
                 fixed.append(r["job_id"])
             continue
-        stale = now - (r["heartbeat"] or 0) > HEARTBEAT_STALE_S
-        if not is_alive(r["pid"], r["pid_start"]) or (stale and r["worker_id"] not in live_workers):
-            tail = queue.log_tail(r["job_id"], 1500).strip()
-            msg = f"job process {r['pid']} died without reporting a result" + (f"; log tail:\n{tail}" if tail else "")
-            _fail(queue, r["job_id"], r["run_id"], msg)
-            fixed.append(r["job_id"])
+        local = (r.get("executor") or "local") == "local" and (r.get("node") or host) == host
+        if local and is_alive(r["pid"], r["pid_start"]):
+            if adopt is not None:
+                adopt(r)
+            continue
+        tail = queue.log_tail(r["job_id"], 1500).strip()
+        if local:
+            msg = f"job process {r['pid']} died without reporting a result"
+        else:
+            msg = f"the worker that ran this job on {r.get('executor')} ({r.get('node') or 'unknown node'}) stopped"
+        _fail(queue, r["job_id"], r["run_id"], msg + (f"; log tail:\n{tail}" if tail else ""))
+        fixed.append(r["job_id"])
     return fixed
 
 
@@ -108,7 +130,7 @@ def ensure_worker(root: Path | None = None) -> bool:
     store = RunStore(root) if root else RunStore()
     if worker_running(store.root):
         return False
-    env = {**os.environ, "TL_HOME": str(store.root), "PYTHONPATH": _pythonpath()}
+    env = {**os.environ, "TL_HOME": str(store.root), "PYTHONPATH": pythonpath()}
     (store.root / "logs").mkdir(parents=True, exist_ok=True)
     log = open(store.root / "logs" / "worker.log", "ab")
     subprocess.Popen([sys.executable, "-m", "tlcore", "worker"], stdout=log, stderr=subprocess.STDOUT,
@@ -117,8 +139,27 @@ def ensure_worker(root: Path | None = None) -> bool:
     return True
 
 
-def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 0.5) -> int:
-    """Main loop. ``once``: exit when nothing is queued or running."""
+_last_restart: dict[str, float] = {}
+
+
+def restart_worker_if_dead(root: Path | None = None, min_interval_s: float = 10.0) -> bool:
+    """Supervision from the dashboard (its sidebar polls this): start a worker when none serves the data root,
+    at most once per ``min_interval_s``. Returns True when one was started. Off with ``TL_NO_AUTOWORKER=1``."""
+    if os.environ.get("TL_NO_AUTOWORKER") == "1":
+        return False
+    root = Path(root) if root else RunStore().root
+    key = str(root)
+    if time.time() - _last_restart.get(key, 0.0) < min_interval_s or worker_running(root):
+        return False
+    _last_restart[key] = time.time()
+    return ensure_worker(root)
+
+
+def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 0.5,
+               ray_address: str | None = None, executor=None) -> int:
+    """Main loop. ``once``: exit when nothing is queued or running. ``ray_address`` (or ``TL_RAY_ADDRESS``):
+    run jobs as Ray tasks on that cluster instead of local child processes."""
+    os.umask(0o077)
     queue = JobQueue()
     lock = None
     for _ in range(20):  # a status probe may hold the lock for a moment
@@ -129,77 +170,93 @@ def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 
     if lock is None:
         print("another worker already serves this data root; exiting", file=sys.stderr)
         return 0
-    max_jobs = max_jobs or default_max_jobs()
+    try:
+        executor = executor or make_executor(queue.store.root, ray_address)
+    except Exception:
+        lock.close()
+        raise
+    max_jobs = max_jobs or (int(os.environ["TL_MAX_JOBS"]) if os.environ.get("TL_MAX_JOBS", "").isdigit()
+                            else executor.default_max_jobs())
     timeout = job_timeout_s()
-    wid = f"worker-{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+    wid = f"worker-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
     queue.register_worker(wid, max_jobs)
-    children: dict[str, dict] = {}
+    children: dict[str, Handle] = {}
     stopping = {"flag": False}
 
     def on_signal(signum, frame):
         stopping["flag"] = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(f"{wid}: serving {queue.store.root} with up to {max_jobs} concurrent job(s)", file=sys.stderr, flush=True)
+    def adopt(row: dict) -> None:
+        h = executor.adopt(row, timeout)
+        if h is None:
+            return
+        with queue.store.connect() as db:
+            cur = db.execute("UPDATE jobs SET worker_id=? WHERE job_id=? AND status='running' AND pid=?",
+                             (wid, row["job_id"], row["pid"]))
+        if cur.rowcount == 1:
+            children[row["job_id"]] = h
+            print(f"{wid}: adopted job {row['job_id']} (process {row['pid']}) from a worker that stopped",
+                  file=sys.stderr, flush=True)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    print(f"{wid}: serving {queue.store.root} through the {executor.name} executor with up to {max_jobs} "
+          f"concurrent job(s)", file=sys.stderr, flush=True)
     last_reconcile = 0.0
+    try:
+        backup_if_due(queue.store)
+    except Exception as exc:  # noqa: BLE001 - a backup problem must not stop the queue
+        print(f"{wid}: backup skipped: {exc}", file=sys.stderr, flush=True)
     try:
         while not stopping["flag"]:
             queue.worker_heartbeat(wid)
             if time.time() - last_reconcile > 2.0:
-                reconcile(queue, own=set(children))
+                reconcile(queue, own=set(children), adopt=adopt)
                 last_reconcile = time.time()
-            _reap(queue, children)
-            _enforce_cancel(queue, children)
-            _enforce_timeout(children, timeout)
-            while len(children) < max_jobs:
-                snap = queue.claim_next(wid)
-                if snap is None:
+            _reap(queue, children, executor)
+            _enforce_cancel(queue, children, executor)
+            _enforce_timeout(children, executor)
+            while len(children) < max_jobs and not stopping["flag"]:
+                nxt = queue.next_queued()
+                if nxt is None:
                     break
-                children[snap.job_id] = {"proc": _spawn(queue, snap), "cancel_at": None, "run_id": None,
-                                         "started": time.time(), "timeout_at": None, "limit": timeout}
+                gpu = executor.pick_gpu(nxt, children)
+                if gpu is False:
+                    break  # every GPU is busy: the job waits for one
+                snap = queue.claim_next(wid, job_id=nxt.job_id, executor=executor.name,
+                                        node=executor.node, gpus=gpu or None)
+                if snap is None:
+                    continue  # cancelled meanwhile
+                try:
+                    children[snap.job_id] = executor.start(queue, snap, wid, timeout)
+                except Exception as exc:  # noqa: BLE001 - e.g. no log folder, fork failure
+                    _fail(queue, snap.job_id, None, f"could not start the job: {type(exc).__name__}: {exc}")
             if once and not children and not queue.counts().get("queued"):
                 break
             time.sleep(poll_s)
     finally:
-        for job_id, c in children.items():
-            kill_group(c["proc"].pid, signal.SIGTERM)
-        for job_id, c in children.items():
-            try:
-                c["proc"].wait(timeout=KILL_GRACE_S)
-            except subprocess.TimeoutExpired:
-                kill_group(c["proc"].pid, signal.SIGKILL)
-                c["proc"].wait()
+        for h in children.values():
+            executor.stop(h)
+        for job_id, h in children.items():
+            if not executor.wait(h, KILL_GRACE_S):
+                executor.stop(h, force=True)
+                executor.wait(h, KILL_GRACE_S)
             snap = queue.get(job_id)
             _fail(queue, job_id, snap.run_id, "the worker was stopped while this job ran")
         queue.remove_worker(wid)
+        executor.close()
         lock.close()
     return 0
 
 
-def _pythonpath() -> str:
-    extra = os.environ.get("PYTHONPATH")
-    return str(PROJECT_ROOT) + (os.pathsep + extra if extra else "")
-
-
-def _spawn(queue: JobQueue, snap) -> subprocess.Popen:
-    log = open(snap.log_path, "ab")
-    env = {**os.environ, "TL_HOME": str(queue.store.root), "TORCH_FORCE_WEIGHTS_ONLY_LOAD": "1",
-           "PYTHONUNBUFFERED": "1", "PYTHONPATH": _pythonpath()}
-    proc = subprocess.Popen([sys.executable, "-m", "tlcore", "run-job", snap.job_id], stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                            cwd=str(PROJECT_ROOT))
-    log.close()
-    return proc
-
-
-def _reap(queue: JobQueue, children: dict) -> None:
+def _reap(queue: JobQueue, children: dict, executor) -> None:
     for job_id in list(children):
-        proc = children[job_id]["proc"]
-        rc = proc.poll()
+        h = children[job_id]
+        rc = executor.poll(h)
         if rc is None:
             continue
-        child = children.pop(job_id)
+        children.pop(job_id)
         snap = queue.get(job_id)
         if snap.status != "running":
             continue  # the job reported its own result
@@ -213,36 +270,39 @@ def _reap(queue: JobQueue, children: dict) -> None:
                     pass
             continue
         tail = queue.log_tail(job_id, 1500).strip()
-        if child.get("timeout_at"):
-            _fail(queue, job_id, snap.run_id, f"timed out: stopped after {child['limit']:g} s of wall-clock time "
+        if h.timeout_at:
+            _fail(queue, job_id, snap.run_id, f"timed out: stopped after {h.limit:g} s of wall-clock time "
                                               "(TL_JOB_TIMEOUT_S)" + (f"; log tail:\n{tail}" if tail else ""))
             continue
-        _fail(queue, job_id, snap.run_id, f"job process {describe_exit(rc)}" + (f"; log tail:\n{tail}" if tail else ""))
+        why = h.error or (f"job process {h.pid} ended without reporting a result" if rc == UNKNOWN_EXIT
+                          else f"job process {describe_exit(rc)}")
+        _fail(queue, job_id, snap.run_id, why + (f"; log tail:\n{tail}" if tail else ""))
 
 
-def _enforce_timeout(children: dict, limit: float) -> None:
-    """Stop jobs running longer than ``limit`` seconds: SIGTERM to the process group, SIGKILL after a grace."""
-    if not limit:
-        return
+def _enforce_timeout(children: dict, executor) -> None:
+    """Stop jobs running longer than their limit: SIGTERM to the process group (ray.cancel), SIGKILL after a
+    grace (ray.cancel(force=True))."""
     now = time.time()
-    for c in children.values():
-        if c["timeout_at"] is None and now - c["started"] > limit:
-            c["timeout_at"] = now
-            kill_group(c["proc"].pid, signal.SIGTERM)
-        elif c["timeout_at"] is not None and now - c["timeout_at"] > KILL_GRACE_S:
-            kill_group(c["proc"].pid, signal.SIGKILL)
+    for h in children.values():
+        if not h.limit:
+            continue
+        if h.timeout_at is None and now - h.started > h.limit:
+            h.timeout_at = now
+            executor.stop(h)
+        elif h.timeout_at is not None and now - h.timeout_at > KILL_GRACE_S:
+            executor.stop(h, force=True)
 
 
-def _enforce_cancel(queue: JobQueue, children: dict) -> None:
+def _enforce_cancel(queue: JobQueue, children: dict, executor) -> None:
     """A cancelled job stops itself at its next step; if it has not within the grace period, kill it."""
     now = time.time()
-    for job_id, c in children.items():
-        if c["cancel_at"] is None:
+    for job_id, h in children.items():
+        if h.cancel_at is None:
             if queue.cancel_requested(job_id):
-                c["cancel_at"] = now
+                h.cancel_at = now
             continue
-        waited = now - c["cancel_at"]
+        waited = now - h.cancel_at
         if waited > CANCEL_GRACE_S + KILL_GRACE_S:
-            kill_group(c["proc"].pid, signal.SIGKILL)
+            executor.stop(h, force=True)
         elif waited > CANCEL_GRACE_S:
-            kill_group(c["proc"].pid, signal.SIGTERM)
+            executor.stop(h)

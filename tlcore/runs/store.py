@@ -2,15 +2,21 @@
 
 Layout under ``TL_HOME`` (default ``./tl_data``)::
 
-    tl.db                  index of runs (and the job queue, see tlcore.jobs)
+    tl.db                  index of runs (and the job queue, see tlcore.jobs); mode 0600
+    backups/               rotating online backups of tl.db (``python -m tlcore doctor``)
     runs/<run_id>/         config.json, events.jsonl, metrics.json, history.json, predictions_*.csv,
                            model.safetensors, labels.json, split.json
 
 Every JSON file is written to a temporary name and renamed into place, so a crash never leaves a
-half-written file; listing reads only the index and tolerates missing artifacts.
+half-written file; listing reads only the index and tolerates missing artifacts. A write that fails (a
+full disk) removes its temporary file and raises :class:`StorageFull`. The data root, the database and every
+run folder are private to the server's user (0700/0600). A damaged database raises :class:`StoreCorrupt`,
+which names the file and the recovery command.
 """
 from __future__ import annotations
 
+import errno
+import getpass
 import json
 import os
 import shutil
@@ -30,10 +36,32 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     name TEXT, status TEXT NOT NULL, strategy TEXT, backbone TEXT, source TEXT, target TEXT,
     modality TEXT, seed INTEGER, created REAL NOT NULL, finished REAL, seconds REAL,
-    target_acc REAL, target_f1 REAL, source_acc REAL, error TEXT, config TEXT NOT NULL
+    target_acc REAL, target_f1 REAL, source_acc REAL, error TEXT, config TEXT NOT NULL, owner TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_CORRUPT = ("not a database", "malformed", "disk i/o error", "database or disk is full", "file is encrypted",
+            "unsupported file format")
+
+
+def current_user() -> str:
+    """Who acts from this process when no signed-in user is given: ``TL_USER`` or the OS user name."""
+    try:
+        return os.environ.get("TL_USER") or getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return "unknown"
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it private (0700). Returns it."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path, DIR_MODE)
+    except OSError:
+        pass
+    return path
 
 
 def default_root() -> Path:
@@ -61,52 +89,102 @@ class RunRecord:
     source_acc: float | None
     error: str | None
     config: dict
+    owner: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+_RECORD_FIELDS = set(RunRecord.__dataclass_fields__)
 
 
 class RunNotFound(TLError):
     """No run with that id."""
 
 
+class RunBusy(TLError):
+    """The run is still training; cancel it first."""
+
+
+class StorageFull(TLError, OSError):
+    """The data root's disk is full: nothing was half-written."""
+
+
+class StoreCorrupt(TLError):
+    """The SQLite index cannot be read; the message names the file and how to recover."""
+
+
+class PermissionDenied(TLError):
+    """Only the owner or an admin may change this."""
+
+
 class RunStore:
     """Thread- and process-safe: every call opens its own short-lived connection."""
 
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, owner: str | None = None):
         self.root = Path(root).expanduser().resolve() if root else default_root()
-        self.runs_dir = self.root / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
+        self.runs_dir = private_dir(self.root / "runs")
         self.db_path = self.root / "tl.db"
+        self.owner = owner  # recorded on runs this handle creates (default: current_user())
+        if not self.db_path.exists():
+            os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         with self.connect() as db:
             db.executescript(SCHEMA)
+            _add_column(db, "runs", "owner", "TEXT")
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.chmod(f"{self.db_path}{suffix}", FILE_MODE)
+            except OSError:
+                pass
 
     @contextmanager
     def connect(self):
-        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=30000")
-        db.execute("PRAGMA synchronous=NORMAL")
+        """A short-lived connection. A damaged or unreadable database raises :class:`StoreCorrupt`."""
+        try:
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from None
         try:
             yield db
+        except sqlite3.DatabaseError as exc:
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from None
         finally:
             db.close()
+
+    def _translate(self, exc: sqlite3.DatabaseError) -> Exception:
+        msg = str(exc).lower()
+        if isinstance(exc, sqlite3.IntegrityError) or not any(m in msg for m in _CORRUPT):
+            return exc
+        if "full" in msg:
+            return StorageFull(f"{self.db_path}: the disk is full ({exc}); free space on "
+                               f"{self.root} and retry")
+        return StoreCorrupt(f"{self.db_path}: the run database is damaged or unreadable ({exc}). Check it with "
+                            f"`python -m tlcore doctor`, then restore the newest good backup with "
+                            f"`python -m tlcore doctor --restore` (backups in {self.root / 'backups'})")
 
     # -- runs -------------------------------------------------------------------------------------
     def create(self, config: dict, status: str = "running", run_id: str | None = None) -> str:
         """Create the run folder (config.json) and its index row; returns the run id."""
         run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        folder = self.runs_dir / run_id
-        folder.mkdir(parents=True, exist_ok=False)
+        folder = self.folder(run_id)
+        folder.mkdir(parents=True, exist_ok=False, mode=DIR_MODE)
         self.write_json(run_id, "config.json", config)
         src, tgt = config.get("source", {}), config.get("target", {})
         with self.connect() as db:
             db.execute(
-                "INSERT INTO runs (run_id, name, status, strategy, backbone, source, target, seed, created, config)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs (run_id, name, status, strategy, backbone, source, target, seed, created, config,"
+                " owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, config.get("name") or "", status, config.get("strategy"), config.get("backbone"),
-                 _domain_label(src), _domain_label(tgt), config.get("seed"), time.time(), json.dumps(config)),
+                 _domain_label(src), _domain_label(tgt), config.get("seed"), time.time(), json.dumps(config),
+                 self.owner or current_user()),
             )
         return run_id
 
@@ -146,12 +224,37 @@ class RunStore:
         with self.connect() as db:
             return [_record(r) for r in db.execute(q, args).fetchall()]
 
-    def delete(self, run_id: str) -> None:
-        """Remove the index row first (listing stays consistent), then the folder."""
-        self.get(run_id)
+    def delete(self, run_id: str, actor: str | None = None) -> None:
+        """Remove the index row first (listing stays consistent), then the folder.
+
+        Args:
+            actor: the signed-in user asking; None for the server's own operator (CLI). Only the run's owner
+                or an admin may delete it.
+
+        Raises:
+            RunBusy: the run is still training (cancel its job first); nothing is removed.
+            PermissionDenied: ``actor`` is neither the owner nor an admin.
+        """
+        rec = self.get(run_id)
+        from tlcore.auth import authorize
+
+        authorize(actor, rec.owner, f"run {run_id}", self.root)
+        if rec.status in ("queued", "running"):
+            jobs = self._active_jobs_of(run_id)
+            raise RunBusy(f"run {run_id} is still {rec.status}" + (f" (job {', '.join(jobs)})" if jobs else "")
+                          + "; cancel it first, then delete it")
         with self.connect() as db:
-            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE run_id = ? AND status NOT IN ('queued', 'running')", (run_id,))
         shutil.rmtree(self.folder(run_id), ignore_errors=True)
+
+    def _active_jobs_of(self, run_id: str) -> list[str]:
+        try:
+            with self.connect() as db:
+                rows = db.execute("SELECT job_id FROM jobs WHERE run_id = ? AND status IN ('queued', 'running')",
+                                  (run_id,)).fetchall()
+        except sqlite3.OperationalError:  # no jobs table yet
+            return []
+        return [r["job_id"] for r in rows]
 
     # -- artifacts --------------------------------------------------------------------------------
     def folder(self, run_id: str) -> Path:
@@ -166,13 +269,26 @@ class RunStore:
         return self.write_bytes(run_id, name, json.dumps(obj, indent=1, default=_json_default).encode("utf-8"))
 
     def write_bytes(self, run_id: str, name: str, data: bytes) -> Path:
+        """Write ``name`` atomically (temp file, fsync, rename). On any failure the temp file is removed; a full
+        disk raises :class:`StorageFull` naming the file."""
         dst = self.path(run_id, name)
         tmp = dst.with_name(f".tmp-{uuid.uuid4().hex}-{name}")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dst)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, dst)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(f"{dst}: the disk is full ({len(data) / 1e6:.1f} MB to write); free space on "
+                                  f"{self.root} and run again") from None
+            raise
         return dst
 
     def read_json(self, run_id: str, name: str, default=None):
@@ -205,6 +321,17 @@ class RunStore:
         return self.read_json(run_id, "metrics.json", {}) or {}
 
 
+def _add_column(db, table: str, column: str, decl: str) -> None:
+    """Add a column to an existing table (schema migration of older data roots)."""
+    cols = {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
+    if column not in cols:
+        try:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        except sqlite3.OperationalError as exc:  # another process added it meanwhile
+            if "duplicate column" not in str(exc):
+                raise
+
+
 def _domain_label(spec: dict) -> str:
     if not isinstance(spec, dict):
         return str(spec)
@@ -218,7 +345,7 @@ def _domain_label(spec: dict) -> str:
 def _record(row) -> RunRecord:
     d = dict(row)
     d["config"] = json.loads(d["config"]) if d.get("config") else {}
-    return RunRecord(**d)
+    return RunRecord(**{k: v for k, v in d.items() if k in _RECORD_FIELDS})
 
 
 def _json_default(o):

@@ -1,0 +1,147 @@
+"""Job and server commands: ``submit``, ``jobs``, ``doctor`` and ``admin``.
+
+- ``python -m tlcore submit CONFIG [--set k=v] [--num-gpus N] [--num-cpus N]`` queues a training job; the last
+  stdout line is ``{"job_id": ...}``. ``--probe SECONDS`` queues a diagnostic job instead (no training).
+- ``python -m tlcore jobs [--json] [--all]`` lists jobs with status, run_id, executor and node.
+- ``python -m tlcore cancel JOB_ID`` cancels a job.
+- ``python -m tlcore doctor [--backup | --restore [FILE] | --list]`` checks the database, backs it up, restores.
+- ``python -m tlcore admin add|remove|list [NAME]`` grants dashboard users the admin role.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def register(sub, commands: dict) -> None:
+    s = sub.add_parser("submit", help="queue a training job for the worker (last line: {\"job_id\": ...})")
+    s.add_argument("config", nargs="?", help="config file (YAML or JSON)")
+    s.add_argument("--demo", help="use a built-in demo config (digits, reviews)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    s.add_argument("--label", default="", help="label shown in job lists")
+    s.add_argument("--key", default=None, help="idempotency key: the same key twice queues one job")
+    s.add_argument("--num-gpus", type=float, default=None, help="GPUs for the job (Ray task option; 0 = CPU)")
+    s.add_argument("--num-cpus", type=float, default=None, help="CPUs for the job (Ray task option, torch threads)")
+    s.add_argument("--probe", type=float, default=None, metavar="SECONDS",
+                   help="queue a diagnostic job that waits SECONDS and records where it ran (no CONFIG)")
+    j = sub.add_parser("jobs", help="list jobs (status, run_id, executor, node)")
+    j.add_argument("--json", action="store_true")
+    j.add_argument("--limit", type=int, default=200)
+    j.add_argument("--active", action="store_true", help="only queued and running jobs")
+    c = sub.add_parser("cancel", help="cancel a queued or running job")
+    c.add_argument("job_id")
+    d = sub.add_parser("doctor", help="check tl.db (PRAGMA integrity_check), back it up or restore a backup")
+    g = d.add_mutually_exclusive_group()
+    g.add_argument("--backup", action="store_true", help="make an online backup now (rotating)")
+    g.add_argument("--restore", nargs="?", const="", default=None, metavar="FILE",
+                   help="restore FILE or the newest sound backup (stop the worker and dashboard first)")
+    g.add_argument("--list", action="store_true", help="list backups")
+    a = sub.add_parser("admin", help="grant or revoke the admin role of a dashboard user")
+    a.add_argument("action", choices=("add", "remove", "list"))
+    a.add_argument("name", nargs="?")
+    commands.update({"submit": cmd_submit, "jobs": cmd_jobs, "cancel": cmd_cancel, "doctor": cmd_doctor,
+                     "admin": cmd_admin})
+
+
+def cmd_submit(a) -> int:
+    from tlcore.__main__ import _base_config
+    from tlcore.jobs.queue import JobQueue
+
+    resources = {k: v for k, v in (("num_cpus", a.num_cpus), ("num_gpus", a.num_gpus)) if v is not None}
+    queue = JobQueue()
+    if a.probe is not None:
+        job_id = queue.submit({"seconds": a.probe}, label=a.label, submit_key=a.key, kind="probe",
+                              resources=resources)
+    else:
+        a.demo = a.demo or None
+        raw = _base_config(a)
+        if raw is None:
+            return 2
+        job_id = queue.submit(raw, label=a.label, submit_key=a.key, resources=resources)
+    print(f"queued {job_id}; a worker runs it (python -m tlcore worker, or the dashboard's)", file=sys.stderr)
+    print(json.dumps({"job_id": job_id}))
+    return 0
+
+
+def job_row(s) -> dict:
+    return {"job_id": s.job_id, "kind": s.kind, "status": s.status, "run_id": s.run_id, "executor": s.executor,
+            "node": s.node, "gpus": s.gpus, "owner": s.owner, "label": s.label, "created": s.created,
+            "started": s.started, "finished": s.finished,
+            "error": (s.error or "").splitlines()[0][:300] if s.error else None}
+
+
+def cmd_jobs(a) -> int:
+    from tlcore.jobs.queue import JobQueue
+
+    jobs = JobQueue().list(limit=a.limit, active_only=a.active)
+    if a.json:
+        print(json.dumps([job_row(s) for s in jobs]))
+        return 0
+    fmt = "{:<15} {:<9} {:<10} {:<24} {:<6} {:<20} {}"
+    print(fmt.format("job_id", "kind", "status", "run_id", "exec", "node", "label"))
+    for s in jobs:
+        print(fmt.format(s.job_id, s.kind, s.status, s.run_id or "", s.executor or "", (s.node or "")[:20],
+                         s.label[:60]))
+    return 0
+
+
+def cmd_cancel(a) -> int:
+    from tlcore.jobs.queue import JobQueue
+
+    print(json.dumps({"job_id": a.job_id, "status": JobQueue().cancel(a.job_id)}))
+    return 0
+
+
+def cmd_doctor(a) -> int:
+    from tlcore.runs import backup
+    from tlcore.runs.store import default_root
+
+    root = default_root()
+    if a.list:
+        print(json.dumps({"backups": [{"file": str(p), "bytes": p.stat().st_size,
+                                       "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))}
+                                      for p in backup.list_backups(root)]}))
+        return 0
+    if a.restore is not None:
+        out = backup.restore(root, a.restore or None)
+        print(f"restored {out['restored']} as {out['database']}" +
+              (f"; the damaged file is kept as {out['damaged_copy']}" if out["damaged_copy"] else ""), file=sys.stderr)
+        print(json.dumps(out))
+        return 0
+    if a.backup:
+        dest = backup.backup(root)
+        print(json.dumps({"backup": str(dest), "kept": len(backup.list_backups(root))}))
+        return 0
+    problems = backup.integrity(backup.db_path(root))
+    out = {"database": str(backup.db_path(root)), "ok": not problems, "problems": problems[:20],
+           "backups": [str(p) for p in backup.list_backups(root)[:3]]}
+    if problems:
+        print(f"{out['database']} is damaged: {problems[0]}", file=sys.stderr)
+        print("restore the newest sound backup with: python -m tlcore doctor --restore" if out["backups"] else
+              "no backup exists; move the file aside to start an empty database (runs/ folders are kept)",
+              file=sys.stderr)
+    else:
+        from tlcore.runs.store import RunStore
+
+        store = RunStore(root)
+        indexed = {r.run_id for r in store.list()}
+        folders = {p.name for p in store.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        out["runs_without_folder"] = sorted(indexed - folders)[:50]
+        out["folders_without_run"] = sorted(folders - indexed)[:50]
+    print(json.dumps(out))
+    return 0 if not problems else 1
+
+
+def cmd_admin(a) -> int:
+    from tlcore import auth
+
+    if a.action == "list":
+        print(json.dumps({"admins": auth.admins()}))
+        return 0
+    if not a.name:
+        print(f"error: admin {a.action} needs a NAME", file=sys.stderr)
+        return 2
+    auth.set_admin(a.name, a.action == "add")
+    print(json.dumps({"admins": auth.admins()}))
+    return 0

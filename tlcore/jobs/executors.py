@@ -1,0 +1,236 @@
+"""Executors: where a claimed job's process runs. The worker (:mod:`tlcore.jobs.worker`) owns the queue and
+its rules (claiming, cancel, timeout, reconciling); an executor only starts, polls and signals jobs.
+
+- :class:`LocalExecutor`: one child process per job on this machine (``python -m tlcore run-job``), in its own
+  process group. On a GPU server each job child sees only its GPU (``CUDA_VISIBLE_DEVICES``), one job per GPU
+  by default (``TL_JOBS_PER_GPU``); a job waits in the queue until a GPU is free.
+- :class:`RayExecutor`: each job is a Ray task (``num_cpus``/``num_gpus`` from the job's resources) on a Ray
+  cluster (``TL_RAY_ADDRESS=auto|ray://host:10001`` or ``python -m tlcore worker --ray ADDRESS``). Cancel maps
+  to ``ray.cancel``; the task records the node that ran it. Every node must see the same data root at the same
+  path (a shared filesystem) and have TL Studio installed at the same path: the run store stays the source of
+  truth, tasks read and write it directly.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tlcore.errors import ConfigError
+from tlcore.jobs.process import is_alive, kill_group, process_start_time
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+UNKNOWN_EXIT = -1000  # an adopted process ended: not our child, so its exit code is unknown
+
+
+@dataclass
+class Handle:
+    """One job this worker is responsible for."""
+
+    job_id: str
+    started: float = field(default_factory=time.time)
+    limit: float = 0.0
+    cancel_at: float | None = None
+    timeout_at: float | None = None
+    gpus: str | None = None
+    proc: subprocess.Popen | None = None     # local child
+    pid: int | None = None                   # local: the job's process (group leader)
+    pid_start: float | None = None
+    ref: object = None                       # Ray ObjectRef
+    adopted: bool = False
+    error: str | None = None                 # what the executor knows about an abnormal end
+
+
+def pythonpath() -> str:
+    extra = os.environ.get("PYTHONPATH")
+    return str(PROJECT_ROOT) + (os.pathsep + extra if extra else "")
+
+
+def job_env(root: Path) -> dict:
+    """Environment of every job process: offline model hubs, safe checkpoint loading, private files."""
+    return {"TL_HOME": str(root), "TORCH_FORCE_WEIGHTS_ONLY_LOAD": "1", "PYTHONUNBUFFERED": "1",
+            "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+            "TRANSFORMERS_OFFLINE": os.environ.get("TRANSFORMERS_OFFLINE", "1"),
+            "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": pythonpath()}
+
+
+def gpu_devices() -> list[str]:
+    """GPU indices of this machine: ``TL_GPUS`` ("0,1", or "none"; also how tests fake a GPU server), else
+    ``nvidia-smi -L`` (read without initialising CUDA in this process)."""
+    env = os.environ.get("TL_GPUS")
+    if env is not None:
+        return [] if env.strip().lower() in ("", "none") else [g.strip() for g in env.split(",") if g.strip()]
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5)
+        return [str(i) for i, ln in enumerate(ln for ln in out.stdout.splitlines() if ln.startswith("GPU"))]
+    except (OSError, subprocess.SubprocessError):
+        return []
+
+
+def jobs_per_gpu() -> int:
+    env = os.environ.get("TL_JOBS_PER_GPU", "1")
+    return max(1, int(env)) if env.isdigit() else 1
+
+
+def needs_gpu(snap) -> bool:
+    """A job uses a GPU unless it asks for none (``num_gpus: 0``, ``device: cpu``) or is a probe."""
+    if "num_gpus" in snap.resources:
+        return snap.resources["num_gpus"] > 0
+    if snap.kind != "train":
+        return False
+    return str(snap.config.get("device", "auto")) != "cpu"
+
+
+class LocalExecutor:
+    """Job child processes on this machine, one GPU each when there are GPUs."""
+
+    name = "local"
+
+    def __init__(self, root: Path, gpus: list[str] | None = None, per_gpu: int | None = None):
+        self.root = Path(root)
+        self.gpus = gpu_devices() if gpus is None else list(gpus)
+        self.per_gpu = per_gpu or jobs_per_gpu()
+        self.node = socket.gethostname()
+
+    def default_max_jobs(self) -> int:
+        return max(1, len(self.gpus) * self.per_gpu)
+
+    def pick_gpu(self, snap, handles: dict) -> str | None | bool:
+        """The GPU for ``snap`` ("" when it needs none), or False when every GPU is busy (the job waits)."""
+        if not self.gpus or not needs_gpu(snap):
+            return ""
+        load = {g: 0 for g in self.gpus}
+        for h in handles.values():
+            for g in (h.gpus or "").split(","):
+                if g in load:
+                    load[g] += 1
+        free = [g for g in self.gpus if load[g] < self.per_gpu]
+        return min(free, key=lambda g: (load[g], self.gpus.index(g))) if free else False
+
+    def start(self, queue, snap, worker_id: str, limit: float) -> Handle:
+        log = open(snap.log_path, "ab")
+        env = {**os.environ, **job_env(self.root), "TL_WORKER_ID": worker_id}
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = snap.gpus or ""  # a CPU job on a GPU server sees no GPU
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "tlcore", "run-job", snap.job_id], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                    start_new_session=True, cwd=str(PROJECT_ROOT))
+        finally:
+            log.close()
+        start = process_start_time(proc.pid)
+        queue.bind_process(snap.job_id, worker_id, proc.pid, start)
+        return Handle(snap.job_id, limit=limit, gpus=snap.gpus or None, proc=proc, pid=proc.pid, pid_start=start)
+
+    def adopt(self, row: dict, limit: float) -> Handle:
+        """Take over a job process left by a worker that died (it runs on in its own process group)."""
+        return Handle(row["job_id"], started=row["started"] or time.time(), limit=limit, gpus=row.get("gpus"),
+                      pid=row["pid"], pid_start=row["pid_start"], adopted=True)
+
+    def poll(self, h: Handle) -> int | None:
+        if h.proc is not None:
+            return h.proc.poll()
+        return None if is_alive(h.pid, h.pid_start) else UNKNOWN_EXIT
+
+    def stop(self, h: Handle, force: bool = False) -> None:
+        if h.pid and (h.proc is not None or is_alive(h.pid, h.pid_start)):
+            kill_group(h.pid, signal.SIGKILL if force else signal.SIGTERM)
+
+    def wait(self, h: Handle, timeout: float) -> bool:
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.poll(h) is not None:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def _ray_run_job(job_id: str, root: str, worker_id: str) -> int:
+    """The Ray task: runs the job in this Ray worker process, on whichever node Ray chose."""
+    import ray
+
+    os.environ.update({k: v for k, v in job_env(Path(root)).items() if k != "PYTHONPATH"})
+    node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:12]}"
+    from tlcore.jobs.runner import run_job
+
+    return run_job(job_id, worker_id=worker_id, node=node)
+
+
+class RayExecutor:
+    """Each job is a Ray task on a cluster; the data root must be shared by every node (same path)."""
+
+    name = "ray"
+
+    def __init__(self, root: Path, address: str | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("the Ray executor needs the ray package: pip install 'ray>=2.40'") from None
+        self.ray = ray
+        self.root = Path(root)
+        if not ray.is_initialized():
+            address = address or os.environ.get("TL_RAY_ADDRESS") or "auto"
+            ray.init(address=None if address == "local" else address, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": pythonpath()}})
+        self.node = "ray"
+        self._remote = ray.remote(max_calls=1)(_ray_run_job)  # a fresh process per job: GPU memory is released
+
+    def default_max_jobs(self) -> int:
+        res = self.ray.cluster_resources()
+        return max(1, int(res.get("GPU", 0)) or int(res.get("CPU", 1)))
+
+    def pick_gpu(self, snap, handles: dict) -> str:
+        return ""  # Ray places GPU tasks and sets CUDA_VISIBLE_DEVICES itself
+
+    def start(self, queue, snap, worker_id: str, limit: float) -> Handle:
+        num_gpus = snap.resources.get("num_gpus")
+        if num_gpus is None:
+            num_gpus = 1 if needs_gpu(snap) and self.ray.cluster_resources().get("GPU", 0) else 0
+        opts = {"num_cpus": snap.resources.get("num_cpus", 1), "num_gpus": num_gpus,
+                "runtime_env": {"env_vars": {"PYTHONPATH": pythonpath()}}}
+        ref = self._remote.options(**opts).remote(snap.job_id, str(self.root), worker_id)
+        return Handle(snap.job_id, limit=limit, ref=ref)
+
+    def adopt(self, row: dict, limit: float):
+        return None  # a Ray task dies with the driver that submitted it: nothing to adopt
+
+    def poll(self, h: Handle) -> int | None:
+        ready, _ = self.ray.wait([h.ref], timeout=0)
+        if not ready:
+            return None
+        try:
+            return int(self.ray.get(h.ref))
+        except self.ray.exceptions.TaskCancelledError:
+            return -signal.SIGTERM
+        except Exception as exc:  # noqa: BLE001 - a node or worker died, an error outside run_job
+            h.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+            return 1
+
+    def stop(self, h: Handle, force: bool = False) -> None:
+        try:
+            self.ray.cancel(h.ref, force=force)
+        except Exception:  # noqa: BLE001 - already finished
+            pass
+
+    def wait(self, h: Handle, timeout: float) -> bool:
+        ready, _ = self.ray.wait([h.ref], timeout=timeout)
+        return bool(ready)
+
+    def close(self) -> None:
+        pass
+
+
+def make_executor(root: Path, ray_address: str | None = None):
+    """The Ray executor when an address is given (or ``TL_RAY_ADDRESS`` is set), else the local one."""
+    address = ray_address or os.environ.get("TL_RAY_ADDRESS")
+    if address:
+        return RayExecutor(root, address)
+    return LocalExecutor(root)
