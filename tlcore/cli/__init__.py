@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: list[str] = ["jobs"]
+MODULES: list[str] = ["jobs", "export"]
 
 
 def register_all(sub, commands: dict) -> None:

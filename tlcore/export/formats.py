@@ -1,0 +1,170 @@
+"""Exports of a run's artifact to the formats people deploy.
+
+``python -m tlcore export RUN_ID --format onnx|torchscript|hf|safetensors --out DIR``. Every format writes a
+folder holding the model, ``model.json`` (classes, preprocessing), a model card (``README.md``) with a loading
+snippet, and for text models the tokenizer files. The folder is built under a temporary name and renamed into
+place at the end, so a failed export leaves nothing behind.
+
+- ``onnx``: logits from ``pixel_values`` (N, 3, S, S) or ``input_ids``/``attention_mask`` (N, L); dynamic batch
+  (and sequence) axes; opset 18 (legacy TorchScript-based exporter: it handles every backbone here).
+- ``torchscript``: ``model.pt`` (``torch.jit.trace``), the same inputs and output.
+- ``safetensors``: the TL Studio artifact itself (``model.safetensors`` + ``model.json``), loadable with
+  :func:`tlcore.models.io.load_model` or, for image models, plain torch + timm (see the card).
+- ``hf``: text runs: a Hugging Face ``BertForSequenceClassification`` folder that
+  ``transformers.pipeline("text-classification", model=DIR)`` loads (see :mod:`tlcore.export.hf`); image runs:
+  the safetensors artifact plus ``config.json``/``classes`` for plain torch/timm loading.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+from tlcore.errors import TLError
+from tlcore.models.io import META_FILE, WEIGHTS_FILE, load_model, run_model_folder
+
+FORMATS = ("onnx", "torchscript", "hf", "safetensors")
+OPSET = 18
+
+
+class ExportError(TLError):
+    """An export could not be produced; nothing was written."""
+
+
+def export_run(store, run_id: str, fmt: str, out) -> dict:
+    """Export run ``run_id`` as ``fmt`` into the new folder ``out``. Returns a summary dict."""
+    if fmt not in FORMATS:
+        raise ExportError(f"--format {fmt!r}: unknown; choose one of {', '.join(FORMATS)}")
+    out = Path(out).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"--out {out}: already exists and is not an empty folder; choose a new folder")
+    if not out.parent.is_dir():
+        raise ExportError(f"--out {out}: folder {out.parent} does not exist")
+    src = run_model_folder(store, run_id)
+    t0 = time.perf_counter()
+    loaded = load_model(src)
+    if loaded.meta.get("quantization"):
+        raise ExportError(f"run {run_id!r} is dynamically quantized (int8): export its parent run, or use "
+                          "the ONNX export of the parent and quantize with ONNX Runtime")
+    tmp = out.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{out.name}")
+    tmp.mkdir()
+    try:
+        files = _write(fmt, loaded, src, tmp)
+        from tlcore.export.card import model_card
+
+        (tmp / "README.md").write_text(model_card(store, run_id, loaded.meta, fmt), encoding="utf-8")
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"run_id": run_id, "format": fmt, "out": str(out), "files": sorted(["README.md", *files]),
+            "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _write(fmt: str, loaded, src: Path, dst: Path) -> list[str]:
+    hf_text = fmt == "hf" and loaded.modality == "text"
+    sub = "tlstudio/" if hf_text else ""  # the HF folder's own model.safetensors takes the root name
+    (dst / sub).mkdir(exist_ok=True)
+    files = [sub + WEIGHTS_FILE, sub + META_FILE]
+    shutil.copy2(src / WEIGHTS_FILE, dst / sub / WEIGHTS_FILE)
+    shutil.copy2(src / META_FILE, dst / sub / META_FILE)
+    if loaded.modality == "text" and not hf_text:
+        files += save_tokenizer(loaded.model.backbone.tokenizer, dst / "tokenizer")
+    if fmt == "onnx":
+        export_onnx(loaded, dst / "model.onnx")
+        files.append("model.onnx")
+    elif fmt == "torchscript":
+        export_torchscript(loaded, dst / "model.pt")
+        files.append("model.pt")
+    elif fmt == "hf":
+        if loaded.modality == "text":
+            from tlcore.export.hf import export_hf_text
+
+            files += export_hf_text(loaded, dst)
+        else:
+            (dst / "config.json").write_text(json.dumps(_image_config(loaded.meta), indent=1), encoding="utf-8")
+            files.append("config.json")
+    return files
+
+
+def save_tokenizer(tokenizer, folder: Path) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(str(folder))
+    return sorted(f"tokenizer/{p.name}" for p in folder.iterdir())
+
+
+class LogitsOnly:
+    """Wraps a Classifier so ``forward`` takes plain tensors and returns logits only (for tracing)."""
+
+    def __new__(cls, model, modality: str):
+        import torch
+
+        class _Wrap(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+
+            def forward(self, *x):
+                if modality == "text":
+                    return self.model({"input_ids": x[0], "attention_mask": x[1]})[1]
+                return self.model(x[0])[1]
+
+        return _Wrap().eval()
+
+
+def example_inputs(meta: dict, batch: int = 2):
+    import torch
+
+    if meta["modality"] == "image":
+        s = int(meta["preprocessing"]["image_size"])
+        return (torch.randn(batch, 3, s, s),)
+    ids = torch.randint(1000, 2000, (batch, 12))
+    mask = torch.ones(batch, 12, dtype=torch.long)
+    mask[1:, 8:] = 0
+    return ids, mask
+
+
+def input_names(meta: dict) -> list[str]:
+    return ["pixel_values"] if meta["modality"] == "image" else ["input_ids", "attention_mask"]
+
+
+def export_onnx(loaded, path: Path) -> None:
+    import torch
+
+    names = input_names(loaded.meta)
+    dyn = {n: ({0: "batch"} if n == "pixel_values" else {0: "batch", 1: "sequence"}) for n in names}
+    dyn["logits"] = {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(LogitsOnly(loaded.model, loaded.modality), example_inputs(loaded.meta), str(path),
+                              input_names=names, output_names=["logits"], dynamic_axes=dyn, opset_version=OPSET,
+                              dynamo=False)
+        except Exception as exc:  # noqa: BLE001 - exporter failures become one message
+            raise ExportError(f"ONNX export failed: {type(exc).__name__}: {exc}"[:600]) from None
+
+
+def export_torchscript(loaded, path: Path) -> None:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            traced = torch.jit.trace(LogitsOnly(loaded.model, loaded.modality), example_inputs(loaded.meta),
+                                     check_trace=False)
+            torch.jit.save(traced, str(path))
+        except Exception as exc:  # noqa: BLE001
+            raise ExportError(f"TorchScript export failed: {type(exc).__name__}: {exc}"[:600]) from None
+
+
+def _image_config(meta: dict) -> dict:
+    pre = meta["preprocessing"]
+    return {"architecture": meta["backbone"]["name"], "num_classes": len(meta["classes"]),
+            "label_names": meta["classes"], "bottleneck": meta.get("bottleneck", 0),
+            "pretrained_cfg": {"input_size": [3, pre["image_size"], pre["image_size"]], "mean": pre["mean"],
+                               "std": pre["std"], "interpolation": "bilinear", "crop_pct": 1.0}}
