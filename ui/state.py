@@ -9,6 +9,7 @@ import streamlit as st
 from tlcore.data.library import DomainLibrary
 from tlcore.jobs.queue import JobQueue
 from tlcore.runs.store import RunStore, default_root
+from tlcore.user_settings import load_settings, update_settings
 
 # session-state keys (one place, so pages agree)
 SOURCE_SPEC = "tl_source_spec"      # dict: the chosen source DomainSpec (as a RunConfig dict)
@@ -16,6 +17,8 @@ TARGET_SPEC = "tl_target_spec"      # dict: the chosen target DomainSpec
 PAIR_LABEL = "tl_pair_label"        # str: how the chosen pair is shown ("demo: digits", ...)
 SUBMIT_NONCE = "tl_submit_nonce"    # str: idempotency key of the next submit on the Train page
 LAST_JOBS = "tl_last_jobs"          # list[str]: job ids queued by this session's last submit
+RESTORED = "tl_settings_restored"   # str: the user whose stored settings this session has loaded
+SAVED_TRAIN = "tl_saved_train"      # dict: modality -> the Train settings stored for this user
 
 DEFAULT_DEMO = "digits"
 
@@ -78,9 +81,41 @@ def chosen_pair() -> tuple[dict, dict]:
 
 
 def set_pair(source: dict, target: dict, label: str) -> None:
+    """The pair chosen on the Domains page: kept in the session and in the user's settings file (data root)."""
     st.session_state[SOURCE_SPEC] = dict(source)
     st.session_state[TARGET_SPEC] = dict(target)
     st.session_state[PAIR_LABEL] = label
+    update_settings(home(), current_user(), pair={"source": dict(source), "target": dict(target), "label": label})
+
+
+def current_user() -> str | None:
+    """The signed-in user (None when sign-in is off: the settings then belong to the ``local`` user)."""
+    return st.session_state.get("tl_user")  # ui.auth.USER (not imported: ui.auth imports this module)
+
+
+def restore_settings() -> None:
+    """Once per session and user: load the stored pair and Train settings ($TL_HOME/settings/<user>.json)."""
+    user = current_user() or ""
+    if st.session_state.get(RESTORED) == user:
+        return
+    st.session_state[RESTORED] = user
+    stored = load_settings(home(), current_user())
+    pair = stored.get("pair") or {}
+    if pair.get("source") and pair.get("target") and SOURCE_SPEC not in st.session_state:
+        st.session_state[SOURCE_SPEC] = dict(pair["source"])
+        st.session_state[TARGET_SPEC] = dict(pair["target"])
+        st.session_state[PAIR_LABEL] = pair.get("label") or ""
+    st.session_state[SAVED_TRAIN] = dict(stored.get("train") or {})
+
+
+def save_train_settings(modality: str, values: dict) -> None:
+    """Store this modality's Train settings for the user (only when they changed)."""
+    saved = dict(st.session_state.get(SAVED_TRAIN) or {})
+    if saved.get(modality) == values:
+        return
+    saved[modality] = dict(values)
+    st.session_state[SAVED_TRAIN] = saved
+    update_settings(home(), current_user(), train=saved)
 
 
 def nonce() -> str:

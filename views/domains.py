@@ -208,6 +208,7 @@ def pair_overview(doms: dict) -> None:
 
 # -- page ------------------------------------------------------------------------------------------
 require_sign_in()  # also here: a fresh server may serve this file directly on its first request
+state.restore_settings()  # the pair this user chose last time (kept in the data root)
 st.title("Domains")
 st.caption("Choose a source domain (labeled, trained on) and a target domain (where the model should work). "
            "The pair is used by the Train page.")

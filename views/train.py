@@ -11,7 +11,7 @@ from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
 from tlcore.strategies import STRATEGIES
-from ui import state
+from ui import state, train_settings
 from ui.auth import require_sign_in
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
@@ -28,16 +28,19 @@ def parameter_count(backbone: str, strategy: str, params_json: str, num_classes:
     return trainable_parameters(backbone, strategy, json.loads(params_json), num_classes, bottleneck)
 
 
-def pair_options() -> dict:
-    """label -> (source spec, target spec): the Domains page choice first, then the demo pairs."""
+def pair_options() -> tuple[dict, int]:
+    """(label -> (source spec, target spec), index of the pair chosen on the Domains page): that choice first
+    (a demo pair chosen there is its demo option), then the demo pairs."""
     out = {}
     src, tgt = state.chosen_pair()
-    if not (src.get("demo") and src.get("demo") == tgt.get("demo")):
+    chosen_demo = src.get("demo") if src.get("demo") and src == tgt else None
+    if not chosen_demo:
         label = st.session_state.get(state.PAIR_LABEL) or "chosen on the Domains page"
         out[f"{label} (from the Domains page)"] = (src, tgt)
     for demo in DEMO_MODALITY:
         out[f"demo: {demo} (generated)"] = ({"demo": demo}, {"demo": demo})
-    return out
+    index = list(DEMO_MODALITY).index(chosen_demo) if chosen_demo in DEMO_MODALITY else 0
+    return out, index
 
 
 def spec_info(spec: dict) -> tuple[str | None, int]:
@@ -77,9 +80,11 @@ def submit(configs: list[tuple[str, dict]]) -> None:
 
 # -- page ------------------------------------------------------------------------------------------
 require_sign_in()  # also here: a fresh server may serve this file directly on its first request
+state.restore_settings()  # the pair and settings this user chose last time (kept in the data root)
 st.title("Train")
-options = pair_options()
-pair_label = st.selectbox("Domain pair (source → target)", list(options), key="train-pair")
+options, chosen_index = pair_options()
+pair_label = st.selectbox("Domain pair (source → target)", list(options), key="train-pair", index=chosen_index,
+                          help="Defaults to the pair chosen on the Domains page.")
 source, target = options[pair_label]
 modality, num_classes = spec_info(source)
 if modality is None:
@@ -89,6 +94,10 @@ if spec_info(target)[0] != modality:
     st.error("Source and target have different modalities (image vs text); choose a matching pair.")
     st.stop()
 defaults = DEFAULTS[modality]
+changed = train_settings.prepare(modality, pair_label, DEFAULTS)
+if changed:
+    st.info("This pair holds " + modality + " data, so some settings changed: " + "; ".join(changed) + ". "
+            "Everything else you set stays as it was.", icon=":material/info:")
 
 left, right = st.columns(2)
 with left:
@@ -124,6 +133,10 @@ with right:
                                       "head; alignment losses act on it. Needed for adaptation with a frozen "
                                       "backbone (strategy parameter freeze_backbone); 256 is the usual width.")
 
+train_settings.remember(modality, {
+    "backbone": backbone, "strategy": strategy, "epochs": epochs, "batch_size": batch, "lr": lr,
+    ("image_size" if modality == "image" else "max_length"): size, "max_samples": max_samples, "seed": seed,
+    "labeled_fraction": labeled, "augment": augment, "bottleneck": bottleneck})
 config = {
     "source": dict(source), "target": {**target, "labeled_fraction": labeled},
     "backbone": backbone, "strategy": strategy, "params": params, "epochs": epochs, "batch_size": batch, "lr": lr,
