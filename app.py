@@ -17,6 +17,7 @@ page = st.navigation([
     st.Page(HERE / "views" / "train.py", title="Train", icon=":material/model_training:"),
     st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/leaderboard:"),
     st.Page(HERE / "views" / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page(HERE / "views" / "predict.py", title="Predict", icon=":material/online_prediction:"),
 ])
 sidebar()
 page.run()
