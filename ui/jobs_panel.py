@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from tlcore.errors import TLError
+from tlcore.evaluation.summary import batch_summary, run_outcome
 from ui.state import get_queue, get_store
 from ui.theme import PLOTLY_TEMPLATE, SOURCE_COLOR, STATUS_ICONS, TARGET_COLOR
 
 MAX_POINTS = 2000
+COMPARE_PAGE = "views/compare.py"
 
 
 def progress_text(snap) -> tuple[float, str]:
@@ -31,7 +34,7 @@ def progress_text(snap) -> tuple[float, str]:
         parts.append(f"ETA {_duration(p['eta_s'])}")
     if snap.cancel_requested:
         parts.append("cancelling…")
-    frac = p.get("progress") if p.get("type") in ("step", "epoch") else 0.0
+    frac = p.get("progress") if p.get("type") in ("step", "epoch", "phase") else 0.0  # phases: e.g. caching features
     return min(1.0, max(0.0, float(frac or 0.0))), " · ".join(parts) or "starting"
 
 
@@ -61,11 +64,14 @@ def curves_figures(curves: dict) -> tuple[go.Figure, go.Figure]:
 
 
 @st.fragment(run_every=2)
-def jobs_panel(limit: int = 8) -> None:
-    """Show the latest ``limit`` jobs of the shared queue (every user sees the same queue)."""
+def jobs_panel(limit: int = 8, batch: list[str] | None = None) -> None:
+    """Show the latest ``limit`` jobs of the shared queue (every user sees the same queue), after the summary
+    of the ``batch`` (job ids of the last "Run all strategies") when given."""
     queue, store = get_queue(), get_store()
     jobs = queue.list(limit=limit)
     st.subheader("Jobs")
+    if batch:
+        batch_panel(store, queue, batch)
     if not jobs:
         st.caption("No jobs yet. Start a run above; it is queued and trained by the worker process.")
         return
@@ -87,6 +93,8 @@ def _job(queue, store, snap) -> None:
                 st.rerun(scope="fragment")
         frac, text = progress_text(snap)
         st.progress(frac, text=text)
+        if snap.status == "completed" and snap.run_id:
+            _outcome(store, snap)
         if snap.status == "failed":
             st.error(f"Failed: {(snap.error or 'no error message recorded').splitlines()[0][:500]}")
             with st.expander("Error details and log tail"):
@@ -100,6 +108,56 @@ def _job(queue, store, snap) -> None:
                     c1, c2 = st.columns(2)
                     c1.plotly_chart(loss, width="stretch", key=f"loss-{snap.job_id}")
                     c2.plotly_chart(acc, width="stretch", key=f"acc-{snap.job_id}")
+
+
+def _outcome(store, snap) -> None:
+    """The "what happened" line of a finished job: target accuracy with its interval (or the label-free scores
+    of an unlabeled target), the time taken, and a link to the run on Compare."""
+    seconds = (snap.finished - snap.started) if snap.finished and snap.started else None
+    try:
+        line = run_outcome(store.metrics(snap.run_id), seconds)["text"]
+    except TLError:
+        return
+    c1, c2 = st.columns([5, 1])
+    c1.text(line)
+    with c2:
+        compare_link(snap.run_id)
+
+
+def compare_link(run_id: str) -> None:
+    try:
+        st.page_link(COMPARE_PAGE, label="Open on Compare", icon=":material/leaderboard:",
+                     query_params={"run": run_id})
+    except StreamlitAPIException:  # a page run on its own (no st.navigation): no page to link to
+        st.caption(f"Run {run_id} on Compare")
+
+
+def batch_panel(store, queue, job_ids: list[str]) -> None:
+    """Progress of the last "Run all strategies" batch, and its summary once every job has finished."""
+    snaps = []
+    for job_id in job_ids:
+        try:
+            snaps.append(queue.get(job_id))
+        except TLError:
+            continue
+    if not snaps:
+        return
+    with st.container(border=True, key="batch-summary"):
+        active = [s for s in snaps if s.active]
+        if active:
+            st.text(f"Batch of {len(snaps)} strategies: {len(snaps) - len(active)} finished, {len(active)} to go. "
+                    "A summary appears here when all have finished.")
+            return
+        summary = cached_batch_summary(str(store.root), tuple(s.run_id for s in snaps if s.run_id))
+        st.markdown("**Batch finished**")
+        st.text(summary["text"])
+
+
+@st.cache_data(show_spinner="Summarising the batch…", max_entries=8)
+def cached_batch_summary(root: str, run_ids: tuple) -> dict:
+    from tlcore.runs.store import RunStore
+
+    return batch_summary(RunStore(root), list(run_ids))
 
 
 def _events(store, run_id: str) -> list[dict]:

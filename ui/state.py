@@ -19,6 +19,7 @@ SUBMIT_NONCE = "tl_submit_nonce"    # str: idempotency key of the next submit on
 LAST_JOBS = "tl_last_jobs"          # list[str]: job ids queued by this session's last submit
 RESTORED = "tl_settings_restored"   # str: the user whose stored settings this session has loaded
 SAVED_TRAIN = "tl_saved_train"      # dict: modality -> the Train settings stored for this user
+BATCH = "tl_batch"                  # list[str]: job ids of this user's last "Run all strategies"
 
 DEFAULT_DEMO = "digits"
 
@@ -106,6 +107,14 @@ def restore_settings() -> None:
         st.session_state[TARGET_SPEC] = dict(pair["target"])
         st.session_state[PAIR_LABEL] = pair.get("label") or ""
     st.session_state[SAVED_TRAIN] = dict(stored.get("train") or {})
+    st.session_state[BATCH] = list(stored.get("batch") or [])
+
+
+def set_batch(job_ids: list[str]) -> None:
+    """Remember the job ids of the last "Run all strategies" (session and settings file): its summary is shown
+    when every job has finished, also after a reload."""
+    st.session_state[BATCH] = list(job_ids)
+    update_settings(home(), current_user(), batch=list(job_ids))
 
 
 def save_train_settings(modality: str, values: dict) -> None:

@@ -56,26 +56,38 @@ def backbone_label(name: str) -> str:
     return f"{s.title} · {s.params_m:g} M params" + (f" · {s.speed}" if s.speed else "")
 
 
-def submit(configs: list[tuple[str, dict]]) -> None:
-    """Queue each config once: the submit key is this session's nonce plus the config's content."""
+def config_digest(cfg: dict) -> str:
+    """The settings' identity: equal for configs that would train the same run."""
+    return hashlib.sha256(RunConfig.from_dict(cfg).to_json().encode()).hexdigest()[:16]
+
+
+def submit(configs: list[tuple[str, dict]], allow_repeat: bool) -> list[str]:
+    """Queue each config unless identical settings are already queued or running (any session), which catches
+    double clicks and repeated presses; ``allow_repeat`` queues a second copy anyway. Returns the ids of the jobs
+    now holding these settings (queued now, or already queued or running)."""
     queue = state.get_queue()
-    known = set(st.session_state.get(state.LAST_JOBS, []))
+    waiting = {config_digest(s.config): s.job_id for s in queue.list(limit=500, active_only=True)
+               if s.kind == "train"}
     queued, repeated = [], []
     for label, cfg in configs:
-        digest = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+        digest = config_digest(cfg)
+        if digest in waiting and not allow_repeat:
+            repeated.append(waiting[digest])
+            continue
         try:
             job_id = queue.submit(cfg, submit_key=f"{state.nonce()}:{digest}")
         except TLError as exc:
             st.error(f"{label}: {exc}")
             continue
-        (repeated if job_id in known else queued).append(job_id)
-        known.add(job_id)
-    st.session_state[state.LAST_JOBS] = sorted(known)
+        queued.append(job_id)
+    state.renew_nonce()  # the next press is a new submit (identical settings are caught above)
+    st.session_state[state.LAST_JOBS] = queued
     if queued:
         st.success(f"Queued {len(queued)} job(s): {', '.join(queued)}")
     if repeated:
-        st.info(f"Already queued from this page: {', '.join(repeated)}. Change a setting, or click "
-                "'Allow queuing the same settings again'.")
+        st.info(f"Not queued again: identical settings are already queued or running ({', '.join(repeated)}). "
+                "Tick 'Queue identical settings again' to queue another copy (same seed: expect the same result).")
+    return queued + repeated
 
 
 # -- page ------------------------------------------------------------------------------------------
@@ -158,8 +170,11 @@ if error is None:
         st.warning(f"Could not count parameters: {exc}")
 
 b1, b2, b3 = st.columns([1, 1, 2])
+allow_repeat = b3.checkbox("Queue identical settings again", key="allow-repeat",
+                           help="Off: pressing a button while identical settings are queued or running does not "
+                                "queue a duplicate. On: queue another copy anyway (e.g. to time it again).")
 if b1.button("Start run", type="primary", disabled=error is not None, key="start-run"):
-    submit([(strategy, config)])
+    submit([(strategy, config)], allow_repeat)
 if b2.button("Run all strategies", disabled=error is not None, key="run-all",
              help="One job per strategy, same data split and seed; other strategies use their default parameters "
                   "(and the frozen-backbone choice of this one, where they have it)."):
@@ -174,10 +189,8 @@ if b2.button("Run all strategies", disabled=error is not None, key="run-all",
             runnable.append((name, cfg))
         except TLError as exc:
             skipped.append(f"{name} ({exc})")
-    submit(runnable)
+    state.set_batch(submit(runnable, allow_repeat) or st.session_state.get(state.BATCH) or [])
     if skipped:
         st.info("Not queued, not applicable to these settings: " + "; ".join(skipped))
-if b3.button("Allow queuing the same settings again", key="renew-nonce"):
-    state.renew_nonce()
 
-jobs_panel()
+jobs_panel(batch=st.session_state.get(state.BATCH))

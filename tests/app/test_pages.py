@@ -86,10 +86,14 @@ def test_train_start_run_queues_once(tl_home):
     jobs = _queue(tl_home).list()
     assert len(jobs) == 1
     assert jobs[0].config["strategy"] == "linear_probe" and jobs[0].config["image_size"] == 64
-    at.button(key="start-run").click().run()   # double click: same nonce, same settings
+    at.button(key="start-run").click().run()   # double click: identical settings already queued
+    assert any("already queued or running" in i.value for i in at.info)
     at.run()                                   # plain rerun
     assert len(_queue(tl_home).list()) == 1
-    at.button(key="renew-nonce").click().run()
+    fresh = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    fresh.button(key="start-run").click().run()  # another session (a reload): still no duplicate
+    assert len(_queue(tl_home).list()) == 1
+    at.checkbox(key="allow-repeat").check().run()
     at.button(key="start-run").click().run()   # explicitly allowed again
     assert len(_queue(tl_home).list()) == 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -139,20 +140,32 @@ def extract_features(model, sets: dict, device, batch_size: int, emit=None, cach
     out = {}
     names = [k for k, v in sets.items() if isinstance(v, EncodedSet)]
     extractor = BackboneOnly(model.backbone)
+    total = max(1, sum(len(sets[k]) for k in names))
+    before = 0  # samples of the sets already done
+    last = [0.0]
+
+    def on_batch(done: int, n: int, name: str = "") -> None:  # progress within a set, at most once a second
+        if emit and time.monotonic() - last[0] >= 1.0 and done < n:
+            last[0] = time.monotonic()
+            emit({"type": "phase", "phase": "caching frozen features", "progress": round((before + done) / total, 3),
+                  "detail": f"{name}: {done}/{n} samples"})
+
     for i, name in enumerate(names):
         ds = sets[name]
         feats = cache.lookup(name) if cache else None
         hit = feats is not None
         if not hit:
-            _, feats = predict(extractor, ds, batch_size, device, return_features=True)
+            _, feats = predict(extractor, ds, batch_size, device, return_features=True,
+                               on_batch=lambda d, n, name=name: on_batch(d, n, name))
             feats = np.ascontiguousarray(feats, dtype=np.float32)
             if cache and len(ds):
                 cache.save(name, feats)
         fs = FeatureSet(torch.from_numpy(feats), ds.labels)
         fs.sources = getattr(ds, "sources", None)
         out[name] = fs
+        before += len(ds)
         if emit:
-            emit({"type": "phase", "phase": "caching frozen features", "progress": round((i + 1) / len(names), 3),
+            emit({"type": "phase", "phase": "caching frozen features", "progress": round(before / total, 3),
                   "detail": f"{name}: {len(ds)} samples" + (" (from the feature cache)" if hit else "")})
     out["target_labeled_mask"] = sets["target_labeled_mask"]
     head_model = Classifier(_Identity(model.backbone.out_features), model.head.out_features,

@@ -137,11 +137,15 @@ def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, b
 
 @torch.no_grad()
 def predict(model: nn.Module, data: EncodedSet, batch_size: int, device: torch.device,
-            return_features: bool = False):
-    """Softmax probabilities ``(N, C)`` (and features ``(N, D)``) in the set's original order."""
+            return_features: bool = False, on_batch=None):
+    """Softmax probabilities ``(N, C)`` (and features ``(N, D)``) in the set's original order.
+
+    ``on_batch(done, total)``, when given, is called after each batch with the samples done so far.
+    """
     model.eval()
     n = len(data)
     probs, feats, order = [], [], []
+    done = 0
     for idx in batches(n, batch_size, None, data.lengths()):
         with autocast(device, training=False):
             f, logits = model(data.batch(idx, device))
@@ -149,6 +153,9 @@ def predict(model: nn.Module, data: EncodedSet, batch_size: int, device: torch.d
         if return_features:
             feats.append(f.float().cpu())
         order.append(idx)
+        done += len(idx)
+        if on_batch is not None:
+            on_batch(done, n)
     if not order:
         empty = np.zeros((0, 0), dtype=np.float32)
         return (empty, empty) if return_features else empty

@@ -1,0 +1,125 @@
+"""One-line outcomes of finished runs and the summary of a batch ("Run all strategies"), as plain data + text.
+
+The dashboard shows these sentences on finished job cards and under a finished batch; the figures come from
+the runs' ``metrics.json`` and predictions, so the CLI and the pages read the same thing.
+"""
+from __future__ import annotations
+
+from tlcore.errors import TLError
+from tlcore.evaluation.compare import NotPaired, paired_test
+from tlcore.sweeps import BASELINES
+
+UNSUPERVISED_SHOWN = ("im", "snd", "entropy")  # label-free scores named on a card when the target is unlabeled
+
+
+def duration_text(seconds) -> str:
+    if seconds is None:
+        return "?"
+    s = int(round(float(seconds)))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+def _pct(v) -> str:
+    return f"{100 * float(v):.1f}%"
+
+
+def run_outcome(metrics: dict | None, seconds: float | None = None) -> dict:
+    """What a finished run achieved, for its job card.
+
+    Returns:
+        ``{"target_acc", "target_acc_ci", "unlabeled" (bool), "seconds", "text"}``; ``text`` is one sentence such
+        as ``"Target accuracy 64.3% [61.2%, 67.5%] (95% CI, 500 test samples) in 12 s"``.
+    """
+    m = metrics or {}
+    tt = m.get("target_test") or {}
+    out = {"target_acc": tt.get("accuracy"), "target_acc_ci": tt.get("accuracy_ci"), "seconds": seconds,
+           "unlabeled": bool(tt.get("unlabeled")) or tt.get("accuracy") is None}
+    took = f" in {duration_text(seconds)}" if seconds is not None else ""
+    if not out["unlabeled"]:
+        ci, n = tt.get("accuracy_ci"), tt.get("n")
+        interval, notes = "", []
+        if ci and len(ci) == 2 and None not in ci:
+            interval = f" [{_pct(ci[0])}, {_pct(ci[1])}]"
+            notes.append("95% CI")
+        if n:
+            notes.append(f"{n} test samples")
+        out["text"] = (f"Target accuracy {_pct(tt['accuracy'])}{interval}"
+                       + (f" ({', '.join(notes)})" if notes else "") + took)
+        return out
+    parts = []
+    sv = (m.get("source_val") or {}).get("accuracy")
+    if sv is not None:
+        parts.append(f"source validation accuracy {_pct(sv)}")
+    scores = (m.get("target_unsupervised") or {}).get("scores") or {}
+    named = [f"{k} {scores[k]:.3g}" for k in UNSUPERVISED_SHOWN if isinstance(scores.get(k), (int, float))]
+    if named:
+        parts.append("label-free scores " + ", ".join(named) + " (higher is better)")
+    out["text"] = ("Unlabeled target: no target accuracy to report" + (f"; {'; '.join(parts)}" if parts else "")
+                   + took)
+    return out
+
+
+def batch_summary(store, run_ids: list[str], n_resamples: int = 1000, seed: int = 0) -> dict:
+    """The outcome of a batch of runs on one pair (e.g. one per strategy): the winner on target accuracy, its
+    gain over the source-only baseline (``fine_tuning``) and a paired test of the two on the same test samples.
+
+    Returns:
+        ``{"ranking": [{"run_id", "strategy", "target_acc", "target_acc_ci"}...] (best first), "winner",
+        "baseline", "gain", "paired": {...} | None, "failed": [run_id...], "text": str}``.
+    """
+    ranking, failed = [], []
+    for rid in run_ids:
+        try:
+            rec = store.get(rid)
+        except TLError:
+            continue
+        if rec.status != "completed":
+            failed.append(rid)
+            continue
+        tt = (store.metrics(rid) or {}).get("target_test") or {}
+        ranking.append({"run_id": rid, "strategy": rec.strategy, "target_acc": tt.get("accuracy"),
+                        "target_acc_ci": tt.get("accuracy_ci")})
+    scored = sorted((r for r in ranking if r["target_acc"] is not None), key=lambda r: -r["target_acc"])
+    out = {"ranking": scored + [r for r in ranking if r["target_acc"] is None], "winner": None, "baseline": None,
+           "gain": None, "paired": None, "failed": failed}
+    if not ranking:
+        out["text"] = "No run of the batch completed."
+        return out
+    if not scored:
+        out["text"] = (f"{len(ranking)} runs completed; the target is unlabeled, so there is no target accuracy to "
+                       "rank them by (see the label-free scores on Compare).")
+        return out
+    winner = scored[0]
+    out["winner"] = winner
+    text = f"Best: {winner['strategy']} with {_pct(winner['target_acc'])} target accuracy"
+    base = next((r for r in scored if r["strategy"] == BASELINES["source_only"]), None)
+    if base is not None and base["run_id"] != winner["run_id"]:
+        out["baseline"], out["gain"] = base, winner["target_acc"] - base["target_acc"]
+        text += f", {100 * out['gain']:+.1f} points over source-only ({base['strategy']}, {_pct(base['target_acc'])})"
+        try:
+            p = paired_test(store, base["run_id"], winner["run_id"], n_resamples=n_resamples, seed=seed)
+            out["paired"] = {"mcnemar_p": p["mcnemar"]["p_value"], "diff_ci": p["accuracy"]["ci"], "n": p["n"]}
+            ci = p["accuracy"]["ci"]
+            text += (f"; paired test on the same {p['n']} test samples: McNemar p = {format_p(p['mcnemar']['p_value'])}"
+                     + (f", difference 95% CI [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] points" if ci else ""))
+            text += " (significant at 0.05)" if p["mcnemar"]["p_value"] < 0.05 else " (not significant at 0.05)"
+        except NotPaired as exc:
+            text += f"; no paired test ({exc})"
+    elif base is not None:
+        text += "; it is the source-only baseline itself: no strategy beat it"
+    else:
+        text += "; no source-only (fine_tuning) run in the batch to compare with"
+    if failed:
+        text += f". {len(failed)} run(s) did not complete"
+    out["text"] = text + "."
+    return out
+
+
+def format_p(p) -> str:
+    """A p-value as text: 3 significant digits; below 1e-300 (where doubles lose precision) ``< 1e-300``."""
+    if p is None:
+        return "–"
+    p = float(p)
+    if p < 1e-300:
+        return "< 1e-300"
+    return f"{p:.3g}"
