@@ -115,7 +115,7 @@ def bench_adaptation(strategies, max_samples: int, epochs: int, pair: str = "mni
                 out.append({"strategy": strat, "error": res.stderr[-500:]})
                 continue
             rid = json.loads(res.stdout.strip().splitlines()[-1])["run_id"]
-            show = subprocess.run([sys.executable, "-m", "tlcore", "show", rid], env=env, cwd=ROOT, capture_output=True,
+            show = subprocess.run([sys.executable, "-m", "tlcore", "show", rid, "--json"], env=env, cwd=ROOT, capture_output=True,
                                   text=True)
             m = json.loads(show.stdout.strip().splitlines()[-1])["metrics"]
             out.append({"pair": pair, "strategy": strat, "seconds": round(time.time() - t0, 1), "gap": m["embeddings"]["gap"],

@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
     r = sub.add_parser("runs", help="list runs")
     r.add_argument("--json", action="store_true")
-    s = sub.add_parser("show", help="show one run's record and metrics as JSON")
+    s = sub.add_parser("show", help="show one run's record and metrics (indented, long lists summarised)")
     s.add_argument("run_id")
+    s.add_argument("--json", action="store_true", help="everything, as one JSON line (for scripts)")
     d = sub.add_parser("delete", help="delete a run")
     d.add_argument("run_id")
     sub.add_parser("backbones", help="list registered backbones")
@@ -115,11 +116,13 @@ def cmd_runs(a) -> int:
     if a.json:
         print(json.dumps([{k: v for k, v in r.to_dict().items() if k != "config"} for r in runs]))
         return 0
-    fmt = "{:<24} {:<10} {:<14} {:<20} {:<24} {:>8} {:>8}"
-    print(fmt.format("run_id", "status", "strategy", "backbone", "source -> target", "tgt_acc", "tgt_f1"))
-    for r in runs:
-        print(fmt.format(r.run_id, r.status, r.strategy or "", (r.backbone or "")[:20],
-                         f"{r.source} -> {r.target}"[:24], _pct(r.target_acc), _pct(r.target_f1)))
+    head = ("run_id", "status", "strategy", "backbone", "source -> target", "tgt_acc", "tgt_f1")
+    rows = [(r.run_id, r.status, r.strategy or "", r.backbone or "", f"{r.source} -> {r.target}",
+             _pct(r.target_acc), _pct(r.target_f1)) for r in runs]
+    widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(len(head))]  # nothing cut off
+    for row in [head, *rows]:
+        print("  ".join(str(v).rjust(w) if i >= 5 else str(v).ljust(w)
+                        for i, (v, w) in enumerate(zip(row, widths))).rstrip())
     return 0
 
 
@@ -128,7 +131,13 @@ def cmd_show(a) -> int:
 
     store = RunStore()
     rec = store.get(a.run_id)
-    print(json.dumps({**rec.to_dict(), "metrics": store.metrics(a.run_id)}))
+    full = {**rec.to_dict(), "metrics": store.metrics(a.run_id)}
+    if a.json:
+        print(json.dumps(full))
+    else:
+        from tlcore.evaluation.summary import pretty_json, summarize_record
+
+        print(pretty_json(summarize_record(full)))
     return 0
 
 

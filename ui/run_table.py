@@ -8,11 +8,12 @@ from datetime import datetime
 
 import pandas as pd
 
+from tlcore.evaluation.summary import format_p
 from ui.theme import STATUS_ICONS
 
 COLUMNS = ["run", "pair", "backbone", "strategy", "status", "target accuracy (%)", "target macro F1 (%)",
            "source val accuracy (%)", "duration (s)", "date", "error"]
-HELPER_COLUMNS = ["status_key", "chart_label"]
+HELPER_COLUMNS = ["status_key", "chart_label", "modality"]
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
@@ -49,6 +50,7 @@ def runs_frame(records) -> pd.DataFrame:
             "target macro F1 (%)": _pct(r.target_f1), "source val accuracy (%)": _pct(r.source_acc),
             "duration (s)": None if r.seconds is None else round(float(r.seconds), 1),
             "date": datetime.fromtimestamp(r.created), "error": r.error or "",
+            "modality": r.modality or "",
         })
     df = pd.DataFrame(rows, columns=["run_id", *COLUMNS, *HELPER_COLUMNS])
     dup = df["chart_label"].duplicated(keep=False)   # two runs named alike must not share a bar or a legend entry
@@ -86,10 +88,28 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     return out.to_csv(index=False).encode("utf-8")
 
 
-def default_selection(df: pd.DataFrame, k: int = 4) -> list[str]:
-    """The latest ``k`` completed runs (ids), newest first."""
+def default_selection(df: pd.DataFrame, k: int = 4, focus: str | None = None) -> list[str]:
+    """Up to ``k`` completed runs (ids) that make sense side by side, newest first.
+
+    The anchor is ``focus`` (e.g. the run opened from a job card) or the newest completed run. Only runs of the
+    anchor's modality are taken (image and text runs have different classes), runs on the anchor's pair first;
+    the best of those on target accuracy is always included, then the newest.
+    """
     done = df[df["status_key"] == "completed"].sort_values("date", ascending=False)
-    return list(done.index[:k])
+    if done.empty:
+        return []
+    anchor = focus if focus in done.index else done.index[0]
+    modality = done.at[anchor, "modality"] if "modality" in done.columns else None
+    same = done[done["modality"] == modality] if modality is not None else done
+    pool = same[same["pair"] == done.at[anchor, "pair"]]
+    if len(pool) < 2:
+        pool = same
+    chosen = [anchor]
+    acc = pool["target accuracy (%)"].dropna()
+    if not acc.empty and acc.idxmax() not in chosen:
+        chosen.append(acc.idxmax())
+    chosen += [rid for rid in pool.index if rid not in chosen][:max(0, k - len(chosen))]
+    return [rid for rid in done.index if rid in chosen]  # newest first
 
 
 # -- metrics with intervals ------------------------------------------------------------------------
@@ -130,12 +150,12 @@ def paired_frame(result: dict) -> pd.DataFrame:
     """The paired test of two runs as a small table (B - A)."""
     mc = result["mcnemar"]
     rows = [{"test": "McNemar exact (correctness)", "difference B − A [95% CI]": "–",
-             "detail": f"A right & B wrong: {mc['b']}, A wrong & B right: {mc['c']}", "p-value": f"{mc['p_value']:.4g}"}]
+             "detail": f"A right & B wrong: {mc['b']}, A wrong & B right: {mc['c']}", "p-value": format_p(mc["p_value"], 4)}]
     for key, name in (("accuracy", "accuracy"), ("f1_macro", "macro F1")):
         d = result[key]
         rows.append({"test": f"paired bootstrap of {name}", "difference B − A [95% CI]": fmt_ci(d["diff"], d["ci"]),
                      "detail": f"A {fmt_ci(d['a'])}, B {fmt_ci(d['b'])}, {d['n_resamples']} resamples",
-                     "p-value": "–" if d["p_value"] is None else f"{d['p_value']:.4g}"})
+                     "p-value": format_p(d["p_value"], 4)})
     return pd.DataFrame(rows)
 
 

@@ -66,7 +66,8 @@ st.header("Compare selected runs")
 labels = {rid: f"{row['run']} · {row['pair']} · {row['strategy']}" for rid, row in table.iterrows()}
 done = shown[shown["status_key"] == "completed"]
 selected = st.multiselect("Runs to compare (completed runs in the filtered table)", list(done.index),
-                          default=default_selection(done), format_func=labels.get)
+                          default=default_selection(done, focus=st.query_params.get("run")),
+                          format_func=labels.get)
 if not selected:
     st.info("Select one or more completed runs to compare.")
 else:

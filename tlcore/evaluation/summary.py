@@ -5,6 +5,8 @@ the runs' ``metrics.json`` and predictions, so the CLI and the pages read the sa
 """
 from __future__ import annotations
 
+import json
+
 from tlcore.errors import TLError
 from tlcore.evaluation.compare import NotPaired, paired_test
 from tlcore.sweeps import BASELINES
@@ -115,11 +117,42 @@ def batch_summary(store, run_ids: list[str], n_resamples: int = 1000, seed: int 
     return out
 
 
-def format_p(p) -> str:
-    """A p-value as text: 3 significant digits; below 1e-300 (where doubles lose precision) ``< 1e-300``."""
+def format_p(p, digits: int = 3) -> str:
+    """A p-value as text with ``digits`` significant digits; below 1e-300 (where doubles lose precision and
+    underflow to 0) ``< 1e-300``, never ``0``."""
     if p is None:
         return "–"
     p = float(p)
     if p < 1e-300:
         return "< 1e-300"
-    return f"{p:.3g}"
+    return f"{p:.{digits}g}"
+
+
+LONG_LIST = 24  # lists longer than this are summarised by ``summarize_record`` (``show --json`` prints them all)
+
+
+def summarize_record(obj, key: str = ""):
+    """A run's record + metrics for people: long lists (curves, per-sample arrays) become a one-line note."""
+    if isinstance(obj, dict):
+        return {k: summarize_record(v, k) for k, v in obj.items()}
+    if isinstance(obj, list):
+        if len(obj) > LONG_LIST:
+            return f"<{len(obj)} items of {key or 'values'}; `show --json` prints them>"
+        return [summarize_record(v, key) for v in obj]
+    return obj
+
+
+def pretty_json(obj, indent: int = 2, _level: int = 0) -> str:
+    """JSON with one key per line, but lists of plain values (and small dicts of them) kept on one line."""
+    pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
+    flat = (str, int, float, bool, type(None))
+    if isinstance(obj, list) and all(isinstance(v, flat) or (isinstance(v, list) and all(isinstance(x, flat) for x in v))
+                                     for v in obj):
+        return json.dumps(obj, default=str)
+    if isinstance(obj, dict) and obj:
+        rows = [f"{inner}{json.dumps(str(k))}: {pretty_json(v, indent, _level + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(rows) + "\n" + pad + "}"
+    if isinstance(obj, list) and obj:
+        rows = [f"{inner}{pretty_json(v, indent, _level + 1)}" for v in obj]
+        return "[\n" + ",\n".join(rows) + "\n" + pad + "]"
+    return json.dumps(obj, default=str)

@@ -12,6 +12,7 @@ import time
 import plotly.graph_objects as go
 
 from tlcore.evaluation.compare import compare_runs
+from tlcore.evaluation.summary import format_p
 from tlcore.reports.repro import load_card
 
 TARGET = "#ff7f0e"
@@ -129,11 +130,12 @@ def build_report(store, run_ids: list[str], title: str = "TL Studio comparison r
     rows = []
     for rid, info in runs.items():
         tt, sv = info.get("target_test") or {}, info.get("source_val") or {}
-        rows.append([info.get("name") or rid, rid, info.get("pair"), info.get("strategy"), info.get("backbone"),
+        name = info.get("name")
+        rows.append([f"{name} ({rid})" if name and name != rid else rid, info.get("pair"), info.get("strategy"), info.get("backbone"),
                      tt.get("n"), fmt(tt.get("accuracy"), tt.get("accuracy_ci")),
                      fmt(tt.get("f1_macro"), tt.get("f1_macro_ci")), fmt(tt.get("roc_auc"), tt.get("roc_auc_ci")),
                      fmt(tt.get("log_loss")), fmt(tt.get("ece")), fmt(sv.get("accuracy"), sv.get("accuracy_ci"))])
-    parts.append(_table(["run", "run id", "source -> target", "strategy", "backbone", "target n",
+    parts.append(_table(["run", "source -> target", "strategy", "backbone", "target n",
                          "target accuracy", "target macro F1", "target ROC AUC", "log loss", "ECE",
                          "source val accuracy"], rows))
     parts.append("<h2>Paired comparisons (same target test set)</h2>")
@@ -141,8 +143,8 @@ def build_report(store, run_ids: list[str], title: str = "TL Studio comparison r
         parts.append(_table(["A", "B", "n", "McNemar b (A right, B wrong)", "c (A wrong, B right)",
                              "McNemar exact p", "accuracy B-A [95% CI]", "bootstrap p", "macro F1 B-A [95% CI]"],
                             [[p["a"], p["b"], p["n"], p["mcnemar"]["b"], p["mcnemar"]["c"],
-                              f"{p['mcnemar']['p_value']:.4g}", fmt(p["accuracy"]["diff"], p["accuracy"]["ci"]),
-                              "–" if p["accuracy"]["p_value"] is None else f"{p['accuracy']['p_value']:.4g}",
+                              format_p(p["mcnemar"]["p_value"], 4), fmt(p["accuracy"]["diff"], p["accuracy"]["ci"]),
+                              format_p(p["accuracy"]["p_value"], 4),
                               fmt(p["f1_macro"]["diff"], p["f1_macro"]["ci"])] for p in summary["paired"]]))
     else:
         parts.append("<p class='note'>No two selected runs share a target test set.</p>")
