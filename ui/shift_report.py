@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.embeddings import shift
-from tlcore.embeddings.shift import SHIFT_CAP, read_shift_report
+from tlcore.embeddings.shift import SHIFT_CAP, read_shift, read_shift_report
 from tlcore.runs.store import default_root
 from ui.embedding_view import GAP_ROWS
 
@@ -42,6 +42,12 @@ def shift_report_section(source: dict, target: dict) -> None:
 
 def show_report(rep: dict) -> None:
     gap = rep.get("gap") or {}
+    reading = read_shift(gap)
+    if reading:
+        with st.container(border=True, key="shift-reading"):
+            st.markdown(f"**{reading['text']}**")
+            st.text(reading["suggestion"])
+            st.caption(f"Scale: {reading['scale']}.")
     rows = [{"measure": name, "value": gap.get(k)} for k, name in GAP_ROWS.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"value": st.column_config.NumberColumn(format="%.4g")})
