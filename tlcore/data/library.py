@@ -4,7 +4,13 @@ Each entry is a row of the ``domains`` table in the run store's ``tl.db`` plus, 
 ``<root>/domains/<uuid>/data.<ext>``. An upload is copied in chunks to a staging folder, read once with the
 normal readers (so a bad file raises :class:`~tlcore.errors.DataError` before any row exists), then renamed
 into place and indexed in one transaction. The client's file name is display metadata only: it never
-becomes a path. Server folders are registered in place, but only under an allowed root.
+becomes a path. Server folders are registered in place, but only under an allowed root; the answer for a
+path outside them is the same as for a missing path (the field is no oracle for what exists on the server).
+
+Large uploads are read (validated) in a child process, so the dashboard's memory does not grow with the
+file. A staging folder records its owner process; leftovers of a killed server are swept when the library
+opens. Entries record their owner: only the owner or an admin deletes one, and never while a queued or
+running job uses it. Folders are private to the server's user (0700, files 0600).
 """
 from __future__ import annotations
 
@@ -24,12 +30,16 @@ from tlcore.data.domain import Domain
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
 from tlcore.data.table import read_text
 from tlcore.errors import DataError
-from tlcore.runs.store import RunStore
+from tlcore.jobs.process import is_alive, process_start_time
+from tlcore.runs.store import RunStore, _add_column, current_user, private_dir
 
 MAX_UPLOAD_MB = 1024  # keep equal to server.maxUploadSize in .streamlit/config.toml
 CHUNK = 1024 * 1024
 UPLOAD_EXTENSIONS = (".zip", *TABLE_EXTENSIONS)
 MAX_NAME = 100
+CHILD_READ_BYTES = 8 * 1024 * 1024  # uploads larger than this are validated in a child process
+STAGING_MAX_AGE_S = 24 * 3600       # staging without an owner file is swept after this
+_swept: set[str] = set()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS domains (
@@ -73,10 +83,35 @@ class DomainLibrary:
     def __init__(self, root: str | Path | None = None):
         self.store = RunStore(root)
         self.root = self.store.root
-        self.dir = self.root / "domains"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_dir(self.root / "domains")
         with self.store.connect() as db:
             db.executescript(SCHEMA)
+            _add_column(db, "domains", "owner", "TEXT")
+        if str(self.root) not in _swept:  # once per process and data root: at server start
+            _swept.add(str(self.root))
+            self.sweep_staging()
+
+    def sweep_staging(self, max_age_s: float = STAGING_MAX_AGE_S) -> list[str]:
+        """Remove what killed uploads left: staging and peek folders whose owner process is gone (or, without an
+        owner file, older than ``max_age_s``), and upload folders with no library row. Returns what was removed."""
+        removed = []
+        with self.store.connect() as db:
+            known = {r["domain_id"] for r in db.execute("SELECT domain_id FROM domains").fetchall()}
+        now = time.time()
+        for folder in list(self.dir.iterdir()):
+            if not folder.is_dir():
+                continue
+            work = folder if folder.name.startswith(".peek-") else folder / ".staging"
+            if folder.name in known and not work.exists():
+                continue
+            if not work.exists() and folder.name not in known:
+                work = folder  # an upload folder without a row (killed between rename and insert)
+            if _in_use(work, now, max_age_s):
+                continue
+            target = folder if folder.name not in known else work
+            shutil.rmtree(target, ignore_errors=True)
+            removed.append(str(target))
+        return removed
 
     # -- reading ----------------------------------------------------------------------------------
     def list(self) -> list[dict]:
@@ -102,7 +137,7 @@ class DomainLibrary:
 
     # -- adding -----------------------------------------------------------------------------------
     def ingest_upload(self, name: str, filename: str, fileobj: BinaryIO, text_column: str | None = None,
-                      label_column: str | None = None) -> dict:
+                      label_column: str | None = None, owner: str | None = None) -> dict:
         """Copy an uploaded stream under the root, validate it by reading it, then index it.
 
         Raises:
@@ -118,11 +153,13 @@ class DomainLibrary:
         folder = self.dir / domain_id
         staging = folder / ".staging"
         try:
-            staging.mkdir(parents=True)
+            folder.mkdir(mode=0o700)
+            staging.mkdir(mode=0o700)
+            _mark_owner(staging)
             staged = staging / f"data{ext}"
             limit = MAX_UPLOAD_MB * 1024 * 1024
             copied = 0
-            with open(staged, "wb") as out:
+            with os.fdopen(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
                 while True:
                     chunk = fileobj.read(CHUNK)
                     if not chunk:
@@ -134,33 +171,45 @@ class DomainLibrary:
                     out.write(chunk)
             if copied == 0:
                 raise DataError(f"{display}: the file is empty")
-            domain = self._read(staged, display, name, text_column, label_column)
+            info = self._inspect(staged, display, name, text_column, label_column, in_child=copied > CHILD_READ_BYTES)
             final = folder / f"data{ext}"
             os.replace(staged, final)
             shutil.rmtree(staging, ignore_errors=True)
-            return self._insert(domain_id, name, "upload", domain, final, display, text_column, label_column)
+            return self._insert(domain_id, name, "upload", info, final, display, text_column, label_column, owner)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
-    def register_folder(self, name: str, path: str | Path, allowed: list[str | Path] | None = None) -> dict:
+    def register_folder(self, name: str, path: str | Path, allowed: list[str | Path] | None = None,
+                        owner: str | None = None) -> dict:
         """Register an image folder (``class/img.jpg``) or a table file on the server, in place.
+
+        A path outside the allowed roots gets the same answer as a missing one, and the check is made on the
+        path as written before anything on disk is looked at: the field tells nothing about other paths.
 
         Args:
             allowed: roots the path must resolve under; default :func:`allowed_roots`.
         """
         name = self._check_name(name)
         roots = [Path(r).expanduser().resolve() for r in allowed] if allowed else allowed_roots(self.root)
-        p = Path(str(path)).expanduser()
+        text = str(path or "")
+        shown = "".join(ch if ch.isprintable() else "?" for ch in text)[:300]
+        missing = DataError(f"{shown}: no such file or folder in the allowed import folders "
+                            f"({', '.join(map(str, roots))}); ask an admin to copy the data there or to set "
+                            "TL_ALLOWED_ROOTS")
+        if not text.strip() or "\x00" in text or any(not ch.isprintable() for ch in text):
+            raise missing
+        lexical = Path(os.path.abspath(os.path.expanduser(text)))
+        if not any(lexical == r or lexical.is_relative_to(r) for r in roots):
+            raise missing  # outside: never touch the file system for it
         try:
-            resolved = p.resolve(strict=True)
-        except (OSError, RuntimeError):
-            raise DataError(f"{path}: not found on the server") from None
+            resolved = lexical.resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):
+            raise missing from None
         if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
-            raise DataError(f"{path}: outside the allowed import folders ({', '.join(map(str, roots))}); "
-                            "ask an admin to copy the data there or to set TL_ALLOWED_ROOTS")
-        domain = self._read(resolved, resolved.name, name, None, None)
-        return self._insert(uuid.uuid4().hex, name, "folder", domain, resolved, resolved.name, None, None)
+            raise missing  # a link inside the roots pointing out of them
+        info = self._inspect(resolved, resolved.name, name, None, None, in_child=False)
+        return self._insert(uuid.uuid4().hex, name, "folder", info, resolved, resolved.name, None, None, owner)
 
     def upload_columns(self, filename: str, fileobj: BinaryIO) -> list[str]:
         """Column names of an uploaded table (for the column pickers), read from a temporary copy."""
@@ -173,7 +222,8 @@ class DomainLibrary:
         whole = ext in (".parquet", ".json")
         peek = self.dir / f".peek-{uuid.uuid4().hex}"
         try:
-            peek.mkdir(parents=True)
+            peek.mkdir(parents=True, mode=0o700)
+            _mark_owner(peek)
             tmp = peek / f"data{ext}"
             copied = 0
             with open(tmp, "wb") as out:
@@ -203,9 +253,44 @@ class DomainLibrary:
             raise DataError(_taken(new_name)) from None
         return self.get(domain_id)
 
-    def delete(self, domain_id: str) -> None:
-        """Remove the row, then (for uploads only) the stored files. Server folders are never touched."""
+    def jobs_using(self, domain_id: str) -> list[str]:
+        """Ids of queued or running jobs whose source or target is this saved domain."""
         entry = self.get(domain_id)
+        try:
+            with self.store.connect() as db:
+                rows = db.execute("SELECT job_id, config FROM jobs WHERE status IN ('queued', 'running') "
+                                  "ORDER BY created").fetchall()
+        except Exception:  # noqa: BLE001 - no jobs table yet
+            return []
+        out = []
+        for r in rows:
+            try:
+                cfg = json.loads(r["config"])
+            except ValueError:
+                continue
+            for side in ("source", "target"):
+                spec = cfg.get(side) if isinstance(cfg, dict) else None
+                if isinstance(spec, dict) and (str(spec.get("path") or "") == entry["path"]
+                                               or (spec.get("name") == entry["name"] and spec.get("path"))):
+                    out.append(r["job_id"])
+                    break
+        return out
+
+    def delete(self, domain_id: str, actor: str | None = None) -> None:
+        """Remove the row, then (for uploads only) the stored files. Server folders are never touched.
+
+        Raises:
+            DataError: a queued or running job uses the domain (the message lists the job ids).
+            PermissionDenied: ``actor`` is neither the owner nor an admin.
+        """
+        from tlcore.auth import authorize
+
+        entry = self.get(domain_id)
+        authorize(actor, entry.get("owner"), f"domain {entry['name']!r}", self.root)
+        busy = self.jobs_using(domain_id)
+        if busy:
+            raise DataError(f"domain {entry['name']!r} is used by {len(busy)} queued or running job(s): "
+                            f"{', '.join(busy)}; cancel them or wait until they finish, then delete it")
         with self.store.connect() as db:
             db.execute("DELETE FROM domains WHERE domain_id = ?", (domain_id,))
         if entry["kind"] == "upload":
@@ -238,21 +323,86 @@ class DomainLibrary:
             raise DataError(f"{display}: {exc}".replace(f"{display}: {path.name}: ", f"{display}: ")) from None
         raise DataError(f"{display}: unsupported file type; give a folder, a .zip or one of {', '.join(TABLE_EXTENSIONS)}")
 
-    def _insert(self, domain_id, name, kind, domain: Domain, path: Path, display, text_column, label_column) -> dict:
-        summary = domain.summary()
-        small = {k: v for k, v in summary.items() if k not in ("sizes", "lengths")}
+    @classmethod
+    def _inspect(cls, path: Path, display: str, name: str, text_column, label_column, in_child: bool) -> dict:
+        """Read the domain once (validation) and return what the index keeps: modality, n, classes, summary.
+        ``in_child``: read in a child process, so this process's memory stays flat in the file size."""
+        if not in_child:
+            return _domain_info(cls._read(path, display, name, text_column, label_column))
+        import subprocess
+        import sys
+
+        args = json.dumps({"path": str(path), "display": display, "name": name, "text_column": text_column,
+                           "label_column": label_column})
+        proc = subprocess.run([sys.executable, "-m", "tlcore.data.library", args], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": _pythonpath()}, stdin=subprocess.DEVNULL)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        try:
+            out = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+            raise DataError(f"{display}: could not be read ({tail[0][:300]})") from None
+        if "error" in out:
+            raise DataError(out["error"])
+        return out
+
+    def _insert(self, domain_id, name, kind, info: dict, path: Path, display, text_column, label_column,
+                owner=None) -> dict:
+        small = {k: v for k, v in info["summary"].items() if k not in ("sizes", "lengths")}
         try:
             with self.store.connect() as db:
                 db.execute("BEGIN IMMEDIATE")
                 db.execute(
                     "INSERT INTO domains (domain_id, name, kind, modality, path, original_filename, text_column,"
-                    " label_column, created, n, classes, summary) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (domain_id, name, kind, domain.modality, str(path), display, text_column or None,
-                     label_column or None, time.time(), len(domain), json.dumps(domain.classes), json.dumps(small)))
+                    " label_column, created, n, classes, summary, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (domain_id, name, kind, info["modality"], str(path), display, text_column or None,
+                     label_column or None, time.time(), info["n"], json.dumps(info["classes"]), json.dumps(small),
+                     owner or current_user()))
                 db.execute("COMMIT")
         except sqlite3.IntegrityError:
             raise DataError(_taken(name)) from None
         return self.get(domain_id)
+
+
+def _domain_info(domain: Domain) -> dict:
+    return {"modality": domain.modality, "n": len(domain), "classes": list(domain.classes),
+            "summary": json.loads(json.dumps(domain.summary(), default=str))}
+
+
+def _pythonpath() -> str:
+    root = str(Path(__file__).resolve().parents[2])
+    extra = os.environ.get("PYTHONPATH")
+    return root + (os.pathsep + extra if extra else "")
+
+
+def _mark_owner(folder: Path) -> None:
+    pid = os.getpid()
+    (folder / "owner.json").write_text(json.dumps({"pid": pid, "start": process_start_time(pid)}), encoding="utf-8")
+
+
+def _in_use(folder: Path, now: float, max_age_s: float) -> bool:
+    """True while the process that made ``folder`` still runs (or, with no owner file, while it is young)."""
+    try:
+        owner = json.loads((folder / "owner.json").read_text(encoding="utf-8"))
+        return is_alive(owner.get("pid"), owner.get("start"))
+    except (OSError, ValueError, AttributeError):
+        try:
+            return now - folder.stat().st_mtime < max_age_s
+        except OSError:
+            return False
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m tlcore.data.library ARGS_JSON``: read one domain file and print its index info (or error)."""
+    a = json.loads(argv[0])
+    try:
+        info = _domain_info(DomainLibrary._read(Path(a["path"]), a["display"], a["name"], a.get("text_column"),
+                                                a.get("label_column")))
+    except DataError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 0
+    print(json.dumps(info))
+    return 0
 
 
 def _taken(name: str) -> str:
@@ -264,3 +414,9 @@ def _entry(row) -> dict:
     d["classes"] = json.loads(d["classes"] or "[]")
     d["summary"] = json.loads(d["summary"] or "{}")
     return d
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_main(sys.argv[1:]))

@@ -59,31 +59,40 @@ def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) 
             last["cancelled"] = queue.cancel_requested(job_id)
         return last["cancelled"]
 
+    run = run_id if snap.kind == "train" else None
     try:
         if snap.kind == "probe":
             _probe(queue, snap, cancel_check)
         else:
             _train(queue, snap, run_id, on_event, cancel_check)
     except Cancelled as exc:
-        return _finish(queue, job_id, "cancelled", str(exc), 0)
+        return _finish(queue, job_id, run, "cancelled", str(exc), 0)
     except KeyboardInterrupt:  # ray.cancel interrupts the task's thread
         if queue.cancel_requested(job_id):
-            return _finish(queue, job_id, "cancelled", "cancelled by the user", 0)
-        return _finish(queue, job_id, "failed", "interrupted", 1)
+            return _finish(queue, job_id, run, "cancelled", "cancelled by the user", 0)
+        return _finish(queue, job_id, run, "failed", "interrupted", 1)
     except TLError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return _finish(queue, job_id, "failed", str(exc), 1)
+        return _finish(queue, job_id, run, "failed", str(exc), 1)
     except BaseException as exc:  # noqa: BLE001 - the job process reports every failure before exiting
         traceback.print_exc()
-        return _finish(queue, job_id, "failed", f"{type(exc).__name__}: {exc}", 1)
+        return _finish(queue, job_id, run, "failed", f"{type(exc).__name__}: {exc}", 1)
     finally:
         stop.set()
-    return _finish(queue, job_id, "completed", None, 0)
+    return _finish(queue, job_id, run, "completed", None, 0)
 
 
-def _finish(queue: JobQueue, job_id: str, status: str, error: str | None, rc: int) -> int:
+def _finish(queue: JobQueue, job_id: str, run_id: str | None, status: str, error: str | None, rc: int) -> int:
+    """Record the job's result, and make sure its run is not left ``running`` (e.g. when the pipeline could not
+    record its own failure on a full disk)."""
     try:
         queue.finish(job_id, status, error)
+        if run_id and status != "completed":
+            try:
+                if queue.store.get(run_id).status == "running":
+                    queue.store.finish(run_id, status, error=(error or status).splitlines()[0][:500])
+            except TLError:
+                pass  # the run row was never created
     except Exception as exc:  # noqa: BLE001 - e.g. a full disk: the worker records the result when it can
         print(f"error: could not record the job's result ({status}): {exc}", file=sys.stderr)
         return rc or 1

@@ -10,6 +10,7 @@ import fcntl
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from tlcore.jobs.executors import (PROJECT_ROOT, UNKNOWN_EXIT, Handle, gpu_devic
 from tlcore.jobs.process import describe_exit, is_alive
 from tlcore.jobs.queue import JobQueue
 from tlcore.runs.backup import backup_if_due
-from tlcore.runs.store import RunStore
+from tlcore.runs.store import RunStore, StorageFull, StoreCorrupt
 CANCEL_GRACE_S = 5.0
 KILL_GRACE_S = 5.0
 DEFAULT_JOB_TIMEOUT_S = 24 * 3600
@@ -210,28 +211,34 @@ def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 
         print(f"{wid}: backup skipped: {exc}", file=sys.stderr, flush=True)
     try:
         while not stopping["flag"]:
-            queue.worker_heartbeat(wid)
-            if time.time() - last_reconcile > 2.0:
-                reconcile(queue, own=set(children), adopt=adopt)
-                last_reconcile = time.time()
-            _reap(queue, children, executor)
-            _enforce_cancel(queue, children, executor)
-            _enforce_timeout(children, executor)
-            while len(children) < max_jobs and not stopping["flag"]:
-                nxt = queue.next_queued()
-                if nxt is None:
-                    break
-                gpu = executor.pick_gpu(nxt, children)
-                if gpu is False:
-                    break  # every GPU is busy: the job waits for one
-                snap = queue.claim_next(wid, job_id=nxt.job_id, executor=executor.name,
-                                        node=executor.node, gpus=gpu or None)
-                if snap is None:
-                    continue  # cancelled meanwhile
-                try:
-                    children[snap.job_id] = executor.start(queue, snap, wid, timeout)
-                except Exception as exc:  # noqa: BLE001 - e.g. no log folder, fork failure
-                    _fail(queue, snap.job_id, None, f"could not start the job: {type(exc).__name__}: {exc}")
+            try:
+                queue.worker_heartbeat(wid)
+                if time.time() - last_reconcile > 2.0:
+                    reconcile(queue, own=set(children), adopt=adopt)
+                    last_reconcile = time.time()
+                _reap(queue, children, executor)
+                _enforce_cancel(queue, children, executor)
+                _enforce_timeout(children, executor)
+                while len(children) < max_jobs and not stopping["flag"]:
+                    nxt = queue.next_queued()
+                    if nxt is None:
+                        break
+                    gpu = executor.pick_gpu(nxt, children)
+                    if gpu is False:
+                        break  # every GPU is busy: the job waits for one
+                    snap = queue.claim_next(wid, job_id=nxt.job_id, executor=executor.name,
+                                            node=executor.node, gpus=gpu or None)
+                    if snap is None:
+                        continue  # cancelled meanwhile
+                    try:
+                        children[snap.job_id] = executor.start(queue, snap, wid, timeout)
+                    except Exception as exc:  # noqa: BLE001 - e.g. no log folder, fork failure
+                        _fail(queue, snap.job_id, None, f"could not start the job: {type(exc).__name__}: {exc}")
+            except (sqlite3.OperationalError, StorageFull, StoreCorrupt) as exc:
+                # a full disk or a locked/damaged database: keep the children, retry in a moment
+                print(f"{wid}: {exc}; retrying", file=sys.stderr, flush=True)
+                time.sleep(2.0)
+                continue
             if once and not children and not queue.counts().get("queued"):
                 break
             time.sleep(poll_s)

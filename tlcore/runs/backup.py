@@ -66,7 +66,8 @@ def backup(root: Path) -> Path:
     if problems:
         raise TLError(f"{src_path} is damaged, so it was not backed up (that would rotate a good backup out): "
                       f"{problems[0]}")
-    dest = backups_dir(root) / f"tl-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.db"
+    now = time.time()
+    dest = backups_dir(root) / f"tl-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{int(now * 1e6) % 10**6:06d}.db"
     tmp = dest.with_suffix(".tmp")
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     src = sqlite3.connect(src_path, timeout=30)

@@ -301,9 +301,19 @@ class RunStore:
             return default
 
     def append_event(self, run_id: str, event: dict) -> None:
+        """Append one progress event. On a full disk the event is dropped (with a note on stderr) so recording
+        the run's failure is not blocked by its progress log."""
         line = json.dumps(event, default=_json_default) + "\n"
-        with open(self.path(run_id, "events.jsonl"), "a", encoding="utf-8") as fh:
-            fh.write(line)
+        try:
+            fd = os.open(self.path(run_id, "events.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(line)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            import sys
+
+            print(f"warning: {run_id}: event not recorded, the disk is full", file=sys.stderr)
 
     def events(self, run_id: str) -> list[dict]:
         p = self.path(run_id, "events.jsonl")

@@ -1,0 +1,75 @@
+"""The Ray executor on a local Ray cluster (``ray.init(num_cpus=2)``): real tiny jobs, recorded with their
+node, and the same metrics as the local executor for the same seeds. Skipped when ray is not installed
+(requirements-dev.txt installs it, so CI runs it)."""
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from tlcore.jobs.executors import LocalExecutor, RayExecutor  # noqa: E402
+from tlcore.jobs.queue import JobQueue  # noqa: E402
+from tlcore.jobs.worker import run_worker  # noqa: E402
+
+FAST = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn", "epochs": 1,
+        "image_size": 16, "max_samples_per_domain": 200, "strategy": "scratch", "device": "cpu"}
+JOBS = [{**FAST, "seed": 0}, {**FAST, "seed": 1}, {**FAST, "strategy": "linear_probe", "seed": 0},
+        {**FAST, "strategy": "fine_tuning", "seed": 2}]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def _metrics(q, job_ids):
+    out = []
+    for j in job_ids:
+        snap = q.get(j)
+        assert snap.status == "completed", (snap.error, q.log_tail(j))
+        m = q.store.metrics(snap.run_id)["target_test"]
+        losses = [round(float(h["loss"]), 6) for h in q.store.read_json(snap.run_id, "history.json", [])
+                  if "loss" in h]
+        out.append((round(m["accuracy"], 9), round(m["f1_macro"], 9), losses))
+    return out
+
+
+def test_ray_executor_runs_jobs_records_nodes_and_matches_the_local_executor(cluster, store):
+    q = JobQueue(store)
+    ray_ids = [q.submit(c, resources={"num_cpus": 1}) for c in JOBS]
+    assert run_worker(once=True, poll_s=0.2, executor=RayExecutor(store.root)) == 0
+    node_ids = {n["NodeID"][:12] for n in ray.nodes()}
+    for j in ray_ids:
+        snap = q.get(j)
+        assert snap.executor == "ray"
+        host, node_id = snap.node.split("/")
+        assert node_id in node_ids, snap.node
+        assert store.get(snap.run_id).owner == snap.owner
+    local_ids = [q.submit(c, resources={"num_cpus": 1}) for c in JOBS]
+    assert run_worker(max_jobs=2, once=True, poll_s=0.2, executor=LocalExecutor(store.root, gpus=[])) == 0
+    assert all(q.get(j).executor == "local" for j in local_ids)
+    on_ray, on_local = _metrics(q, ray_ids), _metrics(q, local_ids)
+    assert len({str(m) for m in on_ray}) > 1, "the jobs differ (so equal metrics mean something)"
+    assert on_ray == on_local
+
+
+def test_ray_cancel_maps_to_ray_cancel(cluster, store):
+    import threading
+    import time
+
+    q = JobQueue(store)
+    long_job = q.submit({"seconds": 120}, kind="probe", resources={"num_cpus": 1})
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault("rc", run_worker(once=True, poll_s=0.2,
+                                                                           executor=RayExecutor(store.root))))
+    t.start()
+    end = time.time() + 60
+    while time.time() < end and q.get(long_job).pid is None:
+        time.sleep(0.2)
+    assert q.get(long_job).pid, "the Ray task started"
+    t0 = time.time()
+    q.cancel(long_job)
+    t.join(timeout=60)
+    assert done.get("rc") == 0
+    assert q.get(long_job).status == "cancelled"
+    assert time.time() - t0 < 30
