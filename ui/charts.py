@@ -6,6 +6,7 @@ so tests call them directly and pages stay thin.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -29,10 +30,19 @@ def _pct(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else 100.0 * float(v)
 
 
-def _layout(fig: go.Figure, title: str, height: int | None = None, **kw) -> go.Figure:
-    fig.update_layout(title=title, template=PLOTLY_TEMPLATE, height=height,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-                      margin=dict(t=90, l=60, r=20, b=60), **kw)
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)   # under the x-axis titles
+LEGEND_RIGHT = dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02)    # for long legends
+
+
+def _layout(fig: go.Figure, title: str, height: int | None = None, legend: dict | None = None, **kw) -> go.Figure:
+    """Title on top, legend below the plot (never over the title or subplot titles), margins that fit the axis
+    titles (``automargin``)."""
+    legend = legend or LEGEND_BELOW
+    below = legend.get("y", 0) < 0
+    fig.update_layout(title=title, template=PLOTLY_TEMPLATE, height=height, legend=legend,
+                      margin=dict(t=80, l=80, r=20, b=130 if below else 60), **kw)
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -198,8 +208,7 @@ def embedding_scatter(points: pd.DataFrame, color_by: str = "domain", explained_
     fig.update_yaxes(title_text=axis[1])
     legend_title = {"domain": "Domain", "label": "True class · domain", "pred": "Predicted class · domain"}
     _layout(fig, title or f"Features after training, {method} projection (● source, ◆ target)", height=600,
-            legend_title_text=legend_title.get(color_by, color_by))
-    fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"))
+            legend=LEGEND_RIGHT, legend_title_text=legend_title.get(color_by, color_by))
     return fig
 
 
@@ -213,12 +222,16 @@ def roc_pr_curves(items: list[dict]) -> go.Figure:
                         horizontal_spacing=0.1)
     for i, it in enumerate(items):
         color = run_color(i)
-        for j, (cls, c) in enumerate((it.get("roc") or {}).items()):
-            fig.add_scatter(x=c["fpr"], y=c["tpr"], mode="lines", name=f"{it['label']} · {cls}",
-                            legendgroup=it["label"], line=dict(color=color, width=2 if j == 0 else 1), row=1, col=1)
+        for j, (cls, c) in enumerate((it.get("roc") or {}).items()):  # one legend entry per run; class on hover
+            fig.add_scatter(x=c["fpr"], y=c["tpr"], mode="lines", name=it["label"], showlegend=j == 0,
+                            legendgroup=it["label"], line=dict(color=color, width=2 if j == 0 else 1),
+                            hovertemplate=f"class {cls}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}<extra>{it['label']}</extra>",
+                            row=1, col=1)
         for j, (cls, c) in enumerate((it.get("pr") or {}).items()):
-            fig.add_scatter(x=c["recall"], y=c["precision"], mode="lines", name=f"{it['label']} · {cls}",
+            fig.add_scatter(x=c["recall"], y=c["precision"], mode="lines", name=it["label"],
                             legendgroup=it["label"], showlegend=False,
+                            hovertemplate=f"class {cls}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}"
+                                          f"<extra>{it['label']}</extra>",
                             line=dict(color=color, width=2 if j == 0 else 1), row=1, col=2)
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="#999"),
                     row=1, col=1)
@@ -226,7 +239,7 @@ def roc_pr_curves(items: list[dict]) -> go.Figure:
     fig.update_yaxes(title_text="True positive rate", row=1, col=1)
     fig.update_xaxes(title_text="Recall", row=1, col=2)
     fig.update_yaxes(title_text="Precision", row=1, col=2)
-    return _layout(fig, "ROC and precision-recall curves (target test)", height=480)
+    return _layout(fig, "ROC and precision-recall curves (target test; one line per class)", height=520)
 
 
 def reliability_diagram(items: list[dict]) -> go.Figure:
@@ -248,3 +261,31 @@ def reliability_diagram(items: list[dict]) -> go.Figure:
     fig.update_xaxes(title_text="Mean confidence in bin (%)", range=[0, 100])
     fig.update_yaxes(title_text="Accuracy in bin (%)", range=[0, 105])
     return _layout(fig, "Reliability diagram (target test)")
+
+
+DISTINCT_AS_BARS = 30  # at most this many distinct values: one bar per value (e.g. every image 32 px: one bar)
+
+
+def value_distribution(values: dict, title: str, xlabel: str) -> go.Figure:
+    """Distribution of integer values per domain: one bar per value when there are few distinct values,
+    else a histogram with integer-aligned bins (never fractional ticks such as 31.6 ... 32.4)."""
+    distinct = sorted({int(v) for vs in values.values() for v in vs})
+    if len(distinct) <= DISTINCT_AS_BARS:
+        traces = [go.Bar(x=[str(d) for d in distinct], y=[Counter(int(v) for v in vs).get(d, 0) for d in distinct],
+                         name=role, marker_color=DOMAIN_COLORS[role]) for role, vs in values.items()]
+        fig = go.Figure(traces)
+        fig.update_layout(barmode="group", xaxis={"type": "category"})
+    else:
+        lo, hi = distinct[0], distinct[-1]
+        size = max(1, int(round((hi - lo + 1) / 40)))
+        fig = go.Figure([go.Histogram(x=v, name=role, marker_color=DOMAIN_COLORS[role], opacity=0.6,
+                                      xbins={"start": lo - 0.5, "end": hi + 0.5, "size": size})
+                         for role, v in values.items()])
+        fig.update_layout(barmode="overlay", xaxis={"tickformat": "d"})
+    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="samples", template=PLOTLY_TEMPLATE, height=300)
+    return fig
+
+
+def table_height(rows: int, cap: int = 400) -> int:
+    """Pixel height of a table showing ``rows`` rows without empty filler rows (header 38 px, 35 px a row)."""
+    return min(cap, 38 + 35 * max(1, rows) + 2)

@@ -13,6 +13,7 @@ from tlcore.data.library import MAX_UPLOAD_MB, UPLOAD_EXTENSIONS, allowed_roots
 from tlcore.errors import TLError
 from ui import state
 from ui.auth import require_sign_in
+from ui.charts import table_height, value_distribution
 from ui.theme import DOMAIN_COLORS, PLOTLY_TEMPLATE
 
 DEMO, SAVED = "Built-in demo (generated data)", "Saved domain"
@@ -125,16 +126,8 @@ def class_chart(sums: dict) -> go.Figure:
     classes = sorted(set(sums["source"]["counts"]) | set(sums["target"]["counts"]))
     fig = go.Figure([go.Bar(name=role, x=classes, y=[sums[role]["counts"].get(c, 0) for c in classes],
                             marker_color=DOMAIN_COLORS[role]) for role in ("source", "target")])
-    fig.update_layout(barmode="group", title="Samples per class", xaxis_title="class", yaxis_title="samples",
+    fig.update_layout(barmode="group", title="Class counts", xaxis_title="class", yaxis_title="samples",
                       template=PLOTLY_TEMPLATE, height=340, xaxis={"type": "category"})
-    return fig
-
-
-def histogram(values: dict, title: str, xlabel: str) -> go.Figure:
-    fig = go.Figure([go.Histogram(x=v, name=role, marker_color=DOMAIN_COLORS[role], opacity=0.6)
-                     for role, v in values.items()])
-    fig.update_layout(barmode="overlay", title=title, xaxis_title=xlabel, yaxis_title="samples",
-                      template=PLOTLY_TEMPLATE, height=300)
     return fig
 
 
@@ -176,7 +169,7 @@ def pair_overview(doms: dict) -> None:
         st.warning(f"{len(src ^ tgt)} label(s) appear in only one domain; training keeps the source labels "
                    "(or set label_intersection in the config).")
 
-    st.markdown("**Samples per class**")
+    st.markdown("**Example samples of each class**")
     cols = st.columns(2)
     for col, role in zip(cols, ("source", "target")):
         with col:
@@ -185,10 +178,10 @@ def pair_overview(doms: dict) -> None:
 
     if all(s["modality"] == "image" for s in sums.values()):
         sides = {r: [max(h, w) for h, w in zip(s["sizes"]["height"], s["sizes"]["width"])] for r, s in sums.items()}
-        st.plotly_chart(histogram(sides, "Image size (longest side, before resizing)", "pixels"),
+        st.plotly_chart(value_distribution(sides, "Image size (longest side, before resizing)", "pixels"),
                         width="stretch", key="size-hist")
     elif all(s["modality"] == "text" for s in sums.values()):
-        st.plotly_chart(histogram({r: s["lengths"] for r, s in sums.items()}, "Text length", "words"),
+        st.plotly_chart(value_distribution({r: s["lengths"] for r, s in sums.items()}, "Text length", "words"),
                         width="stretch", key="length-hist")
 
     st.markdown("**Skipped while reading**")
@@ -201,9 +194,11 @@ def pair_overview(doms: dict) -> None:
                 continue
             st.caption(f"{role.title()}: {len(skipped)} skipped")
             reasons = Counter(s.reason for s in skipped)
-            st.dataframe(pd.DataFrame(reasons.most_common(), columns=["reason", "count"]), hide_index=True)
-            st.dataframe(pd.DataFrame([{"file": s.file, "reason": s.reason} for s in skipped[:500]]),
-                         hide_index=True, height=200)
+            st.dataframe(pd.DataFrame(reasons.most_common(), columns=["reason", "count"]), hide_index=True,
+                         height=table_height(len(reasons)))
+            shown = skipped[:500]
+            st.dataframe(pd.DataFrame([{"file": s.file, "reason": s.reason} for s in shown]),
+                         hide_index=True, height=table_height(len(shown), cap=200))
 
 
 # -- page ------------------------------------------------------------------------------------------
@@ -236,7 +231,9 @@ if specs["source"] and specs["target"]:
         except TLError as exc:
             col.error(str(exc))
 
-with st.expander("Add a domain", expanded=not entries):
+ADD_FIELDS = ("add-name", "add-file", "folder-name", "folder-path")
+with st.expander("Add a domain", expanded=not entries or any(st.session_state.get(k) for k in ADD_FIELDS)):
+    # stays open while any of its fields is filled (it used to collapse once the first domain was saved)
     add_domain_section()
 with st.expander("Saved domains: rename or delete"):
     manage_saved(entries)

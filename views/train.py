@@ -52,8 +52,9 @@ def spec_info(spec: dict) -> tuple[str | None, int]:
 
 
 def backbone_label(name: str) -> str:
+    """Short enough for the picker (the speed goes in the caption below it, where it is not cut off)."""
     s = BACKBONES[name]
-    return f"{s.title} · {s.params_m:g} M params" + (f" · {s.speed}" if s.speed else "")
+    return f"{s.title} · {s.params_m:g} M params"
 
 
 def config_digest(cfg: dict) -> str:
@@ -117,6 +118,8 @@ with left:
                    key=lambda n: (not BACKBONES[n].embedded, n != defaults["backbone"], n))
     backbone = st.selectbox("Backbone", names, key=f"backbone-{modality}", format_func=backbone_label,
                             help="Embedded backbones load offline; the others need weights cached on the server.")
+    if BACKBONES[backbone].speed:
+        st.caption(f"Speed: {BACKBONES[backbone].speed}")
     strategies = list(STRATEGIES)
     strategy = st.selectbox("Strategy", strategies, key=f"strategy-{modality}",
                             index=strategies.index(defaults["strategy"]) if defaults["strategy"] in strategies else 0,
