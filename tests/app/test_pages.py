@@ -44,7 +44,7 @@ def test_domains_demo_pair_shows_class_counts(tl_home):
     at = AppTest.from_file(page("domains"), default_timeout=TIMEOUT).run()
     _no_exception(at)
     specs = _charts(at)
-    assert any("Samples per class" in s for s in specs)
+    assert any("Class counts" in s for s in specs)
     assert any("Image size" in s for s in specs)
     assert at.session_state[state.SOURCE_SPEC] == {"demo": "digits"}
     assert at.session_state[state.TARGET_SPEC] == {"demo": "digits"}
