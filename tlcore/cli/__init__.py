@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: list[str] = ["jobs", "export"]
+MODULES: list[str] = ["jobs", "export", "select", "transferability"]
 
 
 def register_all(sub, commands: dict) -> None:

@@ -37,22 +37,28 @@ def _skada_setup():
     skada = pytest.importorskip("skada")
     from sklearn.linear_model import LogisticRegression
 
+    import sklearn
+
     xs, ys = _blobs(seed=1)
     xt, _ = _blobs(seed=1)
     xt = xt + 0.7
-    clf = skada.make_da_pipeline(LogisticRegression(max_iter=500)).fit(
-        np.concatenate([xs, xt]), np.concatenate([ys, -np.ones(len(xt), int)]),
-        sample_domain=np.r_[np.ones(len(xs)), -np.ones(len(xt))].astype(int))
+    with sklearn.config_context(enable_metadata_routing=True):  # skada needs it; tlcore keeps it off globally
+        clf = skada.make_da_pipeline(LogisticRegression(max_iter=500)).fit(
+            np.concatenate([xs, xt]), np.concatenate([ys, -np.ones(len(xt), int)]),
+            sample_domain=np.r_[np.ones(len(xs)), -np.ones(len(xt))].astype(int))
     return skada, clf, xs, ys, xt
 
 
 def test_entropy_matches_skada():
+    import sklearn
+
     skada, clf, xs, ys, xt = _skada_setup()
     sd = -np.ones(len(xt), int)
-    p_t = clf.predict_proba(xt, sample_domain=sd)
-    theirs = skada.metrics.PredictionEntropyScorer(reduction="mean")(
-        clf, np.concatenate([xs, xt]), np.concatenate([ys, -np.ones(len(xt), int)]),
-        sample_domain=np.r_[np.ones(len(xs)), sd].astype(int))
+    with sklearn.config_context(enable_metadata_routing=True):
+        p_t = clf.predict_proba(xt, sample_domain=sd)
+        theirs = skada.metrics.PredictionEntropyScorer(reduction="mean")(
+            clf, np.concatenate([xs, xt]), np.concatenate([ys, -np.ones(len(xt), int)]),
+            sample_domain=np.r_[np.ones(len(xs)), sd].astype(int))
     # skada averages over samples x classes; ours is the mean per-sample entropy
     assert entropy(RunOutputs(p_t)) / p_t.shape[1] == pytest.approx(theirs, rel=1e-4, abs=1e-6)
 
