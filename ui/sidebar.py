@@ -1,7 +1,11 @@
 """The sidebar every page shares: data root, device, job queue at a glance."""
 from __future__ import annotations
 
+import time
+
 import streamlit as st
+
+from tlcore.children import running_children
 
 from tlcore.jobs.worker import worker_running
 from tlcore.system import device_summary
@@ -37,7 +41,32 @@ def _queue_glance() -> None:
     c1, c2 = st.columns(2)
     c1.metric("Queued", counts.get("queued", 0))
     c2.metric("Running", counts.get("running", 0))
-    if worker_running(get_queue().store.root):
-        st.text("Worker: running")
-    else:
-        st.text("Worker: not running (jobs wait)")
+    running = worker_running(get_queue().store.root)
+    st.text(worker_line(running, get_queue().live_workers()))
+    st.caption(WORKER_LIFECYCLE)
+    tasks = running_children()
+    if tasks:
+        st.text(f"Background tasks of this dashboard: {len(tasks)} running")
+
+
+WORKER_LIFECYCLE = ("The worker is a separate process on purpose: it keeps training queued jobs when the "
+                    "dashboard stops or restarts, and a restarted dashboard uses it again. To stop it: kill PID.")
+
+
+def worker_line(running: bool, workers: list[dict], now: float | None = None) -> str:
+    """One line: whether a worker serves this data root, its pid(s) and for how long."""
+    if not running:
+        return "Worker: not running (jobs wait; the dashboard starts one)"
+    now = time.time() if now is None else now
+    alive = [w for w in workers if w.get("pid")]
+    if not alive:
+        return "Worker: running"
+    parts = [f"pid {w['pid']}" + (f", up {_ago(now - w['started'])}" if w.get("started") else "") for w in alive]
+    return "Worker: running (" + "; ".join(parts) + ")"
+
+
+def _ago(seconds: float) -> str:
+    s = int(max(0, seconds))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 60} min" if s >= 60 else f"{s} s"
