@@ -3,6 +3,7 @@ literal string. Everything is read (and every image decoded) before anything is 
 input fails with a message naming it and leaves no half-written output."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def read_inputs(spec: str, modality: str, text_column: str | None = None, decode
     """
     path = Path(spec).expanduser()
     suffix = path.suffix.lower()
-    looks_like_file = suffix in IMAGE_SUFFIXES + TABLE_SUFFIXES + (".zip",) and "\n" not in spec and len(spec) < 4096
+    known = suffix in IMAGE_SUFFIXES + TABLE_SUFFIXES + (".zip",)
+    looks_like_file = len(spec) < 4096 and (known or re.fullmatch(r"\S+\.[A-Za-z0-9]{2,5}", spec) is not None)
     if not _exists(path):
         if looks_like_file or modality == "image":
             raise DataError(f"{spec}: file not found" + ("" if looks_like_file else
@@ -85,16 +87,45 @@ def _need(modality: str, wanted: str, name: str) -> None:
 
 
 def _images(path: Path, decode_max_side: int) -> Inputs:
-    from tlcore.data.archive import read_images
+    """Every image file of a folder or ZIP (any depth, class folders or not), in sorted path order. The ZIP's
+    whole central directory is validated first (path escapes, links, bombs) by the domain reader's checks."""
+    import zipfile
 
-    dom = read_images(path, max_side=decode_max_side)
-    bad = [s for s in dom.skipped if not s.reason.startswith("junk") and not s.file.endswith("/")
-           and s.file.lower().endswith(IMAGE_SUFFIXES)]
+    from tlcore.data.archive import ArchiveLimits, _folder_entries, _zip_entries
+
+    limits = ArchiveLimits()
+    if path.is_dir():
+        entries, _ = _folder_entries(path, limits)
+        names, samples = _decode_entries(path.name, entries, decode_max_side)
+    else:
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+            raise DataError(f"{path.name}: not a valid ZIP archive ({exc})") from None
+        with archive:
+            names, samples = _decode_entries(path.name, _zip_entries(path.name, archive, limits), decode_max_side)
+    if not samples:
+        raise DataError(f"{path.name}: no images found (supported: {', '.join(IMAGE_SUFFIXES)})")
+    return Inputs("image", names, samples)
+
+
+def _decode_entries(label: str, entries, decode_max_side: int):
+    from tlcore.data.archive import _junk_reason
+    from tlcore.data.image import ImageRejected
+
+    names, samples, bad = [], [], []
+    for e in sorted(entries, key=lambda e: e.name):
+        if e.is_dir or _junk_reason(e.parts) or not e.name.lower().endswith(IMAGE_SUFFIXES):
+            continue
+        try:
+            samples.append(decode_bytes(e.load(), e.name, decode_max_side))
+            names.append(e.name)
+        except (DataError, ImageRejected) as exc:
+            bad.append(str(exc))
     if bad:
-        shown = "; ".join(f"{s.file}: {s.reason}" for s in bad[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
-        raise DataError(f"{path.name}: {len(bad)} image(s) cannot be read: {shown}{more}")
-    return Inputs("image", list(dom.sources), list(dom.samples))
+        raise DataError(f"{label}: {len(bad)} image(s) cannot be read: {'; '.join(bad[:5])}{more}")
+    return names, samples
 
 
 def _table(path: Path, text_column: str | None) -> Inputs:

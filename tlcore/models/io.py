@@ -247,17 +247,21 @@ def load_model(folder, device: str = "cpu") -> LoadedModel:
 
 
 def quantize_int8(model):
-    """Dynamic int8 quantization of every ``nn.Linear`` (weights int8, activations quantized on the fly; CPU)."""
+    """Dynamic int8 quantization of the ``nn.Linear`` layers (weights int8, activations quantized on the fly;
+    CPU). Linears inside ``nn.TransformerEncoderLayer`` stay fp32: its fused fast path reads their weights."""
     import warnings
 
     import torch
     from torch import nn
 
+    inside = {f"{name}.{sub}" for name, m in model.named_modules() if isinstance(m, nn.TransformerEncoderLayer)
+              for sub, _ in m.named_modules() if sub}
+    names = {name for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in inside}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(model.cpu().eval(), {nn.Linear}, dtype=torch.qint8)
+        return quantize_dynamic(model.cpu().eval(), names, dtype=torch.qint8)
 
 
 def run_model_folder(store, run_id: str) -> Path:
