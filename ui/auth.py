@@ -7,6 +7,7 @@ import streamlit as st
 
 from tlcore import auth
 from tlcore.errors import ConfigError
+from ui.safe import md
 from ui.state import home
 
 USER = "tl_user"          # str: the signed-in user's name
@@ -21,12 +22,13 @@ def signed_in_user() -> str | None:
 def require_sign_in() -> None:
     """Return when the visitor may use the dashboard; otherwise show the sign-in form and stop the script."""
     root = home()
+    _store_readable()
     if not auth.auth_enabled(root):
         return
     try:
         users = auth.load_users(root)
     except ConfigError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         st.stop()
     if st.session_state.get(USER) in users:
         return
@@ -37,6 +39,19 @@ def require_sign_in() -> None:
     st.stop()
 
 
+def _store_readable() -> None:
+    """A damaged or full data root stops every page with a message naming the file and the recovery command
+    (``python -m tlcore doctor``), instead of a traceback."""
+    from tlcore.errors import TLError
+    from ui.state import get_store
+
+    try:
+        get_store().list(limit=1)
+    except TLError as exc:
+        st.error(md(exc))
+        st.stop()
+
+
 def _form(root: str) -> None:
     st.title("Sign in to TL Studio")
     with st.form("tl_sign_in"):
@@ -44,7 +59,7 @@ def _form(root: str) -> None:
         st.text_input("Password", type="password", key="tl_sign_in_password")
         st.form_submit_button("Sign in", type="primary", icon=":material/login:", on_click=_sign_in, args=(root,))
     if st.session_state.get(LOCKED):
-        st.error(st.session_state[LOCKED])  # a fixed sentence from tlcore.auth, no user text
+        st.error(md(st.session_state[LOCKED]))
     elif st.session_state.get(FAILURES):
         st.error("Unknown user or wrong password.")
     st.caption("Users are managed on the server: `python -m tlcore user add NAME`.")

@@ -7,6 +7,8 @@ from streamlit.errors import StreamlitAPIException
 
 from tlcore.errors import TLError
 from tlcore.evaluation.summary import batch_summary, run_outcome
+from ui.auth import signed_in_user
+from ui.safe import md
 from ui.state import get_queue, get_store
 from ui.theme import PLOTLY_TEMPLATE, SOURCE_COLOR, STATUS_ICONS, TARGET_COLOR
 
@@ -87,16 +89,16 @@ def _job(queue, store, snap) -> None:
         with btn:
             if snap.active and st.button("Cancel", key=f"cancel-{snap.job_id}", disabled=snap.cancel_requested):
                 try:
-                    queue.cancel(snap.job_id)
+                    queue.cancel(snap.job_id, actor=signed_in_user())  # owner or admin
                 except TLError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
                 st.rerun(scope="fragment")
         frac, text = progress_text(snap)
         st.progress(frac, text=text)
         if snap.status == "completed" and snap.run_id:
             _outcome(store, snap)
         if snap.status == "failed":
-            st.error(f"Failed: {(snap.error or 'no error message recorded').splitlines()[0][:500]}")
+            st.error("Failed: " + md((snap.error or 'no error message recorded').splitlines()[0][:500]))
             with st.expander("Error details and log tail"):
                 st.code(snap.error or "", language=None)
                 st.code(_tail(queue, snap.job_id) or "(empty log)", language=None)
@@ -129,7 +131,7 @@ def compare_link(run_id: str) -> None:
         st.page_link(COMPARE_PAGE, label="Open on Compare", icon=":material/leaderboard:",
                      query_params={"run": run_id})
     except StreamlitAPIException:  # a page run on its own (no st.navigation): no page to link to
-        st.caption(f"Run {run_id} on Compare")
+        st.caption(f"Run {md(run_id)} on Compare")
 
 
 def batch_panel(store, queue, job_ids: list[str]) -> None:

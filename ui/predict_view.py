@@ -91,4 +91,4 @@ def show_answers(answers: list[dict], labels: dict) -> None:
                 "probability": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)})
             load = f"; model loaded in {ans['load_ms'] / 1000:.1f} s (first use)" if ans.get("load_ms") else ""
             st.caption(f"Answered in {ans.get('roundtrip_ms', 0):.0f} ms (forward + preprocessing "
-                       f"{ans.get('ms', 0):.0f} ms){load}.")
+                       f"{ans.get('ms', 0):.0f} ms){load}.")  # md-safe: numbers only

@@ -12,6 +12,7 @@ from tlcore.embeddings import shift
 from tlcore.embeddings.shift import SHIFT_CAP, read_shift, read_shift_report
 from tlcore.runs.store import default_root
 from ui.embedding_view import GAP_ROWS
+from ui.safe import md
 
 HELP = ("How far apart the two domains are in a pretrained backbone's feature space, on a seeded stratified "
         f"sample of up to {SHIFT_CAP} samples per domain. MMD² and CORAL: 0 = same distribution/covariance. Proxy "
@@ -45,15 +46,15 @@ def show_report(rep: dict) -> None:
     reading = read_shift(gap)
     if reading:
         with st.container(border=True, key="shift-reading"):
-            st.markdown(f"**{reading['text']}**")
+            st.markdown(f"**{md(reading['text'])}**")
             st.text(reading["suggestion"])
-            st.caption(f"Scale: {reading['scale']}.")
+            st.caption(f"Scale: {md(reading['scale'])}.")
     rows = [{"measure": name, "value": gap.get(k)} for k, name in GAP_ROWS.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"value": st.column_config.NumberColumn(format="%.4g")})
-    st.caption(f"Pretrained {rep.get('backbone')} features, {gap.get('n_source')} source and "
-               f"{gap.get('n_target')} target samples, {rep.get('classes_shared')} shared classes; "
-               f"computed in {rep.get('seconds')} s.")
+    st.caption(f"Pretrained {md(rep.get('backbone'))} features, {md(gap.get('n_source'))} source and "
+               f"{md(gap.get('n_target'))} target samples, {md(rep.get('classes_shared'))} shared classes; "
+               f"computed in {md(rep.get('seconds'))} s.")
 
 
 @st.fragment(run_every=2)

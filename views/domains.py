@@ -12,7 +12,8 @@ from tlcore.data import DEMOS, load_domain
 from tlcore.data.library import MAX_UPLOAD_MB, UPLOAD_EXTENSIONS, allowed_roots
 from tlcore.errors import TLError
 from ui import state
-from ui.auth import require_sign_in
+from ui.auth import require_sign_in, signed_in_user
+from ui.safe import md
 from ui.charts import table_height, value_distribution
 from ui.theme import DOMAIN_COLORS, PLOTLY_TEMPLATE
 
@@ -68,15 +69,16 @@ def add_domain_section() -> None:
                 text_col = c1.selectbox("Text column", cols, key="add-text-col")
                 label_col = c2.selectbox("Label column", [c for c in cols if c != text_col], key="add-label-col")
             except TLError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 up = None
         if st.button("Save domain", key="add-save", disabled=up is None):
             try:
                 with st.spinner("Checking and saving…"):
-                    e = lib.ingest_upload(name, up.name, up, text_column=text_col, label_column=label_col)
-                st.success(f"Saved {e['n']} samples, {len(e['classes'])} classes.")
+                    e = lib.ingest_upload(name, up.name, up, text_column=text_col, label_column=label_col,
+                                          owner=signed_in_user())
+                st.success(f"Saved {md(e['n'])} samples, {len(e['classes'])} classes.")
             except TLError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
     with folder_tab:
         roots = allowed_roots(lib.root)
         st.caption("Register a folder already on the server (class_name/image.jpg) or a table file. "
@@ -86,10 +88,10 @@ def add_domain_section() -> None:
         fpath = st.text_input("Path on the server", key="folder-path")
         if st.button("Register folder", key="folder-save", disabled=not fpath):
             try:
-                e = lib.register_folder(fname, fpath)
-                st.success(f"Registered {e['n']} samples, {len(e['classes'])} classes.")
+                e = lib.register_folder(fname, fpath, owner=signed_in_user())
+                st.success(f"Registered {md(e['n'])} samples, {len(e['classes'])} classes.")
             except TLError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 
 def manage_saved(entries: list[dict]) -> None:
@@ -110,16 +112,16 @@ def manage_saved(entries: list[dict]) -> None:
                 lib.rename(did, new)
                 st.rerun()
             except TLError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
     with c2:
         sure = st.checkbox("Yes, delete this saved domain", key="manage-confirm")
         if st.button("Delete", key="manage-delete", disabled=not sure, type="primary"):
             try:
-                lib.delete(did)
+                lib.delete(did, actor=signed_in_user())  # owner or admin; refused while a job uses it
                 st.session_state.pop("manage-confirm", None)
                 st.rerun()
             except TLError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 
 def class_chart(sums: dict) -> go.Figure:
@@ -173,7 +175,7 @@ def pair_overview(doms: dict) -> None:
     cols = st.columns(2)
     for col, role in zip(cols, ("source", "target")):
         with col:
-            st.caption(role.title())
+            st.caption(md(role.title()))
             samples_view(role, doms[role])
 
     if all(s["modality"] == "image" for s in sums.values()):
@@ -190,9 +192,9 @@ def pair_overview(doms: dict) -> None:
         with col:
             skipped = doms[role].skipped
             if not skipped:
-                st.caption(f"{role.title()}: nothing skipped.")
+                st.caption(f"{md(role.title())}: nothing skipped.")
                 continue
-            st.caption(f"{role.title()}: {len(skipped)} skipped")
+            st.caption(f"{md(role.title())}: {len(skipped)} skipped")
             reasons = Counter(s.reason for s in skipped)
             st.dataframe(pd.DataFrame(reasons.most_common(), columns=["reason", "count"]), hide_index=True,
                          height=table_height(len(reasons)))
@@ -210,14 +212,14 @@ st.caption("Choose a source domain (labeled, trained on) and a target domain (wh
 try:
     entries = state.get_library().list()
 except TLError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     entries = []
 
 specs = {}
 cols = st.columns(2)
 for col, role in zip(cols, ("source", "target")):
     with col:
-        st.subheader(role.title())
+        st.subheader(md(role.title()))
         specs[role] = domain_picker(role, entries)
 
 doms = {}
@@ -229,7 +231,7 @@ if specs["source"] and specs["target"]:
         try:
             doms[role] = read_domain(json.dumps(specs[role], sort_keys=True), role)
         except TLError as exc:
-            col.error(str(exc))
+            col.error(md(exc))
 
 ADD_FIELDS = ("add-name", "add-file", "folder-name", "folder-path")
 with st.expander("Add a domain", expanded=not entries or any(st.session_state.get(k) for k in ADD_FIELDS)):

@@ -21,6 +21,7 @@ from tlcore.errors import TLError
 from tlcore.runs.store import RunStore
 from ui import embedding_view as view
 from ui.auth import require_sign_in
+from ui.safe import md
 from ui.state import get_store
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
@@ -98,7 +99,8 @@ def launch_button(store, run_id: str, label: str, method: str, dim: int, params:
         st.session_state["emb-launched"] = run_id
         st.rerun()
     cli = f"python -m tlcore embeddings {run_id} --method {method} --dim {dim}"
-    st.caption(f"Runs in its own process (progress below); the same as `{cli}`.")
+    st.caption("Runs in its own process (progress below); the same as:")
+    st.code(cli, language=None)
     if status in ("running", "failed") or st.session_state.get("emb-launched") == run_id:
         extraction_panel(str(store.root), run_id)
 
@@ -113,7 +115,7 @@ def thumbnails(record, rows: pd.DataFrame, limit: int = 24) -> None:
     try:
         doms = run_samples(json.dumps(record.config, sort_keys=True))
     except (TLError, OSError, ValueError) as exc:
-        st.caption(f"Thumbnails unavailable: {exc}")
+        st.caption(f"Thumbnails unavailable: {md(exc)}")
         return
     images, captions = [], []
     for _, r in rows.head(limit).iterrows():
@@ -172,7 +174,7 @@ if mode == "Compare with another run":
 try:
     after = features_for(root, run_id, "after", mtime(store, run_id, "after"))
 except TLError as exc:
-    st.warning(f"This run has no stored features to project: {exc}")
+    st.warning(f"This run has no stored features to project: {md(exc)}")
     st.stop()
 has_before = has_features(store, run_id, "before")
 frozen = bool((store.metrics(run_id).get("embeddings") or {}).get("frozen_backbone"))
@@ -210,7 +212,7 @@ if missing:
 uncached = [v for v in views if need_background and not projection_cached(store, v[1], method, dim, 0, v[2], **params)]
 if uncached:
     st.info(f"The {METHOD_NAMES[method]} projection with these settings is not computed yet "
-            f"({', '.join(t for t, _, _ in uncached)}). It takes from seconds to minutes on a CPU.")
+            f"({md(', '.join(t for t, _, _ in uncached))}). It takes from seconds to minutes on a CPU.")
     for rid in dict.fromkeys(v[1] for v in uncached if v[1] not in launched):
         launch_button(store, rid, f"Compute {METHOD_NAMES[method]} for {labels[rid].split(' · ')[0]}",
                       method, dim, params)
@@ -264,7 +266,7 @@ if selection:
         rows, sims = nearest(after["features"], q, points.index[points["domain"] == "source"].to_numpy(), k=8)
         nn = points.loc[rows].assign(similarity=np.round(sims, 4))
         st.markdown(f"**Nearest source samples** to target row {int(points.loc[q, 'index'])} "
-                    f"(true {points.loc[q, 'label']}, predicted {points.loc[q, 'pred']}), cosine similarity in "
+                    f"(true {md(points.loc[q, 'label'])}, predicted {md(points.loc[q, 'pred'])}), cosine similarity in "
                     "the after-training feature space")
         st.dataframe(samples_table(nn).assign(similarity=nn["similarity"].to_numpy()), hide_index=True,
                      width="stretch")

@@ -12,7 +12,7 @@ from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
 from tlcore.strategies import STRATEGIES
 from ui import state, train_settings
-from ui.auth import require_sign_in
+from ui.auth import require_sign_in, signed_in_user
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
 
@@ -76,17 +76,17 @@ def submit(configs: list[tuple[str, dict]], allow_repeat: bool) -> list[str]:
             repeated.append(waiting[digest])
             continue
         try:
-            job_id = queue.submit(cfg, submit_key=f"{state.nonce()}:{digest}")
+            job_id = queue.submit(cfg, submit_key=f"{state.nonce()}:{digest}", owner=signed_in_user())
         except TLError as exc:
-            st.error(f"{label}: {exc}")
+            st.error(f"{md(label)}: {md(exc)}")
             continue
         queued.append(job_id)
     state.renew_nonce()  # the next press is a new submit (identical settings are caught above)
     st.session_state[state.LAST_JOBS] = queued
     if queued:
-        st.success(f"Queued {len(queued)} job(s): {', '.join(queued)}")
+        st.success(f"Queued {len(queued)} job(s): {md(', '.join(queued))}")
     if repeated:
-        st.info(f"Not queued again: identical settings are already queued or running ({', '.join(repeated)}). "
+        st.info(f"Not queued again: identical settings are already queued or running ({md(', '.join(repeated))}). "
                 "Tick 'Queue identical settings again' to queue another copy (same seed: expect the same result).")
     return queued + repeated
 
@@ -109,7 +109,7 @@ if spec_info(target)[0] != modality:
 defaults = DEFAULTS[modality]
 changed = train_settings.prepare(modality, pair_label, DEFAULTS)
 if changed:
-    st.info("This pair holds " + modality + " data, so some settings changed: " + "; ".join(changed) + ". "
+    st.info("This pair holds " + md(modality) + " data, so some settings changed: " + md("; ".join(changed)) + ". "
             "Everything else you set stays as it was.", icon=":material/info:")
 
 left, right = st.columns(2)
@@ -163,14 +163,14 @@ try:
     validate(RunConfig.from_dict(config))
 except TLError as exc:
     error = str(exc)
-    st.error(f"Invalid setting: {error}")
+    st.error(f"Invalid setting: {md(error)}")
 
 if error is None:
     try:
         counts = parameter_count(backbone, strategy, json.dumps(params, sort_keys=True), num_classes, bottleneck)
         st.caption(f"Trainable parameters: {counts['trainable']:,} of {counts['total']:,}")
     except TLError as exc:
-        st.warning(f"Could not count parameters: {exc}")
+        st.warning(f"Could not count parameters: {md(exc)}")
 
 b1, b2, b3 = st.columns([1, 1, 2])
 allow_repeat = b3.checkbox("Queue identical settings again", key="allow-repeat",
@@ -194,6 +194,6 @@ if b2.button("Run all strategies", disabled=error is not None, key="run-all",
             skipped.append(f"{name} ({exc})")
     state.set_batch(submit(runnable, allow_repeat) or st.session_state.get(state.BATCH) or [])
     if skipped:
-        st.info("Not queued, not applicable to these settings: " + "; ".join(skipped))
+        st.info("Not queued, not applicable to these settings: " + md("; ".join(skipped)))
 
 jobs_panel(batch=st.session_state.get(state.BATCH))
