@@ -1,0 +1,87 @@
+"""The Compare page's model section: export a run (ONNX, TorchScript, Hugging Face, safetensors; a ZIP download
+with its model card), compress it (pruning + int8 into a new linked run), and the parent-vs-compressed tables of
+the selected runs. Exports and compression run as ``python -m tlcore`` processes; this module only starts and
+polls them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from tlcore.export.client import job_status, last_json, launch_compress, launch_export, zip_folder
+from ui.predict_view import md_escape
+from ui.state import home
+
+EXPORT_JOBS = "tl_export_jobs"
+COMPRESS_JOBS = "tl_compress_jobs"
+FORMATS = {"onnx": "ONNX (onnxruntime, opset 18)", "torchscript": "TorchScript (torch.jit)",
+           "hf": "Hugging Face folder (text: transformers pipeline)", "safetensors": "safetensors + model.json"}
+
+
+def compression_frame(metrics: dict) -> pd.DataFrame:
+    """The parent-vs-compressed table of a compressed run's metrics, formatted."""
+    rows = []
+    for r in (metrics.get("compression") or {}).get("table") or []:
+        ci = r.get("target_accuracy_ci") or [None, None]
+        acc = r.get("target_accuracy")
+        rows.append({"model": r["model"],
+                     "target accuracy [95% CI]": "n/a" if acc is None else
+                     f"{acc:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else f"{acc:.3f}",
+                     "size (MB)": r.get("size_mb"), "size zipped (MB)": r.get("size_zipped_mb"),
+                     "CPU ms/sample, batch 1": r.get("latency_ms_batch1"),
+                     "CPU ms/sample, batch 32": r.get("latency_ms_batch32"), "zero weights": r.get("sparsity")})
+    return pd.DataFrame(rows)
+
+
+def model_section(store, focus: str, selected: list[str], labels: dict) -> None:
+    st.subheader("Use the model: export and compression")
+    compressed = [rid for rid in selected if (store.metrics(rid).get("compression") or {}).get("table")]
+    for rid in compressed:
+        st.text(f"{labels.get(rid, rid)}  (compressed from {store.metrics(rid).get('parent_run_id')})")
+        st.dataframe(compression_frame(store.metrics(rid)), hide_index=True)
+    if compressed:
+        st.caption("CPU latency: median milliseconds per sample on this server, fp32 PyTorch vs the compressed "
+                   "model, inputs from the target test set. Sizes: the parent's safetensors file; the compressed "
+                   "model's int8 state dict (or fp32 safetensors when only pruned); zipped shows what pruning's zeros "
+                   "save on disk.")
+    c1, c2 = st.columns(2)
+    with c1:
+        fmt = st.selectbox("Export format", list(FORMATS), format_func=FORMATS.get, key="tl_export_format")
+        if st.button("Export", key="tl_export_go", help="Writes the model, model.json and a model card (README.md) "
+                                                        "into a folder and offers it as a ZIP."):
+            st.session_state.setdefault(EXPORT_JOBS, []).append(launch_export(home(), focus, fmt))
+    with c2:
+        prune = st.slider("Prune (fraction of weights zeroed, global L1 magnitude)", 0.0, 0.9, 0.5, 0.05,
+                          key="tl_compress_prune")
+        int8 = st.checkbox("Dynamic int8 quantization (Linear layers)", value=True, key="tl_compress_int8")
+        epochs = st.number_input("Fine-tune epochs after pruning", 0, 20, 0, key="tl_compress_epochs")
+        if st.button("Compress into a new run", key="tl_compress_go", disabled=not (prune or int8)):
+            st.session_state.setdefault(COMPRESS_JOBS, []).append(launch_compress(home(), focus, prune, int8,
+                                                                                  int(epochs)))
+    _jobs()
+
+
+@st.fragment(run_every=2)
+def _jobs() -> None:
+    for job in st.session_state.get(EXPORT_JOBS) or []:
+        status = job_status(job)
+        what = md_escape(f"{job['run_id']} as {job['format']}")
+        if status["state"] == "running":
+            st.progress(0.5, text=f"Exporting {what} ({status['detail']})")
+        elif status["state"] == "done":
+            folder = Path(job["out"])
+            st.download_button(f"Download {what} (ZIP)", zip_folder(folder), file_name=f"{folder.name}.zip",
+                               mime="application/zip", key=f"tl_export_dl_{job['pid']}")
+        else:
+            st.error(md_escape(f"Export of {job['run_id']} failed: {status['detail']}"))
+    for job in st.session_state.get(COMPRESS_JOBS) or []:
+        status = job_status(job)
+        if status["state"] == "running":
+            st.progress(0.5, text=md_escape(f"Compressing {job['run_id']} ({status['detail']})"))
+        elif status["state"] == "done":
+            res = last_json(job["log"]) or {}
+            st.success(md_escape(f"Compressed {job['run_id']} into run {res.get('run_id', '?')}; select it above to "
+                                 "see its table."))
+        else:
+            st.error(md_escape(f"Compression of {job['run_id']} failed: {status['detail']}"))
