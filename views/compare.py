@@ -11,10 +11,11 @@ from tlcore.evaluation.compare import NotPaired, metrics_csv, paired_test, pairi
 from tlcore.runs.store import RunNotFound, RunStore
 from tlcore.sweeps import sweep_ids, sweep_table
 from ui import charts
-from ui.auth import require_sign_in
+from ui.auth import require_sign_in, signed_in_user
 from ui.run_table import (HELPER_COLUMNS, default_selection, filter_runs, metrics_frame, paired_frame, runs_frame,
                           sweep_frames, to_csv_bytes)
 from ui.state import get_queue, get_store
+from ui.safe import md
 
 DELETED_MSG = "tl_compare_deleted"
 
@@ -31,7 +32,7 @@ require_sign_in()  # also here: a fresh server may serve this file directly on i
 st.title("Compare runs")
 store = get_store()
 if msg := st.session_state.pop(DELETED_MSG, None):
-    st.success(msg)
+    st.success(md(msg))
 
 table = runs_frame(store.list())
 if table.empty:
@@ -119,7 +120,7 @@ else:
         if run_a == run_b:
             st.info("Pick two different runs.")
         elif problem := pairing_problem(store, run_a, run_b):
-            st.warning("These runs cannot be paired: " + problem)
+            st.warning("These runs cannot be paired: " + md(problem))
         else:
             try:
                 st.dataframe(paired_frame(paired_test(store, run_a, run_b)), hide_index=True)
@@ -127,7 +128,7 @@ else:
                            "resamples the shared test samples jointly. A small p-value (< 0.05) means the "
                            "difference is unlikely to be chance.")
             except NotPaired as exc:
-                st.warning("These runs cannot be paired: " + str(exc))
+                st.warning("These runs cannot be paired: " + md(exc))
 
     # -- one run in detail -------------------------------------------------------------------------
     st.subheader("Inspect one run")
@@ -154,7 +155,7 @@ else:
             pred_c = e2.selectbox("Predicted class", classes, index=pj, key="tl_err_pred")
             cell = cell_samples(store, focus, true_c, pred_c)
             kind = "correct" if true_c == pred_c else "misclassified"
-            st.caption(f"{len(cell)} {kind} target test sample(s) in this cell, most confident first.")
+            st.caption(f"{len(cell)} {md(kind)} target test sample(s) in this cell, most confident first.")
             cols = [c for c in ("index", "text", "source", "true", "pred", "confidence") if c in cell.columns]
             st.dataframe(cell[cols], hide_index=True)
             if len(cell) and "text" not in cell.columns and st.button("Show thumbnails", key="tl_err_thumbs"):
@@ -162,7 +163,7 @@ else:
                     images = sample_preview(store, focus, cell["index"].head(12).tolist())
                     st.image(images, caption=[f"{p:.0%} {pred_c}" for p in cell["confidence"].head(12)], width=96)
                 except (TLError, OSError, ValueError) as exc:
-                    st.warning(f"Could not load the target samples again: {exc}")
+                    st.warning(f"Could not load the target samples again: {md(exc)}")
     with tab_cv:
         st.caption("Logistic regression on this run's stored target features (the frozen backbone's features "
                    "for linear_probe and other feature-level methods), by stratified k-fold or leave-one-out. "
@@ -175,10 +176,10 @@ else:
                 cv = cross_validate_run(store, focus, "loo" if k_choice == "leave-one-out" else int(k_choice))
                 std = "" if cv["accuracy_std"] is None else f" ± {cv['accuracy_std']:.3f}"
                 f1std = "" if cv["f1_macro_std"] is None else f" ± {cv['f1_macro_std']:.3f}"
-                st.success(f"{cv['n']} samples, {k_choice} folds: accuracy {cv['accuracy_mean']:.3f}{std}, "
+                st.success(f"{cv['n']} samples, {md(k_choice)} folds: accuracy {cv['accuracy_mean']:.3f}{std}, "  # md-safe: numbers
                            f"macro F1 {cv['f1_macro_mean']:.3f}{f1std}")
             except TLError as exc:
-                st.warning(str(exc))
+                st.warning(md(exc))
     with tab_repro:
         from tlcore.reports.repro import load_card
 
@@ -190,10 +191,10 @@ else:
             try:
                 if is_classical(card["config"]):
                     rec = classical_baseline(card["config"], store)
-                    st.success(f"Re-ran the classical baseline: run {rec.run_id}")
+                    st.success(f"Re-ran the classical baseline: run {md(rec.run_id)}")
                 else:
-                    job = get_queue().submit(card["config"], label=f"re-run of {focus}")
-                    st.success(f"Queued job {job} (same config, seed and split). Follow it on the Train page.")
+                    job = get_queue().submit(card["config"], label=f"re-run of {focus}", owner=signed_in_user())
+                    st.success(f"Queued job {md(job)} (same config, seed and split). Follow it on the Train page.")
             except TLError as exc:
                 st.error(str(exc))
 
@@ -234,10 +235,10 @@ if completed and st.toggle("Start a sweep from a run's settings", key="tl_sweep_
             plan = plan_sweep(pairs, chosen, seeds, base)
             with st.spinner("Queuing the runs and fitting the classical baseline…"):
                 out = submit_sweep(get_queue(), plan)
-            st.success(f"Sweep {plan[0]['name']}: queued {len(out['jobs'])} job(s); classical baseline run(s) "
-                       f"{', '.join(out['runs'])} done. Results appear below as the jobs complete.")
+            st.success(f"Sweep {md(plan[0]['name'])}: queued {len(out['jobs'])} job(s); classical baseline run(s) "
+                       f"{md(', '.join(out['runs']))} done. Results appear below as the jobs complete.")
         except (TLError, ValueError) as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 sweeps = sweep_ids(records)
 if sweeps:
     st.header("Sweep results")
@@ -266,14 +267,17 @@ with st.expander("Delete runs"):
     sure = st.checkbox(f"Yes, permanently delete {len(doomed)} run(s) and their files", key="tl_compare_confirm",
                        disabled=not doomed)
     if st.button("Delete", type="primary", disabled=not (doomed and sure)):
-        gone = []
+        gone, refused = [], []
         for rid in doomed:
             try:
-                store.delete(rid)
+                store.delete(rid, actor=signed_in_user())  # owner or admin; refused while it trains
                 gone.append(rid)
             except RunNotFound:
                 pass
-        st.session_state[DELETED_MSG] = f"Deleted {len(gone)} run(s): {', '.join(gone)}"
+            except TLError as exc:
+                refused.append(str(exc))
+        st.session_state[DELETED_MSG] = f"Deleted {len(gone)} run(s): {', '.join(gone)}" + \
+            "".join(f"\n\nNot deleted: {r}" for r in refused)
         for key in ("tl_compare_delete", "tl_compare_confirm"):
             st.session_state.pop(key, None)
         st.rerun()
