@@ -11,6 +11,7 @@ from tlcore.evaluation.compare import NotPaired, metrics_csv, paired_test, pairi
 from tlcore.runs.store import RunNotFound, RunStore
 from tlcore.sweeps import sweep_ids, sweep_table
 from ui import charts
+from ui.compare_validators import sweep_picks_section, validator_section
 from ui.auth import require_sign_in, signed_in_user
 from ui.run_table import (HELPER_COLUMNS, default_selection, filter_runs, metrics_frame, paired_frame, runs_frame,
                           sweep_frames, to_csv_bytes)
@@ -89,6 +90,7 @@ else:
                        mime="text/csv")
     d2.download_button("Download metrics (JSON)", json.dumps(metrics, indent=1).encode("utf-8"),
                        file_name="tl_metrics.json", mime="application/json")
+    validator_section(metrics, labels)
 
     normalize = st.toggle("Normalise confusion-matrix rows (% of each true class)", value=True)
     mats = [{"label": name[rid], "matrix": tt["confusion_matrix"], "classes": tt.get("classes") or m.get("classes")}
@@ -260,6 +262,7 @@ if sweeps:
         st.dataframe(gains, key="tl_sweep_gains")
         st.caption("Transfer gain: difference in the metric against `scratch` and against the source-only "
                    "baseline (`fine_tuning`) on the same pair; empty when that baseline is not in the sweep.")
+        sweep_picks_section(records, store.metrics, sw)
 
 # -- deletion --------------------------------------------------------------------------------------
 with st.expander("Delete runs"):

@@ -12,6 +12,7 @@ from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
 from tlcore.strategies import STRATEGIES
 from ui import state, train_settings
+from ui.backbone_ranking import backbone_ranking
 from ui.auth import require_sign_in, signed_in_user
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
@@ -118,6 +119,7 @@ with left:
                    key=lambda n: (not BACKBONES[n].embedded, n != defaults["backbone"], n))
     backbone = st.selectbox("Backbone", names, key=f"backbone-{modality}", format_func=backbone_label,
                             help="Embedded backbones load offline; the others need weights cached on the server.")
+    backbone_ranking(source)
     if BACKBONES[backbone].speed:
         st.caption(f"Speed: {BACKBONES[backbone].speed}")
     strategies = list(STRATEGIES)

@@ -1,0 +1,71 @@
+"""Compare ranks runs by an unsupervised validator and shows the validator table; Train shows the backbone
+ranking stored by the background process (AppTest, fake runs, no training)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tlcore.runs.store import RunStore
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from apptest_paths import TIMEOUT, page  # noqa: E402
+from fake_runs import make_run  # noqa: E402
+
+
+def _scored_runs(home, labeled=True):
+    store = RunStore(home)
+    ids = []
+    for i, (im, name) in enumerate(((0.2, "low"), (0.9, "![x](http://evil/x.png)"), (0.5, "mid"))):
+        rid = make_run(store, name=name, seed=i)
+        m = store.metrics(rid)
+        m["target_unsupervised"] = {"scores": {"im": im, "entropy": -im, "dev": None}, "n_target": 40}
+        if not labeled:
+            m["target_test"] = {"n": 40, "unlabeled": True}
+        store.write_json(rid, "metrics.json", m)
+        ids.append(rid)
+    return store, ids
+
+
+def test_compare_recommends_by_validator_and_scores_the_validators(tl_home):
+    store, ids = _scored_runs(tl_home)
+    at = AppTest.from_file(page("compare"), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    rec = [s.value for s in at.success if "Recommended by im" in s.value]
+    assert rec and "evil" in rec[0] and "](http" not in rec[0]  # the hostile run name is escaped, not a link
+    ranking = next(d.value for d in at.dataframe if "recommended" in d.value.columns)
+    assert list(ranking["im"]) == [0.9, 0.5, 0.2] and ranking["recommended"].iloc[0] == "★"
+    table = next(d.value for d in at.dataframe if "Spearman" in d.value.columns)
+    row = table[table["validator"].str.contains(r"\(im\)")].iloc[0]
+    assert row["runs"] == 3 and row["regret (points)"] >= 0
+    assert table[table["validator"].str.contains(r"\(dev\)")].iloc[0]["runs"] == 0
+
+
+def test_compare_without_target_labels_still_recommends(tl_home):
+    _scored_runs(tl_home, labeled=False)
+    at = AppTest.from_file(page("compare"), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Recommended by im" in s.value for s in at.success)
+    assert not any("Spearman" in d.value.columns for d in at.dataframe)  # no labels: no validator table
+    at.selectbox(key="tl_validator").set_value("entropy").run()
+    ranking = next(d.value for d in at.dataframe if "recommended" in d.value.columns)
+    assert list(ranking["entropy"]) == [-0.2, -0.5, -0.9]
+
+
+def test_train_shows_the_stored_backbone_ranking(tl_home):
+    from tlcore.transferability.ranking import ranking_path
+
+    p = ranking_path(tl_home, {"demo": "digits"})
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps({"status": "done", "n": 500, "classes": 10, "seconds": 3.0, "rows": [
+        {"backbone": "efficientnet_lite0", "title": "x", "dim": 1280, "pretrained": True, "logme": 0.3,
+         "nleep": -1.1, "seconds": 2.0, "nleep_rank": 1, "rank": 1}],
+        "skipped": [{"backbone": "resnet18", "reason": "weights not cached"}]}))
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    tables = [d.value for d in at.dataframe]
+    assert any("LogME" in t.columns and t["backbone"].iloc[0] == "efficientnet_lite0" for t in tables)
+    assert any("reason" in t.columns for t in tables)
