@@ -14,7 +14,7 @@ from ui.theme import STATUS_ICONS
 COLUMNS = ["run", "pair", "backbone", "strategy", "status", "target accuracy (%)", "target macro F1 (%)",
            "source val accuracy (%)", "duration (s)", "date", "error"]
 HELPER_COLUMNS = ["status_key", "chart_label", "modality"]
-FORMULA_PREFIXES = ("=", "+", "-", "@")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # as tlcore.runs.csvsafe (OWASP)
 
 
 def run_label(rec) -> str:
@@ -75,17 +75,17 @@ def filter_runs(df: pd.DataFrame, statuses=(), strategies=(), backbones=(), pair
 
 
 def safe_cell(v):
-    """Prefix text starting with = + - @ with ' so spreadsheets do not run it as a formula."""
-    if isinstance(v, str) and v.startswith(FORMULA_PREFIXES):
-        return "'" + v
-    return v
+    """Prefix text starting with = + - @ tab CR with ' so spreadsheets do not run it as a formula."""
+    from tlcore.runs.csvsafe import safe_cell as _safe
+
+    return _safe(v)
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """CSV of the table (run id included), with formula-injection protection on every text cell."""
     out = df.drop(columns=HELPER_COLUMNS, errors="ignore").reset_index()
     out = out.map(safe_cell)
-    return out.to_csv(index=False).encode("utf-8")
+    return out.to_csv(index=False, lineterminator="\r\n").encode("utf-8")  # CR in a cell stays quoted
 
 
 def default_selection(df: pd.DataFrame, k: int = 4, focus: str | None = None) -> list[str]:

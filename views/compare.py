@@ -8,6 +8,7 @@ import streamlit as st
 
 from tlcore.errors import TLError
 from tlcore.evaluation.compare import NotPaired, metrics_csv, paired_test, pairing_problem
+from tlcore.runs.csvsafe import safe_csv_bytes
 from tlcore.runs.store import RunNotFound, RunStore
 from tlcore.sweeps import sweep_ids, sweep_table
 from ui import charts
@@ -15,8 +16,8 @@ from ui.compare_validators import sweep_picks_section, validator_section
 from ui.auth import require_sign_in, signed_in_user
 from ui.run_table import (HELPER_COLUMNS, default_selection, filter_runs, metrics_frame, paired_frame, runs_frame,
                           sweep_frames, to_csv_bytes)
-from ui.state import get_queue, get_store
 from ui.safe import md
+from ui.state import get_queue, get_store
 
 DELETED_MSG = "tl_compare_deleted"
 
@@ -139,7 +140,7 @@ else:
     tt = fm.get("target_test") or {}
     preds_path = store.path(focus, "predictions_target_test.csv")
     if preds_path.is_file():
-        st.download_button("Download target test predictions (CSV)", preds_path.read_bytes(),
+        st.download_button("Download target test predictions (CSV)", safe_csv_bytes(preds_path.read_bytes()),
                            file_name=f"predictions_{focus}.csv", mime="text/csv")
     tab_err, tab_cv, tab_repro = st.tabs(["Error analysis", "Cross-validation", "Reproducibility"])
     with tab_err:
@@ -198,7 +199,7 @@ else:
                     job = get_queue().submit(card["config"], label=f"re-run of {focus}", owner=signed_in_user())
                     st.success(f"Queued job {md(job)} (same config, seed and split). Follow it on the Train page.")
             except TLError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
     from ui.predict_export import model_section  # export, compression (python -m tlcore export|compress)
 

@@ -132,5 +132,7 @@ def metrics_csv(store, run_ids: list[str]) -> bytes:
                     row[k] = v
             rows.append(row)
     buf = io.StringIO()
-    pd.DataFrame(rows).to_csv(buf, index=False)
+    from tlcore.runs.csvsafe import safe_frame
+
+    safe_frame(pd.DataFrame(rows)).to_csv(buf, index=False)
     return buf.getvalue().encode("utf-8")

@@ -16,6 +16,7 @@ import numpy as np
 from tlcore.errors import DataError, TLError
 from tlcore.export.inputs import Inputs, read_inputs
 from tlcore.models.io import LoadedModel, load_model, load_run_model
+from tlcore.runs.csvsafe import safe_cell
 
 TOP_K = 3
 
@@ -107,8 +108,8 @@ def write_csv_atomic(out: Path, header: list[str], rows: list[list]) -> None:
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow([safe_cell(c) for c in header])
+    w.writerows([[safe_cell(c) for c in r] for r in rows])  # no spreadsheet formulas from input text
     write_atomic(out, buf.getvalue().encode("utf-8"))
 
 
