@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.export.client import job_status, last_json, launch_compress, launch_export, zip_folder
-from ui.predict_view import md_escape
+from ui.safe import md
 from ui.state import home
 
 EXPORT_JOBS = "tl_export_jobs"
@@ -66,7 +66,7 @@ def model_section(store, focus: str, selected: list[str], labels: dict) -> None:
 def _jobs() -> None:
     for job in st.session_state.get(EXPORT_JOBS) or []:
         status = job_status(job)
-        what = md_escape(f"{job['run_id']} as {job['format']}")
+        what = md(f"{job['run_id']} as {job['format']}")
         if status["state"] == "running":
             st.progress(0.5, text=f"Exporting {what} ({status['detail']})")
         elif status["state"] == "done":
@@ -74,14 +74,14 @@ def _jobs() -> None:
             st.download_button(f"Download {what} (ZIP)", zip_folder(folder), file_name=f"{folder.name}.zip",
                                mime="application/zip", key=f"tl_export_dl_{job['pid']}")
         else:
-            st.error(md_escape(f"Export of {job['run_id']} failed: {status['detail']}"))
+            st.error(md(f"Export of {job['run_id']} failed: {status['detail']}"))
     for job in st.session_state.get(COMPRESS_JOBS) or []:
         status = job_status(job)
         if status["state"] == "running":
-            st.progress(0.5, text=md_escape(f"Compressing {job['run_id']} ({status['detail']})"))
+            st.progress(0.5, text=md(f"Compressing {job['run_id']} ({status['detail']})"))
         elif status["state"] == "done":
             res = last_json(job["log"]) or {}
-            st.success(md_escape(f"Compressed {job['run_id']} into run {res.get('run_id', '?')}; select it above to "
+            st.success(md(f"Compressed {job['run_id']} into run {res.get('run_id', '?')}; select it above to "
                                  "see its table."))
         else:
-            st.error(md_escape(f"Compression of {job['run_id']} failed: {status['detail']}"))
+            st.error(md(f"Compression of {job['run_id']} failed: {status['detail']}"))

@@ -6,24 +6,18 @@ predict-server`` child (models stay loaded, so answers after the first are a for
 """
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import streamlit as st
 
 from tlcore.errors import TLError
 from tlcore.export.client import PredictClient
+from ui.safe import md
 from ui.state import home
 
 RESULTS = "tl_predict_results"     # list[dict]: the last single-input answers, one per run
 BATCH_JOBS = "tl_predict_jobs"     # list[dict]: batch prediction jobs of this session
 BATCH_INPUT = "tl_predict_batch"   # dict: {"file_id", "path"} of the saved batch upload
 SOURCE_ONLY = ("fine_tuning", "linear_probe", "scratch", "classical")
-
-
-def md_escape(text: str) -> str:
-    """User-supplied text (run names, file names, messages quoting them) made inert for Markdown labels."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:])", r"\\\1", str(text))
 
 
 @st.cache_resource(show_spinner=False)
@@ -83,7 +77,7 @@ def show_answers(answers: list[dict], labels: dict) -> None:
         with col:
             st.text(labels.get(ans["run_id"], ans["run_id"]))
             if not ans.get("ok"):
-                st.error(md_escape(ans.get("error") or "prediction failed"))
+                st.error(md(ans.get("error") or "prediction failed"))
                 continue
             top = ans["top"]
             st.metric("Predicted", str(top[0][0]), f"{top[0][1]:.1%}", delta_color="off")

@@ -10,6 +10,7 @@ from tlcore.errors import TLError
 from tlcore.export.client import job_status, launch_batch, new_batch
 from ui import predict_view as pv
 from ui.auth import require_sign_in
+from ui.safe import md
 from ui.state import get_store, home
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "gif"]
@@ -73,7 +74,7 @@ with batch:
                 guess = next((i for i, c in enumerate(cols) if c.strip().lower() in ("text", "review", "sentence")), 0)
                 column = st.selectbox("Text column", cols, index=guess, key="tl_predict_column")
             except TLError as exc:
-                st.error(pv.md_escape(str(exc)))
+                st.error(md(str(exc)))
         if st.button("Predict batch", type="primary", key="tl_predict_batch_go"):
             st.session_state[pv.BATCH_JOBS] = [launch_batch(home(), rid, Path(saved["path"]), column)
                                                for rid in selected]
@@ -85,12 +86,12 @@ with batch:
             status = job_status(job)
             label = labels.get(job["run_id"], job["run_id"])
             if status["state"] == "running":
-                st.progress(0.5, text=pv.md_escape(f"{label}: predicting ({status['detail']})"))
+                st.progress(0.5, text=md(f"{label}: predicting ({status['detail']})"))
             elif status["state"] == "done":
                 data = Path(job["out"]).read_bytes()
-                st.download_button(pv.md_escape(f"Download predictions: {label}"), data, file_name=Path(job["out"]).name,
+                st.download_button(md(f"Download predictions: {label}"), data, file_name=Path(job["out"]).name,
                                    mime="text/csv", key=f"tl_predict_dl_{job['pid']}")
             else:
-                st.error(pv.md_escape(f"{label}: {status['detail']}"))
+                st.error(md(f"{label}: {status['detail']}"))
 
     _jobs()
