@@ -322,8 +322,12 @@ def cmd_sweep(a) -> int:
             print(f"[sweep {sweep_id}] {row['strategy']} seed {row['seed']}: {row['status']} {row['run_id'] or ''}"
                   f" {row['error'] or ''}", file=sys.stderr)
 
-    rows = run_sweep(plan, RunStore(), callbacks=[] if a.quiet else [_print_progress], on_run=done)
-    print(json.dumps({"sweep_id": sweep_id, "runs": rows}))
+    store = RunStore()
+    rows = run_sweep(plan, store, callbacks=[] if a.quiet else [_print_progress], on_run=done)
+    from tlcore.evaluation.selection import sweep_picks  # per pair: the default validator's pick and its regret
+
+    picks = sweep_picks(store.list(), store.metrics, sweep_id)
+    print(json.dumps({"sweep_id": sweep_id, "runs": rows, "picks": picks}))
     return 0 if all(r["status"] == "completed" for r in rows) else 1
 
 

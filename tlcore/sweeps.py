@@ -137,9 +137,10 @@ def sweep_table(records, metrics_of: Callable[[str], dict], sweep_id: str, metri
 
     Returns:
         ``{"value": DataFrame, "low": DataFrame, "high": DataFrame, "n_seeds": DataFrame, "gain_scratch":
-        DataFrame, "gain_source_only": DataFrame, "best": {pair: strategy}}``, indexed by strategy with one
-        column per pair (``"source -> target"``). With several seeds the value is the mean over seeds and the
-        interval is the mean of the seeds' bootstrap bounds.
+        DataFrame, "gain_source_only": DataFrame, "best": {pair: strategy}, "picks": [...]}``, indexed by
+        strategy with one column per pair (``"source -> target"``). With several seeds the value is the mean
+        over seeds and the interval is the mean of the seeds' bootstrap bounds. ``picks``: per pair, the run the default
+        unsupervised validator picks and its regret (:func:`tlcore.evaluation.selection.sweep_picks`).
     """
     rows = []
     for r in records:
@@ -162,4 +163,7 @@ def sweep_table(records, metrics_of: Callable[[str], dict], sweep_id: str, metri
         out[f"gain_{key}"] = (val - val.loc[base]) if base in val.index else pd.DataFrame(index=val.index,
                                                                                             columns=val.columns)
     out["best"] = {pair: val[pair].idxmax() for pair in val.columns if val[pair].notna().any()}
+    from tlcore.evaluation.selection import sweep_picks
+
+    out["picks"] = sweep_picks(records, metrics_of, sweep_id)  # what an unsupervised validator would ship, per pair
     return out

@@ -174,7 +174,8 @@ def _cap(n: int, cap: int, seed: int) -> np.ndarray:
 
 def reduce_features(f_t: np.ndarray, f_s: np.ndarray, dim: int = DIM, seed: int = 0):
     """Both domains' features projected on the top ``dim`` principal components of their union (randomised
-    SVD on at most ``8 dim`` of the samples), so DEV's domain classifier and the circular classifier fit in milliseconds on wide features."""
+    SVD on at most ``8 dim`` of the samples), so DEV's domain classifier and the circular classifier fit in
+    milliseconds on wide features."""
     from sklearn.utils.extmath import randomized_svd
 
     f_t, f_s = np.asarray(f_t, np.float32), np.asarray(f_s, np.float32)
