@@ -119,7 +119,7 @@ class JobQueue:
             from tlcore.pipeline import validate
 
             cfg = RunConfig.from_dict(config)
-            validate(cfg)
+            validate(cfg, self.store)  # binds the store: distillation checks its teacher run at submit
             text, label = cfg.to_json(), label or _label(cfg.to_dict())
         else:
             seconds = config.get("seconds", 0.5)
