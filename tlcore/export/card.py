@@ -77,7 +77,8 @@ def model_card(store, run_id: str, meta: dict, fmt: str) -> str:
              "base_model_backbone": meta["backbone"]["name"], "metrics": ["accuracy", "f1"]}
     lines = ["---"] + [f"{k}: {json.dumps(v)}" for k, v in front.items()] + ["---", ""]
     lines += [f"# {rec.name or run_id} ({cfg.get('strategy')} on {meta['backbone']['name']})", "",
-              f"A {modality} classifier trained with TL Studio (run `{run_id}`), exported as **{fmt}**.", "",
+              f"{'An image' if modality == 'image' else 'A text'} classifier trained with TL Studio (run `{run_id}`), "
+              f"exported as **{fmt}**.", "",
               "## Data", "",
               f"- Source domain (labelled, training): **{rec.source}** — {src.get('n', '?')} samples",
               f"- Target domain (where it is meant to be used): **{rec.target}** — {tgt.get('n', '?')} samples; "
