@@ -77,6 +77,8 @@ def add_domain_section() -> None:
                     e = lib.ingest_upload(name, up.name, up, text_column=text_col, label_column=label_col,
                                           owner=signed_in_user())
                 st.success(f"Saved {md(e['n'])} samples, {len(e['classes'])} classes.")
+                if e["summary"].get("description"):  # e.g. why a one-folder ZIP reads as unlabeled
+                    st.info(md(e["summary"]["description"]))
             except TLError as exc:
                 st.error(md(exc))
     with folder_tab:
@@ -90,6 +92,8 @@ def add_domain_section() -> None:
             try:
                 e = lib.register_folder(fname, fpath, owner=signed_in_user())
                 st.success(f"Registered {md(e['n'])} samples, {len(e['classes'])} classes.")
+                if e["summary"].get("description"):  # e.g. why a one-folder ZIP reads as unlabeled
+                    st.info(md(e["summary"]["description"]))
             except TLError as exc:
                 st.error(md(exc))
 

@@ -254,8 +254,14 @@ def _build(
             kept.append(entry)
         elif not entry.is_dir:
             skipped.append(Skipped(entry.name, reason))
+    tops = {e.parts[0] for e in kept}
     kept = _unwrap(kept)
     files = [e for e in kept if not e.is_dir]
+    note = ""
+    if len(tops) == 1 and files and all(len(e.parts) == 1 for e in files):
+        top = next(iter(tops))
+        note = (f"Unlabeled: the single folder {top!r} holds every image, so it is read as a wrapper around an "
+                f"unlabeled domain, not as a class. A labeled domain needs one folder per class (at least two).")
     labeled = any(len(e.parts) >= 2 and e.parts[-1].lower().endswith(EXTENSIONS) for e in files)
     samples, labels, sources, sizes = [], [], [], []
     with bomb_guard():
@@ -276,6 +282,7 @@ def _build(
             sources.append(entry.name)
             sizes.append(size)
     if labeled:
+        _check_class_collisions(label, set(labels))
         _report_empty_classes(kept, set(labels), skipped)
     if not samples:
         reasons = dict(Counter(s.reason for s in skipped))
@@ -291,6 +298,7 @@ def _build(
         sources=sources,
         skipped=skipped,
         original_sizes=sizes,
+        description=note,
     )
 
 
@@ -305,6 +313,25 @@ def _unwrap(entries: list[_Entry]) -> list[_Entry]:
         for e in entries
         if len(e.parts) > prefix_len
     ]
+
+
+def _check_class_collisions(label: str, classes: set[str]) -> None:
+    """Refuse class folders that differ only by case or Unicode normal form (``Cat``/``cat``, ``café`` NFC/NFD):
+    on another file system, or to a reader, they are one class split in two."""
+    import unicodedata
+
+    groups: dict[str, list[str]] = {}
+    for c in sorted(classes):
+        groups.setdefault(unicodedata.normalize("NFC", c).casefold().strip(), []).append(c)
+    clashes = [g for g in groups.values() if len(g) > 1]
+    if clashes:
+        def show(c):
+            form = "NFC" if unicodedata.is_normalized("NFC", c) else "NFD"
+            return f"{c!r} ({form})" if any(ord(ch) > 127 for ch in c) else repr(c)
+
+        text = "; ".join(" vs ".join(show(c) for c in g) for g in clashes)
+        raise DataError(f"{label}: class folders differ only by case or Unicode form: {text}; rename them so each "
+                        "class has exactly one folder")
 
 
 def _report_empty_classes(entries: list[_Entry], used: set[str], skipped: list[Skipped]) -> None:

@@ -70,7 +70,8 @@ def align_labels(source: Domain, target: Domain, intersection: bool = False) -> 
         DataError: Unlabeled source, fewer than 2 classes, or differing label sets.
     """
     if source.labels is None:
-        raise DataError(f"source domain {source.name!r} is unlabeled; the source needs class labels")
+        raise DataError(f"source domain {source.name!r} is unlabeled; the source needs class labels"
+                        + (f" ({source.description})" if getattr(source, "description", "") else ""))
     src, tgt = set(source.classes), set(target.classes)
     if target.labels is not None and src != tgt:
         if not intersection:
@@ -123,7 +124,8 @@ def make_split(
     _check_fraction("test_fraction", test_fraction, low_open=True, high_open=True)
     _check_fraction("labeled_fraction", labeled_fraction, low_open=False, high_open=False)
     if source.labels is None:
-        raise DataError(f"source domain {source.name!r} is unlabeled; the source needs class labels")
+        raise DataError(f"source domain {source.name!r} is unlabeled; the source needs class labels"
+                        + (f" ({source.description})" if getattr(source, "description", "") else ""))
     rng = np.random.RandomState(seed)
     source_train, source_val = _stratified(source.labels, val_fraction, rng, f"source {source.name!r}")
     if target.labels is None:

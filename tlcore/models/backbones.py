@@ -222,9 +222,14 @@ def load_effnet_lite0_weights(model: nn.Module) -> int:
 
 
 def _hf_load(name_or_path: str):
+    local = Path(name_or_path).is_dir()
+    if not local and _offline() and not _hf_cached(name_or_path):
+        # fail at once: no loader call, no retries against an unreachable hub
+        raise ModelError(f"backbone {name_or_path!r}: not in the Hugging Face cache and this server is offline "
+                         "(HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE/TL_OFFLINE); copy the model folder to the server and "
+                         "give its path as the backbone, or pre-download it into the cache")
     from transformers import AutoModel, AutoTokenizer
 
-    local = Path(name_or_path).is_dir()
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, local_files_only=local or _offline(),
                                             trust_remote_code=False)
@@ -237,7 +242,19 @@ def _hf_load(name_or_path: str):
 
 
 def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TL_OFFLINE") == "1"
+    """Any of the offline flags set (job processes get HF_HUB_OFFLINE=1 unless the operator allows downloads)."""
+    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TL_OFFLINE"))
+
+
+def _hf_cached(repo_id: str) -> bool:
+    """True when the model's config.json is in the local Hugging Face cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - an invalid repo id is simply not cached
+        return False
 
 
 def create_backbone(name: str, pretrained: bool = True) -> Backbone:
