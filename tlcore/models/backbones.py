@@ -225,7 +225,8 @@ def _hf_load(name_or_path: str):
     local = Path(name_or_path).is_dir()
     if not local and _offline() and not _hf_cached(name_or_path):
         # fail at once: no loader call, no retries against an unreachable hub
-        raise ModelError(f"backbone {name_or_path!r}: not in the Hugging Face cache and this server is offline "
+        raise ModelError(f"backbone {name_or_path!r}: Hugging Face weights are not reachable here: not in the "
+                         "Hugging Face cache and this server is offline "
                          "(HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE/TL_OFFLINE); copy the model folder to the server and "
                          "give its path as the backbone, or pre-download it into the cache")
     from transformers import AutoModel, AutoTokenizer
