@@ -7,7 +7,7 @@ import streamlit as st
 
 from tlcore.children import running_children
 
-from tlcore.jobs.worker import worker_running
+from tlcore.jobs.worker import restart_worker_if_dead, worker_running
 from tlcore.system import device_summary
 from ui.auth import sign_out_button
 from ui.state import get_queue, home
@@ -42,7 +42,12 @@ def _queue_glance() -> None:
     c1.metric("Queued", counts.get("queued", 0))
     c2.metric("Running", counts.get("running", 0))
     running = worker_running(get_queue().store.root)
+    if not running and restart_worker_if_dead(get_queue().store.root):  # supervision: a dead worker restarts
+        running = True
+        st.text("Worker: was not running; restarted")
     st.text(worker_line(running, get_queue().live_workers()))
+    for line in gpu_lines(_device(), get_queue().list(active_only=True)):
+        st.text(line)
     st.caption(WORKER_LIFECYCLE)
     tasks = running_children()
     if tasks:
@@ -63,6 +68,23 @@ def worker_line(running: bool, workers: list[dict], now: float | None = None) ->
         return "Worker: running"
     parts = [f"pid {w['pid']}" + (f", up {_ago(now - w['started'])}" if w.get("started") else "") for w in alive]
     return "Worker: running (" + "; ".join(parts) + ")"
+
+
+def gpu_lines(device: dict, jobs: list) -> list[str]:
+    """One line per GPU: its memory and the running jobs the worker gave it (``CUDA_VISIBLE_DEVICES``)."""
+    if not device.get("gpus"):
+        return []
+    by_gpu: dict[str, list[str]] = {}
+    for j in jobs:
+        if j.status == "running" and j.gpus:
+            for g in j.gpus.split(","):
+                by_gpu.setdefault(g, []).append(j.job_id)
+    out = []
+    for i, g in enumerate(device["gpus"]):
+        ids = by_gpu.get(str(i), [])
+        out.append(f"GPU {i}: {g['total_gb'] - g['free_gb']:.1f} / {g['total_gb']} GB used; "
+                   + (f"{len(ids)} job(s): {', '.join(ids)}" if ids else "idle"))
+    return out
 
 
 def _ago(seconds: float) -> str:
