@@ -49,10 +49,12 @@ def read_shift(gap: dict | None) -> dict | None:
     if pad is None:
         return None
     level = next(name for limit, name in SHIFT_SCALE if pad < limit)
-    text = f"{level.capitalize()} shift: proxy A-distance {pad:.2f} of 2"
+    text = f"{level.capitalize()} shift: proxy A-distance {max(pad, 0.0):.2f} of 2"
+    if pad <= 0:  # the domain classifier does no better than chance (negative values are noise around 0)
+        text += " (a classifier cannot tell the domains apart)"
     centroid = gap.get("centroid")
     if centroid is not None:
-        text += (f"; the classes' centres move by {centroid:.2g} times the feature spread between the domains "
+        text += (f"; the classes' centres move by {centroid:.2f} times the feature spread between the domains "
                  f"({'a lot' if centroid >= 1 else 'some' if centroid >= 0.3 else 'little'}: labels transfer "
                  f"{'poorly' if centroid >= 1 else 'partly' if centroid >= 0.3 else 'well'})")
     return {"level": level, "pad": pad, "centroid": centroid, "scale": SCALE_TEXT,
