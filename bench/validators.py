@@ -90,15 +90,26 @@ def run(a) -> list[dict]:
             for strategy in a.strategies:
                 if (pair, strategy, seed) in done:
                     continue
-                t0 = time.time()
+                t0, c0 = time.time(), time.process_time()
+                phases = {}
+
+                def on_event(ev, phases=phases):  # CPU seconds at each phase change: robust to a busy machine
+                    if ev.get("type") == "phase":
+                        phases.setdefault(ev["phase"], time.process_time())
+
                 try:
-                    rec = run_experiment(RunConfig.from_dict(config_for(pair, strategy, seed, a.max)), store)
+                    rec = run_experiment(RunConfig.from_dict(config_for(pair, strategy, seed, a.max)), store,
+                                         callbacks=[on_event])
                     m = store.metrics(rec.run_id)
                     tu = m.get("target_unsupervised") or {}
+                    train_cpu = (phases["evaluating"] - phases["training"]
+                                 if {"training", "evaluating"} <= set(phases) else None)
                     row = {"pair": pair, "strategy": strategy, "seed": seed, "run_id": rec.run_id,
                            "target_acc": rec.target_acc, "source_acc": rec.source_acc,
-                           "seconds": round(time.time() - t0, 2), "seconds_train": m.get("seconds_train"),
-                           "validator_seconds": tu.get("seconds"), "scores": tu.get("scores") or {}}
+                           "seconds": round(time.time() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2),
+                           "train_cpu_seconds": None if train_cpu is None else round(train_cpu, 3),
+                           "seconds_train": m.get("seconds_train"), "validator_seconds": tu.get("seconds"),
+                           "validator_cpu_seconds": tu.get("cpu_seconds"), "scores": tu.get("scores") or {}}
                 except TLError as exc:
                     row = {"pair": pair, "strategy": strategy, "seed": seed, "error": str(exc)[:300],
                            "seconds": round(time.time() - t0, 2)}

@@ -1,6 +1,6 @@
 """Classical domain adaptation on frozen features, by skada (scikit-adaptation, Gnassounou et al. 2024).
 
-Each strategy here fits one skada pipeline ``StandardScaler -> adapter -> LogisticRegression`` once, on the
+Each strategy here fits one skada pipeline ``StandardScaler -> PCA -> adapter -> LogisticRegression`` once, on the
 cached frozen backbone features of the source-train (labeled) and target-train (unlabeled) splits, before
 the loop's first epoch (``on_fit_start``). The fitted pipeline is then written into the model's linear head:
 for every method here the *target-domain* predictor is ``softmax(W f + b)`` (an affine map of the backbone
@@ -40,8 +40,15 @@ def _skada():
     return skada
 
 
-def _c_field():
-    return param(1.0, "Inverse regularisation strength C of the logistic-regression classifier.", min=1e-4, max=1e4)
+@dataclass(frozen=True)
+class SkadaParams:
+    """Fields every skada strategy has."""
+
+    C: float = param(1.0, "Inverse regularisation strength C of the logistic-regression classifier.", min=1e-4,
+                     max=1e4)
+    pca_components: int = param(128, "Project the standardised features of both domains on this many principal "
+                                     "components first (0 = keep all): classical DA methods scale with the "
+                                     "feature width.", min=0, max=4096)
 
 
 class SkadaStrategy(Strategy):
@@ -69,13 +76,23 @@ class SkadaStrategy(Strategy):
         freeze(model.backbone, True)
         return [{"params": list(model.head.parameters()), "lr": 0.0, "name": f"head (fitted by skada: {self.name})"}]
 
+    def training_step(self, model, batch, state):
+        """The head is fixed; the loss is reported, plus how long the skada fit took (``fit_seconds``)."""
+        out = super().training_step(model, batch, state)
+        out.logs["fit_seconds"] = float(getattr(self, "fit_seconds_", 0.0))
+        return out
+
     def on_fit_start(self, model, data) -> None:
+        import time
+
         from tlcore.training.loop import predict
 
         device = next(model.head.parameters()).device
         _, f_s = predict(model, data.source_train, 256, device, return_features=True)
         _, f_t = predict(model, data.target_train, 256, device, return_features=True)
+        t0 = time.perf_counter()
         w, b = fit_skada_head(self, f_s, data.source_train.labels, f_t, data.num_classes)
+        self.fit_seconds_ = round(time.perf_counter() - t0, 3)
         with torch.no_grad():
             model.head.weight.copy_(torch.as_tensor(w, dtype=model.head.weight.dtype))
             model.head.bias.copy_(torch.as_tensor(b, dtype=model.head.bias.dtype))
@@ -87,6 +104,7 @@ def fit_skada_head(strategy: SkadaStrategy, f_s, y_s, f_t, num_classes: int) -> 
     Shape: f_s (n_s, D) with labels y_s (n_s,), f_t (n_t, D) unlabeled target.
     """
     import sklearn
+    from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
     skada = _skada()
@@ -95,7 +113,12 @@ def fit_skada_head(strategy: SkadaStrategy, f_s, y_s, f_t, num_classes: int) -> 
     y = np.concatenate([np.asarray(y_s, np.int64), -np.ones(len(f_t), np.int64)])
     domain = np.concatenate([np.ones(len(f_s), np.int64), -np.ones(len(f_t), np.int64)])
     with sklearn.config_context(enable_metadata_routing=True):
-        pipe = skada.make_da_pipeline(StandardScaler(), strategy.estimator(skada, strategy.classifier(), f_t.shape[1]))
+        steps = [StandardScaler()]
+        dim = f_t.shape[1]
+        if 0 < strategy.params.pca_components < min(dim, len(x)):
+            dim = strategy.params.pca_components
+            steps.append(PCA(n_components=dim, random_state=0))
+        pipe = skada.make_da_pipeline(*steps, strategy.estimator(skada, strategy.classifier(), dim))
         pipe.fit(x, y, sample_domain=domain)
         base = f_t.mean(0)
         probes = np.vstack([base, base + np.eye(f_t.shape[1])])
@@ -140,8 +163,7 @@ def _classes(pipe, y_s) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CoralParams:
-    C: float = _c_field()
+class CoralParams(SkadaParams):
     reg: float = param(1.0, "Shrinkage added to both covariance matrices (skada's reg; 1 as in Sun et al.).",
                        min=0.0, max=100.0)
 
@@ -161,8 +183,7 @@ class SkadaCoral(SkadaStrategy):
 
 
 @dataclass(frozen=True)
-class SubspaceParams:
-    C: float = _c_field()
+class SubspaceParams(SkadaParams):
     n_components: int = param(32, "Dimension of the PCA subspaces that are aligned.", min=1, max=1024)
 
 
@@ -182,8 +203,7 @@ class SkadaSubspaceAlignment(SkadaStrategy):
 
 
 @dataclass(frozen=True)
-class TcaParams:
-    C: float = _c_field()
+class TcaParams(SkadaParams):
     n_components: int = param(32, "Number of transfer components.", min=1, max=1024)
     mu: float = param(0.1, "Trade-off of TCA's regulariser (larger: smaller components).", min=1e-4, max=100.0)
 
@@ -205,8 +225,7 @@ class SkadaTca(SkadaStrategy):
 
 
 @dataclass(frozen=True)
-class OtParams:
-    C: float = _c_field()
+class OtParams(SkadaParams):
     kind: str = param("exact", "Exact optimal transport (EMD) barycentric mapping or its linear (Gaussian) "
                                "Monge map.", choices=["exact", "linear"])
 
@@ -229,8 +248,7 @@ class SkadaOtMapping(SkadaStrategy):
 
 
 @dataclass(frozen=True)
-class KmmParams:
-    C: float = _c_field()
+class KmmParams(SkadaParams):
     B: float = param(1000.0, "Upper bound of each source weight.", min=1.0, max=1e6)
 
 
@@ -250,8 +268,7 @@ class SkadaKmm(SkadaStrategy):
 
 
 @dataclass(frozen=True)
-class KliepParams:
-    C: float = _c_field()
+class KliepParams(SkadaParams):
     n_centers: int = param(100, "Number of target kernel centres of the density-ratio model.", min=5, max=2000)
 
 
@@ -273,8 +290,7 @@ class SkadaKliep(SkadaStrategy):
 
 
 @dataclass(frozen=True)
-class JdotParams:
-    C: float = _c_field()
+class JdotParams(SkadaParams):
     alpha: float = param(0.5, "Weight of the feature distance against the label loss in the joint OT cost.",
                          min=0.0, max=100.0)
 
