@@ -32,6 +32,7 @@ def sidebar() -> None:
         st.caption("Device")
         st.text(device_line(_device()))
         _queue_glance()
+        _audit_log()
 
 
 @st.fragment(run_every=5)
@@ -68,6 +69,23 @@ def worker_line(running: bool, workers: list[dict], now: float | None = None) ->
         return "Worker: running"
     parts = [f"pid {w['pid']}" + (f", up {_ago(now - w['started'])}" if w.get("started") else "") for w in alive]
     return "Worker: running (" + "; ".join(parts) + ")"
+
+
+def _audit_log() -> None:
+    """Admins (or everyone when sign-in is off) see who started, cancelled or deleted what."""
+    from tlcore import auth
+    from tlcore.runs import audit
+    from ui.auth import signed_in_user
+
+    if auth.auth_enabled(home()) and not auth.is_admin(signed_in_user(), home()):
+        return
+    with st.expander("Audit log"):
+        rows = audit.entries(get_queue().store, 100)
+        if rows:
+            st.dataframe([{k: r[k] for k in ("time", "actor", "action", "object", "detail")} for r in rows],
+                         hide_index=True)
+        else:
+            st.caption("Nothing recorded yet.")
 
 
 def gpu_lines(device: dict, jobs: list) -> list[str]:

@@ -6,6 +6,7 @@
 - ``python -m tlcore cancel JOB_ID`` cancels a job.
 - ``python -m tlcore doctor [--backup | --restore [FILE] | --list]`` checks the database, backs it up, restores.
 - ``python -m tlcore admin add|remove|list [NAME]`` grants dashboard users the admin role.
+- ``python -m tlcore audit [--json]``: who started, cancelled or deleted what, and when.
 """
 from __future__ import annotations
 
@@ -40,8 +41,11 @@ def register(sub, commands: dict) -> None:
     a = sub.add_parser("admin", help="grant or revoke the admin role of a dashboard user")
     a.add_argument("action", choices=("add", "remove", "list"))
     a.add_argument("name", nargs="?")
+    au = sub.add_parser("audit", help="who started, cancelled or deleted what, and when (newest first)")
+    au.add_argument("--json", action="store_true")
+    au.add_argument("--limit", type=int, default=100)
     commands.update({"submit": cmd_submit, "jobs": cmd_jobs, "cancel": cmd_cancel, "doctor": cmd_doctor,
-                     "admin": cmd_admin})
+                     "admin": cmd_admin, "audit": cmd_audit})
 
 
 def cmd_submit(a) -> int:
@@ -131,6 +135,19 @@ def cmd_doctor(a) -> int:
         out["folders_without_run"] = sorted(folders - indexed)[:50]
     print(json.dumps(out))
     return 0 if not problems else 1
+
+
+def cmd_audit(a) -> int:
+    from tlcore.runs import audit
+    from tlcore.runs.store import RunStore
+
+    rows = audit.entries(RunStore(), a.limit)
+    if a.json:
+        print(json.dumps(rows))
+        return 0
+    for r in rows:
+        print(f"{r['time']}  {r['actor'] or '?':<16} {r['action']:<20} {r['object'] or ''}  {r['detail'] or ''}")
+    return 0
 
 
 def cmd_admin(a) -> int:

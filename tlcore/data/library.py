@@ -293,6 +293,9 @@ class DomainLibrary:
                             f"{', '.join(busy)}; cancel them or wait until they finish, then delete it")
         with self.store.connect() as db:
             db.execute("DELETE FROM domains WHERE domain_id = ?", (domain_id,))
+        from tlcore.runs import audit
+
+        audit.record(self.store, actor, "delete domain", entry["name"], f"{domain_id}, owner {entry.get('owner')}")
         if entry["kind"] == "upload":
             folder = self.dir / domain_id
             if folder.resolve().is_relative_to(self.dir.resolve()) and folder != self.dir:
@@ -361,6 +364,9 @@ class DomainLibrary:
                 db.execute("COMMIT")
         except sqlite3.IntegrityError:
             raise DataError(_taken(name)) from None
+        from tlcore.runs import audit
+
+        audit.record(self.store, owner, f"add domain ({kind})", name, f"{domain_id}, {info['n']} samples")
         return self.get(domain_id)
 
 

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 from tlcore.errors import ConfigError, TLError
+from tlcore.runs import audit
 from tlcore.runs.store import RunStore, _add_column, current_user
 
 JOB_SCHEMA = """
@@ -140,9 +141,10 @@ class JobQueue:
                 try:
                     db.execute("INSERT INTO jobs (job_id, submit_key, label, config, status, created, log_path, kind,"
                                " owner, resources) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
-                    return job_id
                 except sqlite3.IntegrityError:
                     continue  # the same key was inserted by a concurrent submit: return that job
+            audit.record(self.store, row[8], "submit job", job_id, label)
+            return job_id
         raise TLError(f"submit: could not queue the job with key {submit_key!r}")
 
     def get(self, job_id: str) -> JobSnapshot:
@@ -188,6 +190,7 @@ class JobQueue:
             elif status == "running":
                 db.execute("UPDATE jobs SET cancel_requested=1 WHERE job_id=?", (job_id,))
             db.execute("COMMIT")
+        audit.record(self.store, actor, "cancel job", job_id, f"was {row['status']}")
         return status
 
     def cancel_requested(self, job_id: str) -> bool:
@@ -200,7 +203,9 @@ class JobQueue:
 
         authorize(actor, self.get(job_id).owner, f"job {job_id}", self.store.root)
         with self.store.connect() as db:
-            db.execute("DELETE FROM jobs WHERE job_id = ? AND status NOT IN ('queued', 'running')", (job_id,))
+            cur = db.execute("DELETE FROM jobs WHERE job_id = ? AND status NOT IN ('queued', 'running')", (job_id,))
+        if cur.rowcount:
+            audit.record(self.store, actor, "delete job", job_id)
 
     def next_queued(self) -> JobSnapshot | None:
         """The job :meth:`claim_next` would take (to check it fits a free GPU first)."""

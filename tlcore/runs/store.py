@@ -246,6 +246,9 @@ class RunStore:
         with self.connect() as db:
             db.execute("DELETE FROM runs WHERE run_id = ? AND status NOT IN ('queued', 'running')", (run_id,))
         shutil.rmtree(self.folder(run_id), ignore_errors=True)
+        from tlcore.runs import audit
+
+        audit.record(self, actor, "delete run", run_id, f"owner {rec.owner}")
 
     def _active_jobs_of(self, run_id: str) -> list[str]:
         try:

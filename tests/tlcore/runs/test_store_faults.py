@@ -144,3 +144,25 @@ def test_owners_on_runs_and_jobs_owner_or_admin_may_delete_or_cancel(store):
         q.cancel(job, actor="bo")
     assert q.get(job).status == "queued"
     assert q.cancel(job, actor="boss") == "cancelled"
+
+
+def test_audit_log_records_who_started_cancelled_and_deleted_what(store):
+    import io
+
+    from tlcore.data.library import DomainLibrary
+    from tlcore.runs import audit
+
+    q = JobQueue(store)
+    job = q.submit(FAST, owner="ana")
+    q.cancel(job, actor="ana")
+    store.owner = "ana"
+    rid = store.create(FAST, status="completed")
+    store.delete(rid, actor="ana")
+    lib = DomainLibrary(store.root)
+    e = lib.ingest_upload("reviews", "r.csv", io.BytesIO(b"text,label\na,x\nb,y\n"), owner="bo")
+    lib.delete(e["domain_id"], actor="bo")
+    got = [(r["actor"], r["action"], r["object"]) for r in reversed(audit.entries(store))]
+    assert got == [("ana", "submit job", job), ("ana", "cancel job", job), ("ana", "delete run", rid),
+                   ("bo", "add domain (upload)", "reviews"), ("bo", "delete domain", "reviews")]
+    out = cli(store.root, "audit", "--json")
+    assert out.returncode == 0 and len(json.loads(out.stdout.splitlines()[-1])) == 5
