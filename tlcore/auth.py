@@ -147,11 +147,28 @@ def _write(path: Path, users: dict[str, str], admin_names: list[str] | None = No
 
 # -- admins and ownership ---------------------------------------------------------------------------
 def admins(root: str | Path | None = None) -> list[str]:
-    """Admin names: ``"admins"`` in the users file plus ``TL_ADMINS`` (comma-separated)."""
+    """Admin names: ``"admins"`` in the users file, ``TL_ADMINS`` (comma-separated) and, for single sign-on,
+    ``admins`` in the ``[app]`` section of ``.streamlit/secrets.toml``."""
     data = _read_file(users_file(root))
     names = data.get("admins") if isinstance(data, dict) else None
     env = [n.strip() for n in os.environ.get("TL_ADMINS", "").split(",") if n.strip()]
-    return sorted(set((names if isinstance(names, list) else []) + env))
+    return sorted(set((names if isinstance(names, list) else []) + env + sso_admins()))
+
+
+def sso_admins() -> list[str]:
+    """``[app] admins`` of the dashboard's secrets file (the project's or the working directory's)."""
+    import tomllib
+
+    out: list[str] = []
+    for folder in {Path(__file__).resolve().parents[1], Path.cwd()}:
+        path = folder / ".streamlit" / "secrets.toml"
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        names = (data.get("app") or {}).get("admins") or []
+        out += [str(n) for n in names] if isinstance(names, list) else []
+    return out
 
 
 def set_admin(name: str, admin: bool, root: str | Path | None = None) -> None:
@@ -172,9 +189,9 @@ def authorize(actor: str | None, owner: str | None, what: str, root: str | Path 
     """Allow a change of ``what`` (owned by ``owner``) by ``actor``, or raise PermissionDenied.
 
     ``actor`` None is the server's operator (CLI, or a dashboard without sign-in): always allowed. A signed-in
-    user may change what they own; admins may change everything.
+    user (password or single sign-on) may change what they own; admins may change everything.
     """
-    if actor is None or not auth_enabled(root) or actor == owner or is_admin(actor, root):
+    if actor is None or actor == owner or is_admin(actor, root):
         return
     from tlcore.runs.store import PermissionDenied
 
