@@ -149,6 +149,9 @@ class DomainLibrary:
         if ext not in UPLOAD_EXTENSIONS:
             raise DataError(f"{display}: unsupported file type {ext or '(none)'!r}; "
                             f"upload one of {', '.join(UPLOAD_EXTENSIONS)}")
+        size = getattr(fileobj, "size", None)  # Streamlit's UploadedFile knows its size
+        if isinstance(size, int):
+            check_free_space(self.dir, size, display)
         domain_id = uuid.uuid4().hex
         folder = self.dir / domain_id
         staging = folder / ".staging"
@@ -368,6 +371,22 @@ class DomainLibrary:
 
         audit.record(self.store, owner, f"add domain ({kind})", name, f"{domain_id}, {info['n']} samples")
         return self.get(domain_id)
+
+
+MIN_FREE_MB = 512  # kept free on the data root's disk after an upload (runs and the database need room)
+
+
+def check_free_space(folder: Path, needed: int, display: str) -> None:
+    """Refuse an upload the disk cannot hold (plus ``TL_MIN_FREE_MB``, default 512 MB), with the numbers."""
+    try:
+        margin = int(os.environ.get("TL_MIN_FREE_MB", MIN_FREE_MB)) * 1024 * 1024
+    except ValueError:
+        margin = MIN_FREE_MB * 1024 * 1024
+    free = shutil.disk_usage(folder).free
+    if needed + margin > free:
+        raise DataError(f"{display}: not enough disk space on the server: {needed / 2**20:,.0f} MB to store plus "
+                        f"{margin / 2**20:,.0f} MB to keep free, {free / 2**20:,.0f} MB free; ask an admin to "
+                        "free space")
 
 
 def _domain_info(domain: Domain) -> dict:

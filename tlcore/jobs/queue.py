@@ -45,6 +45,7 @@ JOB_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'train'", "owner": "TEXT", "execut
                "gpus": "TEXT", "resources": "TEXT"}
 KINDS = ("train", "probe")
 ACTIVE = ("queued", "running")
+MAX_QUEUED_PER_USER = 200
 HEARTBEAT_STALE_S = 60.0
 WORKER_STALE_S = 15.0
 
@@ -128,9 +129,11 @@ class JobQueue:
                 raise ConfigError(f"seconds: expected a number of seconds in [0, 3600], got {seconds!r}")
             text, label = json.dumps(config), label or f"probe · {seconds:g} s"
         resources = _check_resources(resources or {})
+        owner = owner or current_user()
+        self._check_quota(owner, submit_key)
         job_id = "job-" + uuid.uuid4().hex[:10]
         log_path = str(self.logs_dir / f"{job_id}.log")
-        row = (job_id, submit_key, label, text, "queued", time.time(), log_path, kind, owner or current_user(),
+        row = (job_id, submit_key, label, text, "queued", time.time(), log_path, kind, owner,
                json.dumps(resources))
         for _ in range(3):
             with self.store.connect() as db:
@@ -146,6 +149,22 @@ class JobQueue:
             audit.record(self.store, row[8], "submit job", job_id, label)
             return job_id
         raise TLError(f"submit: could not queue the job with key {submit_key!r}")
+
+    def _check_quota(self, owner: str, submit_key: str | None) -> None:
+        """At most ``TL_MAX_QUEUED_PER_USER`` (default 200) queued jobs per user: one user cannot fill the queue."""
+        try:
+            limit = int(os.environ.get("TL_MAX_QUEUED_PER_USER", MAX_QUEUED_PER_USER))
+        except ValueError:
+            limit = MAX_QUEUED_PER_USER
+        if limit <= 0:
+            return
+        with self.store.connect() as db:
+            if submit_key and db.execute("SELECT 1 FROM jobs WHERE submit_key=?", (submit_key,)).fetchone():
+                return  # a repeated submit returns the existing job
+            n = db.execute("SELECT COUNT(*) FROM jobs WHERE owner=? AND status='queued'", (owner,)).fetchone()[0]
+        if n >= limit:
+            raise ConfigError(f"queue quota: {owner} already has {n} queued job(s), the limit is {limit} "
+                              "(TL_MAX_QUEUED_PER_USER); wait for some to run or cancel some")
 
     def get(self, job_id: str) -> JobSnapshot:
         with self.store.connect() as db:

@@ -127,3 +127,16 @@ def test_data_root_db_and_run_and_domain_folders_are_private(lib):
     assert mode(lib.store.path(rid, "metrics.json")) == 0o600
     assert mode(lib.dir) == 0o700 and mode(lib.dir / e["domain_id"]) == 0o700
     assert mode(e["path"]) == 0o600
+
+
+def test_upload_refused_when_the_disk_is_almost_full_with_the_numbers(lib, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 * 2**30, 10 * 2**30 - 600 * 2**20, 600 * 2**20))
+    up = io.BytesIO(CSV * 1000)
+    up.size = 200 * 2**20  # as Streamlit's UploadedFile reports it
+    with pytest.raises(DataError, match=r"not enough disk space.*200 MB to store plus 512 MB to keep free, 600 MB free"):
+        lib.ingest_upload("big", "big.csv", up)
+    assert lib.list() == [] and [p for p in lib.dir.iterdir()] == []

@@ -166,3 +166,17 @@ def test_one_job_per_gpu_and_jobs_wait_for_a_free_gpu_with_a_fake_device_list(st
     assert {seen[j] for j in ids} == {"0", "1"}, "each job child sees only its GPU"
     assert seen[cpu_job] == "", "a CPU job on a GPU server sees no GPU"
     assert all(q.get(j).status == "completed" for j in [*ids, cpu_job])
+
+
+def test_one_user_cannot_fill_the_queue_quota_shows_usage(store, monkeypatch):
+    import pytest
+
+    from tlcore.errors import ConfigError
+
+    monkeypatch.setenv("TL_MAX_QUEUED_PER_USER", "3")
+    q = JobQueue(store)
+    for _ in range(3):
+        q.submit({"seconds": 0}, kind="probe", owner="ana")
+    with pytest.raises(ConfigError, match="ana already has 3 queued job"):
+        q.submit({"seconds": 0}, kind="probe", owner="ana")
+    q.submit({"seconds": 0}, kind="probe", owner="bo")  # others are not affected
