@@ -82,10 +82,12 @@ def carry_over(previous: dict, old_defaults: dict, new_defaults: dict, old_modal
         else:
             out[key] = old  # the user's choice (or a default both modalities share) stays
     for key in TIED:
-        if key in previous and new_defaults.get(key) is not None and previous[key] != new_defaults[key]:
-            out[key] = new_defaults[key]
-            changes.append(f"{key}: {previous[key]} → {new_defaults[key]} ({old_modality} backbones cannot read "
-                           f"{new_modality})")
+        new = new_defaults.get(key)
+        if key in previous and previous[key] != new:
+            if new is not None:
+                out[key] = new
+            changes.append(f"{key}: {previous[key]} → {new or f'a {new_modality} one'} ({old_modality} backbones "
+                           f"cannot read {new_modality})")
     return out, changes
 
 

@@ -63,7 +63,10 @@ def prepare(modality: str, pair_label: str, defaults: dict) -> list[str]:
     if prev and prev != modality:
         previous = {n: ss[key(n, prev)] for n in ("backbone", "strategy", "epochs", "batch_size", "lr")
                     if key(n, prev) in ss}
-        carried, changes = carry_over(previous, defaults[prev], defaults[modality], prev, modality)
+        shown = {**defaults[modality]}  # the backbone this modality will show: the one in use or stored, else default
+        stored_bb = ((ss.get(state.SAVED_TRAIN) or {}).get(modality) or {}).get("backbone")
+        shown["backbone"] = ss.get(key("backbone", modality)) or stored_bb or shown.get("backbone")
+        carried, changes = carry_over(previous, defaults[prev], shown, prev, modality)
         for name, value in carried.items():
             typed = _typed(name, value, modality)
             if typed is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from apptest_paths import TIMEOUT, page
 from streamlit.testing.v1 import AppTest
 
+from tlcore.config import DEMO_CONFIGS
 from tlcore.user_settings import carry_over, load_settings, save_settings, settings_path
 from ui import state
 
@@ -52,10 +53,14 @@ def test_switching_the_pair_keeps_choices_and_says_what_changed(tl_home):
     assert not at.exception
     assert at.selectbox(key="strategy-text").value == "dann"        # the user's choice stays
     assert at.number_input(key="epochs-text").value == 7
-    assert at.text_input(key="lr-text").value == "0.0001"           # was the image default: the text default
-    notice = " ".join(i.value for i in at.info)
-    assert "lr: 0.001 → 0.0001" in notice and "backbone: efficientnet_lite0 → minilm_l6" in notice
+    notice = " ".join(i.value.replace("\\", "") for i in at.info)
+    image_bb = at.session_state["backbone-image"]
+    assert f"backbone: {image_bb} → " in notice and "cannot read text" in notice
     assert "strategy" not in notice.split("changed:")[1] and "epochs" not in notice
+    img, txt = DEMO_CONFIGS["digits"], DEMO_CONFIGS["reviews"]
+    if img.get("lr") is not None and txt.get("lr") is not None and img["lr"] != txt["lr"]:  # lr kept at its default:
+        assert f"lr: {img['lr']} → {txt['lr']}" in notice                                 # the text default, said
+        assert at.text_input(key="lr-text").value == str(txt["lr"])
 
 
 def test_train_settings_persist_across_sessions(tl_home):
@@ -81,5 +86,7 @@ def test_carry_over_rules():
     txt = {"backbone": "minilm_l6", "strategy": "fine_tuning", "epochs": 3, "lr": 1e-4, "batch_size": 32}
     out, changes = carry_over(dict(img), img, txt, "image", "text")
     assert out == txt and len(changes) == 5          # all defaults: the text defaults, each one said
+    out, changes = carry_over({"backbone": "tiny_cnn", "epochs": 5}, {}, {}, "image", "text")
+    assert out == {"epochs": 5} and changes == ["backbone: tiny_cnn → a text one (image backbones cannot read text)"]
     out, changes = carry_over({**img, "strategy": "mcc", "lr": "0.01"}, img, txt, "image", "text")
     assert out["strategy"] == "mcc" and out["lr"] == "0.01" and len(changes) == 3
