@@ -22,6 +22,8 @@ import sqlite3
 import time
 import unicodedata
 import uuid
+from contextlib import contextmanager
+from contextlib import nullcontext as _nullcontext
 from pathlib import Path
 from typing import BinaryIO
 
@@ -174,7 +176,9 @@ class DomainLibrary:
                     out.write(chunk)
             if copied == 0:
                 raise DataError(f"{display}: the file is empty")
-            info = self._inspect(staged, display, name, text_column, label_column, in_child=copied > CHILD_READ_BYTES)
+            big = copied > CHILD_READ_BYTES
+            with ingest_slot(self.root, display) if big else _nullcontext():
+                info = self._inspect(staged, display, name, text_column, label_column, in_child=big)
             final = folder / f"data{ext}"
             os.replace(staged, final)
             shutil.rmtree(staging, ignore_errors=True)
@@ -371,6 +375,35 @@ class DomainLibrary:
 
         audit.record(self.store, owner, f"add domain ({kind})", name, f"{domain_id}, {info['n']} samples")
         return self.get(domain_id)
+
+
+MAX_INGESTS = 2  # large uploads validated at once on one server (each reads its table: ~7x its size in memory)
+
+
+@contextmanager
+def ingest_slot(root: Path, display: str):
+    """One of ``TL_MAX_INGESTS`` (default 2) server-wide slots for validating a large upload (file locks, so
+    every dashboard process and user shares them); none free: "Server busy" instead of exhausting memory."""
+    import fcntl
+
+    try:
+        n = max(1, int(os.environ.get("TL_MAX_INGESTS", MAX_INGESTS)))
+    except ValueError:
+        n = MAX_INGESTS
+    locks = private_dir(Path(root) / "locks")
+    for i in range(n):
+        fh = open(locks / f"ingest-{i}.lock", "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            continue
+        try:
+            yield
+        finally:
+            fh.close()
+        return
+    raise DataError(f"{display}: the server is busy checking {n} other large upload(s); retry in a minute")
 
 
 MIN_FREE_MB = 512  # kept free on the data root's disk after an upload (runs and the database need room)

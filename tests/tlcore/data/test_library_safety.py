@@ -140,3 +140,21 @@ def test_upload_refused_when_the_disk_is_almost_full_with_the_numbers(lib, monke
     with pytest.raises(DataError, match=r"not enough disk space.*200 MB to store plus 512 MB to keep free, 600 MB free"):
         lib.ingest_upload("big", "big.csv", up)
     assert lib.list() == [] and [p for p in lib.dir.iterdir()] == []
+
+
+def test_concurrent_large_ingests_are_bounded_server_busy_message(lib, monkeypatch, tmp_path):
+    import fcntl
+
+    monkeypatch.setattr(library_mod, "CHILD_READ_BYTES", 100)
+    monkeypatch.setenv("TL_MAX_INGESTS", "1")
+    (lib.root / "locks").mkdir(exist_ok=True)
+    big = CSV + CSV.split(b"\n", 1)[1] * 19
+    held = open(lib.root / "locks" / "ingest-0.lock", "a+")  # another upload is being checked
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(DataError, match="server is busy checking 1 other large upload"):
+            lib.ingest_upload("big", "big.csv", io.BytesIO(big))
+        assert [p for p in lib.dir.iterdir()] == []  # nothing left behind
+    finally:
+        held.close()
+    assert lib.ingest_upload("big", "big.csv", io.BytesIO(big))["n"] == 80
