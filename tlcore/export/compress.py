@@ -63,12 +63,12 @@ def compress_run(store, run_id: str, prune: float = 0.0, quantize: str | None = 
     deployed = quantize_int8(copy.deepcopy(model)) if quantize else model
     say("evaluating parent and compressed models")
     rows, evals = [], {}
-    for label, m, size in (("parent", parent.model, _fp32_size(store, run_id)),
-                           ("compressed", deployed, _size(deployed, quantize))):
+    say("timing parent and compressed models (alternately)")
+    lats = latency_pair([parent.model, deployed], sets["target_test"], latency_samples)
+    for label, m, size, lat in (("parent", parent.model, _fp32_size(store, run_id), lats[0]),
+                                ("compressed", deployed, _size(deployed, quantize), lats[1])):
         ev = {key: _evaluate(m, sets[key], classes, cfg.seed) for key in ("source_val", "target_test")}
         evals[label] = ev
-        say(f"timing {label}")
-        lat = _latency(m, sets["target_test"], latency_samples)
         tt = ev["target_test"][1]
         rows.append({"model": label, "target_accuracy": tt.get("accuracy"), "target_accuracy_ci": tt.get("accuracy_ci"),
                      "size_mb": round(size[0] / 2**20, 3), "size_zipped_mb": round(size[1] / 2**20, 3),
@@ -135,20 +135,18 @@ def _sparsity(model) -> float:
 
 
 def _evaluate(model, ds, classes, seed):
-    import torch
-
     from tlcore.evaluation.metrics import classification_metrics
 
     probs = _probs(model, ds)
     labeled = ds.labels >= 0
     if not labeled.any():
         return probs, {"n": int(len(ds)), "unlabeled": True}
-    del torch
     return probs, classification_metrics(ds.labels[labeled], probs[labeled], classes, n_resamples=BOOTSTRAP,
                                          seed=seed)
 
 
 def _probs(model, ds, batch_size: int = 32) -> np.ndarray:
+    """Softmax probabilities in set order (texts batched by length)."""
     import torch
 
     n = len(ds)
@@ -164,29 +162,29 @@ def _probs(model, ds, batch_size: int = 32) -> np.ndarray:
     return out
 
 
-def _latency(model, ds, samples: int) -> tuple[float, float]:
-    """Median CPU milliseconds per sample at batch 1 and at batch 32 (inputs from the target test set)."""
+def latency_pair(models: list, ds, samples: int, rounds: int = 3) -> list[tuple[float, float]]:
+    """Median CPU milliseconds per sample at batch 1 and batch 32 for each model, inputs from ``ds``. The models
+    are timed alternately on the same inputs, so a change in machine load hits them alike."""
     import torch
 
     n = min(len(ds), max(samples, 1))
     if n == 0:
-        return float("nan"), float("nan")
+        return [(float("nan"), float("nan")) for _ in models]
     dev = torch.device("cpu")
-    out = []
+    times = {(k, bs): [] for k in range(len(models)) for bs in (1, 32)}
     with torch.inference_mode():
         for bs in (1, 32):
-            idx = [np.arange(i, min(i + bs, n)) % len(ds) for i in range(0, n, bs)]
-            if bs == 32 and n < 32:
-                idx = [np.arange(32) % len(ds)]
+            idx = [np.arange(i, i + bs) % len(ds) for i in range(0, max(n, bs), bs)]
             xs = [ds.batch(i, dev) for i in idx]
-            model(xs[0])  # warm-up
-            times = []
-            for i, x in zip(idx, xs):
-                t = time.perf_counter()
-                model(x)
-                times.append((time.perf_counter() - t) / len(i))
-            out.append(round(float(np.median(times)) * 1000, 3))
-    return out[0], out[1]
+            for m in models:
+                m(xs[0])  # warm-up
+            for _ in range(rounds if bs == 32 else 1):
+                for x in xs:
+                    for k, m in enumerate(models):
+                        t = time.perf_counter()
+                        m(x)
+                        times[(k, bs)].append((time.perf_counter() - t) / bs)
+    return [tuple(round(float(np.median(times[(k, bs)])) * 1000, 3) for bs in (1, 32)) for k in range(len(models))]
 
 
 def _fp32_size(store, run_id) -> tuple[int, int]:

