@@ -105,6 +105,11 @@ def cmd_train(a) -> int:
     summary = {"run_id": rec.run_id, "status": rec.status, "strategy": rec.strategy, "backbone": rec.backbone,
                "seconds": round(time.time() - t0, 2), "metrics": {k: _slim(metrics.get(k) or {})
                                                                    for k in ("target_test", "source_val")}}
+    if cfg.resolved_from:  # "strategy": "auto": what it resolved to
+        summary["resolved_from"] = cfg.resolved_from
+        summary["resolved"] = {k: v for k, v in cfg.to_dict().items() if k not in ("source", "target", "name")}
+    if metrics.get("flags"):
+        summary["flags"] = [f["message"] for f in metrics["flags"]]
     print(json.dumps(summary))
     return 0
 

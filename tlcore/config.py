@@ -15,13 +15,14 @@ from typing import Any
 from tlcore.errors import ConfigError
 
 # Sensible CPU defaults per built-in demo: a demo run answers in well under a minute on 2 cores.
-DEMO_CONFIGS = {
-    "digits": {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "efficientnet_lite0",
-               "strategy": "linear_probe", "epochs": 30, "image_size": 64, "batch_size": 64, "lr": 1e-3},
-    "reviews": {"source": {"demo": "reviews"}, "target": {"demo": "reviews"}, "backbone": "minilm_l6",
-                "strategy": "fine_tuning", "epochs": 3, "max_length": 64, "batch_size": 32, "lr": 1e-4},
+DEMO_CONFIGS = {  # the recommended default (tlcore/recommend.py) on each demo pair
+    "digits": {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"},
+    "reviews": {"source": {"demo": "reviews"}, "target": {"demo": "reviews"}, "strategy": "auto"},
 }
 
+
+# image augmentation policies (tlcore/training/augment.py); here so the config stays torch-free
+POLICIES = ("natural", "shapes", "strong", "auto")
 
 DOMAIN_KEYS = ("path", "demo", "text_column", "label_column", "name", "labeled_fraction")
 
@@ -80,7 +81,7 @@ class RunConfig:
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    image_size: int = 64
+    image_size: int = 0  # 0 = the backbone's pretrained input size (224 for EfficientNet-Lite0)
     max_length: int = 128
     max_samples_per_domain: int | None = None
     val_fraction: float = 0.2
@@ -88,11 +89,12 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     pretrained: bool = True
-    augment: bool = False
+    augment: bool | str = False  # false, true (= "auto": a policy that fits the classes) or a policy name
     early_stopping_patience: int = 5
     label_intersection: bool = False
     bottleneck: int = 0
     name: str = ""
+    resolved_from: str = ""  # "auto" when the recommended default chose strategy and settings
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -117,6 +119,9 @@ class RunConfig:
         for req in ("source", "target"):
             if req not in d:
                 raise ConfigError(f"config: missing required key '{req}'")
+        from tlcore.recommend import resolve_auto
+
+        d = resolve_auto(d)
         params = d.get("params") or {}
         if not isinstance(params, dict):
             raise ConfigError("params: expected a mapping of strategy parameters")
@@ -131,7 +136,7 @@ class RunConfig:
             batch_size=_integer(d.get("batch_size", cls.batch_size), "batch_size", 1, 4096),
             lr=_number(d.get("lr", cls.lr), "lr", 1e-8, 10.0),
             weight_decay=_number(d.get("weight_decay", cls.weight_decay), "weight_decay", 0.0, 1.0),
-            image_size=_integer(d.get("image_size", cls.image_size), "image_size", 16, 1024),
+            image_size=_image_size(d),
             max_length=_integer(d.get("max_length", cls.max_length), "max_length", 8, 2048),
             max_samples_per_domain=None if msps in (None, "", 0) else _integer(msps, "max_samples_per_domain", 10, 10**8),
             val_fraction=_number(d.get("val_fraction", cls.val_fraction), "val_fraction", 0.01, 0.9),
@@ -139,12 +144,13 @@ class RunConfig:
             seed=_integer(d.get("seed", cls.seed), "seed", 0, 2**31 - 1),
             device=_text(d.get("device", cls.device), "device"),
             pretrained=_boolean(d.get("pretrained", cls.pretrained), "pretrained"),
-            augment=_boolean(d.get("augment", cls.augment), "augment"),
+            augment=_augment(d.get("augment", cls.augment)),
             early_stopping_patience=_integer(d.get("early_stopping_patience", cls.early_stopping_patience),
                                              "early_stopping_patience", 0, 1000),
             label_intersection=_boolean(d.get("label_intersection", cls.label_intersection), "label_intersection"),
             bottleneck=_integer(d.get("bottleneck", cls.bottleneck) or 0, "bottleneck", 0, 8192),
             name=str(d.get("name") or ""),
+            resolved_from=str(d.get("resolved_from") or ""),
         )
         if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
             raise ConfigError(f"device: expected auto, cpu, cuda or cuda:N, got {cfg.device!r}")
@@ -195,6 +201,27 @@ def _text(v: Any, name: str) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ConfigError(f"{name}: expected a non-empty string, got {v!r}")
     return v.strip()
+
+
+def _image_size(d: dict) -> int:
+    """The configured input size, or (0 / absent) the backbone's pretrained input size: an ImageNet model
+    at 64 px is far from what it was trained on (issue 12: a frozen probe at 64 px vs 224 px)."""
+    v = d.get("image_size") or 0
+    if v:
+        return _integer(v, "image_size", 16, 1024)
+    from tlcore.models.registry import BACKBONES, BackboneSpec
+
+    spec = BACKBONES.get(str(d.get("backbone", RunConfig.backbone)))
+    return int((spec or BackboneSpec("", "image", "", "", 0.0)).default_image_size)
+
+
+def _augment(v: Any) -> bool | str:
+    if isinstance(v, str) and v.lower() in POLICIES:
+        return v.lower()
+    try:
+        return _boolean(v, "augment")
+    except ConfigError:
+        raise ConfigError(f"augment: expected true, false or a policy name {list(POLICIES)}, got {v!r}") from None
 
 
 def _boolean(v: Any, name: str) -> bool:

@@ -103,8 +103,19 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
         store.finish(rid, "failed", error=msg, seconds=round(time.time() - t0, 2))
         raise
     store.finish(rid, "completed", metrics=metrics, seconds=round(time.time() - t0, 2))
+    _record_reference_flags(store, rid, metrics)
     emit({"type": "status", "status": "completed"})
     return store.get(rid)
+
+
+def _record_reference_flags(store, rid, metrics) -> None:
+    """``metrics["flags"]``: a pretrained image run below the small-CNN reference or the frozen linear probe
+    on the same target test samples (tlcore/evaluation/sanity.py)."""
+    from tlcore.evaluation.sanity import store_flags
+
+    flags = store_flags(store, rid)
+    if flags:
+        store.write_json(rid, "metrics.json", {**metrics, "flags": flags})
 
 
 def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:

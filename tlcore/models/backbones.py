@@ -150,6 +150,31 @@ class TinyCNN(Backbone):
         return [list(b.parameters()) for b in self.blocks]
 
 
+class SmallCNN(Backbone):
+    """LeNet-size CNN (two 5x5 conv + pool stages, 128-wide features), random init: the from-scratch
+    reference a pretrained run must beat. Trained at the data's native resolution (28-32 px for digits),
+    it takes seconds per epoch on a CPU (LeCun et al., Proc. IEEE 1998; TLlib's digits LeNet)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mean, self.std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+        self.blocks = nn.ModuleList([
+            nn.Sequential(nn.Conv2d(3, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2)),
+            nn.Sequential(nn.Conv2d(32, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.AdaptiveAvgPool2d(4), nn.Flatten()),
+            nn.Sequential(nn.Dropout(0.3), nn.Linear(64 * 16, 128), nn.ReLU()),
+        ])
+        self.out_features = 128
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+    def layer_groups(self):
+        return [list(b.parameters()) for b in self.blocks]
+
+
 class TinyText(Backbone):
     """Token embeddings + one small transformer layer + mean pooling, on the MiniLM tokenizer."""
 
@@ -287,6 +312,8 @@ def create_backbone(name: str, pretrained: bool = True) -> Backbone:
         else:
             model = AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
         bb = HFTextBackbone(model, tok)
+    elif spec.family == "reference":
+        bb = SmallCNN()
     elif spec.family == "tiny":
         if spec.modality == "image":
             bb = TinyCNN()

@@ -31,21 +31,45 @@ class EncodedSet:
 
 
 class ImageSet(EncodedSet):
-    """uint8 images ``(N, 3, S, S)``; batches are float, normalised, channels_last."""
+    """uint8 images ``(N, 3, S, S)``; batches are float, normalised, channels_last.
+
+    Built from the decoded samples, the set resizes lazily: a forward-only pass (``train=False``, e.g.
+    feature extraction or evaluation) resizes just the batch it serves, so a set whose frozen features are
+    already cached is never resized at all, and a 224 px extraction never holds every resized image in
+    memory. The first training batch resizes the whole set once into one uint8 tensor (``images``).
+    """
 
     kind = "image"
 
-    def __init__(self, images: torch.Tensor, labels, mean, std, augment: bool = False):
+    def __init__(self, images: torch.Tensor | None, labels, mean, std, augment=False, samples=None,
+                 image_size: int | None = None):
         super().__init__(labels)
-        self.images = images
+        self._images = images
+        self._samples = samples
+        self.image_size = int(images.shape[-1]) if images is not None else int(image_size or 0)
         self.mean = torch.tensor(mean).view(1, 3, 1, 1)
         self.std = torch.tensor(std).view(1, 3, 1, 1)
-        self.augment = augment
+        self.augment = augment  # False, True (the "default" policy) or a policy name (tlcore.training.augment)
+
+    @property
+    def images(self) -> torch.Tensor:
+        if self._images is None:
+            self._images = _resize_all(self._samples, self.image_size)
+            self._samples = None
+        return self._images
+
+    def _uint8(self, idx) -> torch.Tensor:
+        if self._images is None and self._samples is not None:
+            return _resize_all([self._samples[i] for i in np.asarray(idx)], self.image_size)
+        return self.images[torch.as_tensor(idx)]
 
     def batch(self, idx, device, train=False):
-        x = self.images[torch.as_tensor(idx)].to(device, non_blocking=True).float().div_(255.0)
+        x = (self.images[torch.as_tensor(idx)] if train else self._uint8(idx)).to(device, non_blocking=True)
         if train and self.augment:
-            x = _augment(x)
+            from tlcore.training.augment import apply_policy
+
+            x = apply_policy(x, self.augment)
+        x = x.float().div_(255.0)
         x = (x - self.mean.to(device)) / self.std.to(device)
         return x.contiguous(memory_format=torch.channels_last)
 
@@ -88,15 +112,23 @@ class FeatureSet(EncodedSet):
         return self.features[torch.as_tensor(idx)].to(device)
 
 
-def encode_images(samples: list, labels, image_size: int, mean, std, augment: bool = False) -> ImageSet:
-    """Resize each RGB uint8 array to ``image_size`` square (bilinear) into one uint8 tensor."""
+def encode_images(samples: list, labels, image_size: int, mean, std, augment=False,
+                  lazy: bool = False) -> ImageSet:
+    """Resize each RGB uint8 array to ``image_size`` square (bilinear) into one uint8 tensor; with
+    ``lazy`` the resizing waits until a batch needs it (see :class:`ImageSet`)."""
+    if lazy:
+        return ImageSet(None, labels, mean, std, augment, samples=list(samples), image_size=image_size)
+    return ImageSet(_resize_all(samples, image_size), labels, mean, std, augment)
+
+
+def _resize_all(samples: list, image_size: int) -> torch.Tensor:
     out = torch.empty((len(samples), 3, image_size, image_size), dtype=torch.uint8)
     for i, arr in enumerate(samples):
         im = Image.fromarray(arr)
         if im.size != (image_size, image_size):
             im = im.resize((image_size, image_size), Image.BILINEAR)
         out[i] = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)
-    return ImageSet(out, labels, mean, std, augment)
+    return out
 
 
 def encode_texts(texts: list[str], labels, tokenizer, max_length: int) -> TextSet:
@@ -104,27 +136,6 @@ def encode_texts(texts: list[str], labels, tokenizer, max_length: int) -> TextSe
     enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return TextSet(enc["input_ids"], labels, pad)
-
-
-def _augment(x: torch.Tensor) -> torch.Tensor:
-    """Random resized crop (scale 0.7-1), horizontal flip and mild colour jitter, per sample."""
-    n, _, h, w = x.shape
-    out = torch.empty_like(x)
-    g = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
-    for i in range(n):
-        s = float(torch.empty(1).uniform_(0.7, 1.0, generator=g))
-        ch, cw = max(1, int(h * s ** 0.5)), max(1, int(w * s ** 0.5))
-        top = int(torch.randint(0, h - ch + 1, (1,), generator=g))
-        left = int(torch.randint(0, w - cw + 1, (1,), generator=g))
-        crop = x[i : i + 1, :, top : top + ch, left : left + cw]
-        img = torch.nn.functional.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)[0]
-        if torch.rand(1, generator=g) < 0.5:
-            img = img.flip(-1)
-        b = float(torch.empty(1).uniform_(0.8, 1.2, generator=g))
-        c = float(torch.empty(1).uniform_(0.8, 1.2, generator=g))
-        m = img.mean()
-        out[i] = ((img - m) * c + m * b).clamp_(0, 1)
-    return out
 
 
 def batches(n: int, batch_size: int, rng: np.random.Generator | None = None,

@@ -27,10 +27,15 @@ def encode_split(source, target, classes: list[str], split, backbone, cfg) -> di
         return np.array([index.get(dom.labels[i], -1) if keep is None or i in keep else -1 for i in idx],
                         dtype=np.int64)
 
+    from tlcore.training.augment import resolve_policy
+
+    policy = resolve_policy(cfg.augment, classes) if source.modality == "image" else None
+
     def encode(dom, idx, labels, augment):
         samples = [dom.samples[i] for i in idx]
-        if dom.modality == "image":
-            out = encode_images(samples, labels, cfg.image_size, backbone.mean, backbone.std, augment=augment)
+        if dom.modality == "image":  # lazy: sets whose frozen features are cached are never resized
+            out = encode_images(samples, labels, cfg.image_size, backbone.mean, backbone.std,
+                                augment=policy if augment else None, lazy=True)
         else:
             out = encode_texts(samples, labels, backbone.tokenizer, cfg.max_length)
         out.sources = [dom.sources[i] for i in idx]
@@ -80,7 +85,7 @@ class FeatureCache:
         from tlcore.models.registry import resolve_spec
 
         size = f"img{cfg.image_size}" if source.modality == "image" else f"len{cfg.max_length}"
-        weights = f"seed{cfg.seed}" if resolve_spec(cfg.backbone).family == "tiny" else "pretrained"
+        weights = f"seed{cfg.seed}" if resolve_spec(cfg.backbone).family in ("tiny", "reference") else "pretrained"
         if os.path.exists(cfg.backbone):  # a local model folder: its weights may change
             weights += f"@{os.stat(cfg.backbone).st_mtime_ns}"
         prep = f"v1|{cfg.backbone}|{weights}|{size}|{precision}|"

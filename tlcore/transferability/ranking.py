@@ -62,7 +62,7 @@ def candidate_backbones(modality: str) -> list[str]:
     from tlcore.models.registry import BACKBONES
 
     return sorted((n for n, s in BACKBONES.items() if s.modality == modality),
-                  key=lambda n: (not BACKBONES[n].embedded, BACKBONES[n].family == "tiny", n))
+                  key=lambda n: (not BACKBONES[n].embedded, BACKBONES[n].family in ("tiny", "reference"), n))
 
 
 def score_features(f: np.ndarray, y: np.ndarray, seed: int = 0) -> dict:
@@ -118,7 +118,7 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
                                                                 f"{dom.modality}s"})
                     continue
                 tb = time.time()
-                bb = create_backbone(name, pretrained=spec.family != "tiny")
+                bb = create_backbone(name, pretrained=spec.family not in ("tiny", "reference"))
                 model = BackboneOnly(bb).to(dev)
                 if dom.modality == "image":
                     size = image_size or min(spec.default_image_size, 128)
@@ -128,7 +128,7 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
                 with torch.no_grad():
                     f = model_features(model, ds, np.arange(len(ds)), 64, dev)
                 row = {"backbone": name, "title": spec.title, "dim": int(f.shape[1]),
-                       "pretrained": spec.family != "tiny", **score_features(f, y, seed),
+                       "pretrained": spec.family not in ("tiny", "reference"), **score_features(f, y, seed),
                        "seconds": round(time.time() - tb, 2)}
                 rows.append(row)
             except Exception as exc:  # a backbone that cannot load here: listed with the reason

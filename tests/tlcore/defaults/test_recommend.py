@@ -1,0 +1,73 @@
+"""The recommended default ('strategy: auto') and the backbone's own input size."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tlcore.config import DEMO_CONFIGS, RunConfig
+from tlcore.errors import ConfigError
+from tlcore.recommend import infer_modality, recommend, resolve_auto
+
+from tests.conftest import ROOT
+
+
+def test_image_size_defaults_to_the_backbone_pretrained_size():
+    base = {"source": {"demo": "digits"}, "target": {"demo": "digits"}}
+    assert RunConfig.from_dict(base).image_size == 224  # efficientnet_lite0's pretrained input
+    assert RunConfig.from_dict({**base, "backbone": "tiny_cnn"}).image_size == 32
+    assert RunConfig.from_dict({**base, "backbone": "small_cnn"}).image_size == 32
+    assert RunConfig.from_dict({**base, "image_size": 96}).image_size == 96
+
+
+@pytest.mark.parametrize("spec,modality", [({"demo": "digits"}, "image"), ({"demo": "reviews"}, "text"),
+                                           ({"path": "x/a.zip"}, "image"), ({"path": "b.CSV"}, "text"),
+                                           ({"path": "b.parquet"}, "text"), ({"path": "c.bin"}, None)])
+def test_modality_is_read_from_the_domain_spec(spec, modality):
+    assert infer_modality(spec) == modality
+
+
+def test_auto_resolves_per_modality_and_label_situation():
+    img = RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"})
+    assert (img.strategy, img.backbone, img.image_size, img.bottleneck) == ("mcc", "efficientnet_lite0", 224, 256)
+    assert img.params == {"freeze_backbone": True} and img.resolved_from == "auto"
+    txt = RunConfig.from_dict({"source": {"demo": "reviews"},
+                               "target": {"demo": "reviews", "labeled_fraction": 0.1}, "strategy": "auto"})
+    assert (txt.strategy, txt.backbone) == ("multitask", "minilm_l6")
+    assert recommend("image", 0.0)["target_labels"] == "none"
+    assert recommend("image", 0.1)["target_labels"] == "few"
+    assert recommend("text", 1.0)["target_labels"] == "all"
+    assert "bench/results" in recommend("image")["evidence"]
+
+
+def test_auto_keeps_what_the_user_set():
+    c = RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto",
+                             "backbone": "tiny_cnn", "epochs": 2, "params": {"trade_off": 0.5}})
+    assert (c.backbone, c.epochs, c.image_size, c.strategy) == ("tiny_cnn", 2, 32, "mcc")
+    assert c.params == {"freeze_backbone": True, "trade_off": 0.5}
+    # a non-auto config is untouched
+    raw = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "dann"}
+    assert resolve_auto(raw) is raw
+
+
+def test_auto_with_unknown_modality_names_the_problem():
+    with pytest.raises(ConfigError, match="auto"):
+        RunConfig.from_dict({"source": {"path": "a.bin"}, "target": {"path": "b.bin"}, "strategy": "auto"})
+
+
+def test_demos_use_the_recommended_default():
+    for name, raw in DEMO_CONFIGS.items():
+        assert RunConfig.from_dict(raw).resolved_from == "auto", name
+
+
+def test_cli_records_what_auto_resolved_to(tmp_path):
+    env = {"TL_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "tlcore", "train", "--demo", "digits", "--quiet",
+                          "--set", "backbone=tiny_cnn", "--set", "epochs=1", "--set", "max_samples_per_domain=200"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    assert last["resolved_from"] == "auto" and last["strategy"] == "mcc"
+    assert last["resolved"]["params"] == {"freeze_backbone": True} and last["resolved"]["image_size"] == 32
+    cfg = json.loads((tmp_path / "runs" / last["run_id"] / "config.json").read_text())
+    assert cfg["resolved_from"] == "auto" and cfg["strategy"] == "mcc"

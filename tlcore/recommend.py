@@ -1,0 +1,105 @@
+"""The recommended default: what a run uses when the user picks nothing (``"strategy": "auto"``).
+
+Plain data, no torch import, so the dashboard can show the recommendation and its evidence cheaply. The
+choice depends on the modality (read from the domain spec: demo name, file extension, text column) and on
+the target-label situation (none / few / all). Each row names the benchmark row that made it the default
+(``bench/results/defaults.md``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tlcore.errors import ConfigError
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+DEMO_MODALITY = {"digits": "image", "reviews": "text"}
+
+# modality -> settings. "auto" keeps the user's explicit choices of any key listed in KEEP.
+RECOMMENDED = {
+    "image": {
+        "backbone": "efficientnet_lite0", "image_size": 224, "strategy": "mcc",
+        "params": {"freeze_backbone": True}, "bottleneck": 256, "epochs": 30, "batch_size": 64, "lr": 1e-3,
+        "evidence": "bench/results/defaults.md: MCC on frozen EfficientNet-Lite0 features at 224 px "
+                    "(256-wide bottleneck) beat source-only on MNIST -> USPS and Office-Caltech-10 pairs",
+    },
+    "text": {
+        "backbone": "minilm_l6", "max_length": 128, "strategy": "mcc",
+        "params": {"freeze_backbone": True}, "bottleneck": 256, "epochs": 30, "batch_size": 64, "lr": 1e-3,
+        "evidence": "bench/results/defaults.md: MCC on frozen MiniLM-L6 sentence features is the fastest "
+                    "setting that did not lose to source-only on books <-> kitchen",
+    },
+}
+# with target labels the labeled target samples join the classification loss (multitask), still frozen
+LABELED_STRATEGY = {"strategy": "multitask", "params": {"freeze_backbone": True}}
+KEEP = ("backbone", "image_size", "max_length", "epochs", "batch_size", "lr", "bottleneck", "seed",
+        "max_samples_per_domain", "device")
+
+
+def infer_modality(domain: dict) -> str | None:
+    """``image`` / ``text`` from a domain spec without reading it, or None when it cannot tell."""
+    if not isinstance(domain, dict):
+        return None
+    if domain.get("demo"):
+        return DEMO_MODALITY.get(str(domain["demo"]))
+    if domain.get("text_column"):
+        return "text"
+    path = str(domain.get("path") or "")
+    if not path:
+        return None
+    if path.lower().endswith(TEXT_SUFFIXES):
+        return "text"
+    if path.lower().endswith(".zip") or Path(path).is_dir():
+        return "image"
+    return None
+
+
+def label_situation(labeled_fraction: float) -> str:
+    """``none`` (unsupervised DA), ``few`` (< 50 % labeled) or ``all``."""
+    if not labeled_fraction:
+        return "none"
+    return "few" if labeled_fraction < 0.5 else "all"
+
+
+def recommend(modality: str, labeled_fraction: float = 0.0) -> dict:
+    """The recommended settings for a modality and target-label situation (with ``evidence``)."""
+    if modality not in RECOMMENDED:
+        raise ConfigError(f"strategy: 'auto' cannot tell the modality ({modality!r}); pick a strategy")
+    rec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in RECOMMENDED[modality].items()}
+    situation = label_situation(labeled_fraction)
+    if situation != "none":
+        rec.update({k: dict(v) if isinstance(v, dict) else v for k, v in LABELED_STRATEGY.items()})
+    rec["target_labels"] = situation
+    return rec
+
+
+def resolve_auto(raw: dict, backbone_given: bool | None = None) -> dict:
+    """A raw config dict with ``strategy: auto`` turned into the recommended settings.
+
+    Keys the user set explicitly (``KEEP``) win; ``params`` given with ``auto`` are merged over the
+    recommended ones. Adds ``resolved_from: "auto"``. Other configs come back unchanged.
+    """
+    if raw.get("strategy") != "auto":
+        return raw
+    target = raw.get("target") or {}
+    if isinstance(target, str):
+        target = {"demo": target} if "/" not in target and "." not in target else {"path": target}
+    modality = infer_modality(target) or infer_modality(raw.get("source") if isinstance(raw.get("source"), dict)
+                                                          else {})
+    if modality is None and raw.get("backbone"):
+        from tlcore.models.registry import resolve_spec
+
+        modality = resolve_spec(str(raw["backbone"])).modality
+    lf = float(target.get("labeled_fraction", 0.0) or 0.0) if isinstance(target, dict) else 0.0
+    rec = recommend(modality, lf)
+    out = dict(raw)
+    for k, v in rec.items():
+        if k in ("evidence", "target_labels"):
+            continue
+        if k == "image_size" and raw.get("backbone") and not raw.get("image_size"):
+            continue  # the user's backbone brings its own default input size
+        if k == "params":
+            out["params"] = {**v, **(raw.get("params") or {})}
+        elif k not in raw or raw.get(k) in (None, "") or k not in KEEP:
+            out[k] = v
+    out["resolved_from"] = "auto"
+    return out
