@@ -119,7 +119,10 @@ def fit_skada_head(strategy: SkadaStrategy, f_s, y_s, f_t, num_classes: int) -> 
             dim = strategy.params.pca_components
             steps.append(PCA(n_components=dim, random_state=0))
         pipe = skada.make_da_pipeline(*steps, strategy.estimator(skada, strategy.classifier(), dim))
-        pipe.fit(x, y, sample_domain=domain)
+        try:
+            pipe.fit(x, y, sample_domain=domain)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. JDOT transporting no mass to some class
+            raise TLError(f"{strategy.name}: the skada fit failed on these features: {exc}") from exc
         base = f_t.mean(0)
         probes = np.vstack([base, base + np.eye(f_t.shape[1])])
         z = _scores(pipe, probes)
