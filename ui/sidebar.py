@@ -77,7 +77,8 @@ def _audit_log() -> None:
     from tlcore.runs import audit
     from ui.auth import signed_in_user
 
-    if auth.auth_enabled(home()) and not auth.is_admin(signed_in_user(), home()):
+    user = signed_in_user()  # None: sign-in is off (one operator)
+    if user is not None and not auth.is_admin(user, home()):
         return
     with st.expander("Audit log"):
         rows = audit.entries(get_queue().store, 100)
