@@ -14,6 +14,7 @@ from tlcore.strategies import STRATEGIES
 from ui import state, train_settings
 from ui.backbone_ranking import backbone_ranking
 from ui.auth import require_sign_in, signed_in_user
+from ui.safe import md
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
 
