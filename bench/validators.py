@@ -145,7 +145,7 @@ def report(results: list[dict], max_samples: int) -> None:
                         "max_regret": max(r["regret"] for r in rows) if rows else None,
                         "mean_spearman": statistics.mean(sp) if sp else None,
                         "mean_kendall": statistics.mean(kt) if kt else None})
-    ranked = sorted((s for s in summary if s["pairs"] and s["validator"] != "source_accuracy"),
+    ranked = sorted((s for s in summary if s["pairs"]),
                     key=lambda s: (-s["within_2_points"], -s["not_below_median"], s["mean_regret"]))
     best = ranked[0]["validator"] if ranked else None
 
@@ -245,7 +245,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
     ap.add_argument("--strategies", nargs="+", default=DEEP + SKADA)
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     ap.add_argument("--max", type=int, default=500)
     ap.add_argument("--store", default="")
     ap.add_argument("--report-only", action="store_true")

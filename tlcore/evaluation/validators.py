@@ -15,6 +15,8 @@ References:
     Musgrave et al. 2022).
   * im: information maximization, Gomes, Krause & Perona, NeurIPS 2010; Shi & Sha, ICML 2012; Liang et al.
     (SHOT), ICML 2020.
+  * im_calibrated: IM after temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICML
+    2017) fitted on the run's labeled source validation outputs (ours; see bench/results/validators.md).
   * bnm: batch nuclear-norm maximization, Cui et al., CVPR 2020 (as a validator: Musgrave et al. 2022).
   * snd: soft neighborhood density, Saito et al., "Tune it the Right Way", ICCV 2021.
   * dev: deep embedded validation, You et al., "Towards Accurate Model Selection in Deep Unsupervised
@@ -60,6 +62,33 @@ def entropy(o: RunOutputs, seed: int = 0) -> float:
 def information_maximization(o: RunOutputs, seed: int = 0) -> float:
     """``H(mean_i p_i) - mean_i H(p_i)``: confident *and* diverse target predictions."""
     return float(_entropy_rows(o.p_t.mean(0, keepdims=True))[0] - _entropy_rows(o.p_t).mean())
+
+
+def temperature(p_s: np.ndarray, y_s: np.ndarray) -> float:
+    """The temperature ``T`` that minimises the source-validation NLL of ``softmax(log p / T)`` (temperature
+    scaling, Guo et al., ICML 2017), on a log grid over [0.05, 20]."""
+    z = np.log(np.clip(p_s, EPS, 1.0))
+    best, best_t = np.inf, 1.0
+    for t in np.exp(np.linspace(np.log(0.05), np.log(20.0), 61)):
+        a = z / t
+        a = a - a.max(1, keepdims=True)
+        nll = float(-(a[np.arange(len(y_s)), y_s] - np.log(np.exp(a).sum(1))).mean())
+        if nll < best:
+            best, best_t = nll, float(t)
+    return best_t
+
+
+def calibrated_information_maximization(o: RunOutputs, seed: int = 0) -> float:
+    """IM after temperature scaling fitted on the labeled source validation split. Runs of different methods
+    differ in how confident they are (a logistic regression is sharper than a briefly trained head); scaling
+    each run to calibrated confidence on its own source data removes that difference before IM compares them."""
+    if o.p_s is None or o.y_s is None or not len(o.y_s):
+        return float("nan")
+    t = temperature(o.p_s, o.y_s)
+    z = np.log(np.clip(o.p_t, EPS, 1.0)) / t
+    z = z - z.max(1, keepdims=True)
+    p = np.exp(z)
+    return information_maximization(RunOutputs(p / p.sum(1, keepdims=True)))
 
 
 def batch_nuclear_norm(o: RunOutputs, seed: int = 0) -> float:
@@ -153,6 +182,9 @@ class Validator:
 VALIDATORS: dict[str, Validator] = {v.name: v for v in (
     Validator("im", "Information maximization", information_maximization, "target outputs",
               "Gomes et al. 2010; Shi & Sha 2012"),
+    Validator("im_calibrated", "Information maximization, temperature-scaled on source val",
+              calibrated_information_maximization, "target outputs, source outputs and labels",
+              "IM with Guo et al. 2017's temperature scaling"),
     Validator("entropy", "Prediction entropy (negated)", entropy, "target outputs", "Morerio et al. 2018"),
     Validator("bnm", "Batch nuclear norm", batch_nuclear_norm, "target outputs", "Cui et al. 2020"),
     Validator("snd", "Soft neighborhood density", soft_neighborhood_density, "target outputs",

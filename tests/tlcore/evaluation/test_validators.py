@@ -109,3 +109,26 @@ def test_every_run_carries_unsupervised_scores_without_target_labels(store):
     assert set(tu["scores"]) == set(VALIDATORS)
     assert tu["scores"]["im"] is not None and tu["scores"]["dev"] is not None
     assert tu["n_target"] > 0 and tu["seconds"] < 5
+
+
+def test_calibrated_im_ignores_a_run_being_overconfident():
+    """Two runs with the same decisions, one with sharpened probabilities: plain IM prefers the sharp one,
+    IM after temperature scaling on source validation scores them (nearly) the same."""
+    from tlcore.evaluation.validators import calibrated_information_maximization, temperature
+
+    rng = np.random.default_rng(0)
+    n, c = 400, 3
+    y_s = rng.integers(0, c, n)
+    logits_s = np.eye(c)[y_s] * 1.5 + rng.normal(size=(n, c))
+    logits_t = np.eye(c)[rng.integers(0, c, n)] * 1.0 + rng.normal(size=(n, c))
+
+    def soft(z):
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    mild = RunOutputs(soft(logits_t), p_s=soft(logits_s), y_s=y_s)
+    sharp = RunOutputs(soft(4 * logits_t), p_s=soft(4 * logits_s), y_s=y_s)
+    assert information_maximization(sharp) > information_maximization(mild) + 0.2
+    assert calibrated_information_maximization(sharp) == pytest.approx(calibrated_information_maximization(mild),
+                                                                       abs=0.02)
+    assert temperature(soft(4 * logits_s), y_s) == pytest.approx(4 * temperature(soft(logits_s), y_s), rel=0.15)
