@@ -53,7 +53,7 @@ def export_run(store, run_id: str, fmt: str, out) -> dict:
     tmp = out.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{out.name}")
     tmp.mkdir()
     try:
-        files = _write(fmt, loaded, src, tmp)
+        _write(fmt, loaded, src, tmp)
         from tlcore.export.card import model_card
 
         (tmp / "README.md").write_text(model_card(store, run_id, loaded.meta, fmt), encoding="utf-8")
@@ -63,7 +63,8 @@ def export_run(store, run_id: str, fmt: str, out) -> dict:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"run_id": run_id, "format": fmt, "out": str(out), "files": sorted(["README.md", *files]),
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    return {"run_id": run_id, "format": fmt, "out": str(out), "files": files,
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
@@ -162,6 +163,8 @@ def export_onnx(loaded, path: Path) -> dict:
             batch, seq = Dim("batch", min=1, max=65536), Dim("sequence", min=2, max=8192)
             kwargs["dynamic_shapes"] = {n: ({0: batch} if n == "pixel_values" else {0: batch, 1: seq}) for n in names}
             kwargs["dynamo"] = True
+            size = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
+            kwargs["external_data"] = size > 1_800_000_000  # one self-contained file below protobuf's 2 GB
         else:
             kwargs["dynamic_axes"] = {**{n: ({0: "batch"} if n == "pixel_values" else {0: "batch", 1: "sequence"})
                                          for n in names}, "logits": {0: "batch"}}
