@@ -120,7 +120,7 @@ def _outcome(store, snap) -> None:
         line = run_outcome(store.metrics(snap.run_id), seconds)["text"]
     except TLError:
         return
-    c1, c2 = st.columns([5, 1])
+    c1, c2 = st.columns([4, 1])
     c1.text(line)
     with c2:
         compare_link(snap.run_id)

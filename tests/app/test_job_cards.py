@@ -73,6 +73,15 @@ def test_batch_summary_names_winner_gain_and_paired_test(tl_home):
     assert s["failed"] == [failed] and "1 run(s) did not complete" in s["text"]
 
 
+def test_batch_summary_on_a_tie_says_nothing_beat_source_only(tl_home):
+    store = RunStore(tl_home)
+    base = make_run(store, name="fine_tuning", strategy="fine_tuning", seed=0, n=60, truth_seed=7)
+    same = make_run(store, name="linear_probe", strategy="linear_probe", seed=0, n=60, truth_seed=7)
+    s = batch_summary(store, [same, base], n_resamples=50)
+    assert s["winner"]["run_id"] == base and s["gain"] is None
+    assert s["text"].startswith("No strategy beat source-only (fine_tuning")
+
+
 def test_batch_panel_waits_then_summarises(tl_home):
     store = RunStore(tl_home)
     queue = JobQueue(store)

@@ -81,7 +81,9 @@ def batch_summary(store, run_ids: list[str], n_resamples: int = 1000, seed: int 
         tt = (store.metrics(rid) or {}).get("target_test") or {}
         ranking.append({"run_id": rid, "strategy": rec.strategy, "target_acc": tt.get("accuracy"),
                         "target_acc_ci": tt.get("accuracy_ci")})
-    scored = sorted((r for r in ranking if r["target_acc"] is not None), key=lambda r: -r["target_acc"])
+    base_name = BASELINES["source_only"]  # on a tie the baseline ranks first: a strategy must beat it to "win"
+    scored = sorted((r for r in ranking if r["target_acc"] is not None),
+                    key=lambda r: (-r["target_acc"], r["strategy"] != base_name))
     out = {"ranking": scored + [r for r in ranking if r["target_acc"] is None], "winner": None, "baseline": None,
            "gain": None, "paired": None, "failed": failed}
     if not ranking:
@@ -108,7 +110,8 @@ def batch_summary(store, run_ids: list[str], n_resamples: int = 1000, seed: int 
         except NotPaired as exc:
             text += f"; no paired test ({exc})"
     elif base is not None:
-        text += "; it is the source-only baseline itself: no strategy beat it"
+        text = (f"No strategy beat source-only ({base['strategy']}, {_pct(base['target_acc'])} target accuracy)"
+                + (f"; {len(scored) - 1} other(s) reached at most that" if len(scored) > 1 else ""))
     else:
         text += "; no source-only (fine_tuning) run in the batch to compare with"
     if failed:
