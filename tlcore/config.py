@@ -91,8 +91,10 @@ class RunConfig:
     pretrained: bool = True
     augment: bool | str = False  # false, true (= "auto": a policy that fits the classes) or a policy name
     early_stopping_patience: int = 5
+    checkpoint: str = "best_val"  # best_val (best source-validation epoch) or last (adaptation under shift)
     label_intersection: bool = False
     bottleneck: int = 0
+    domain_bn: bool = False  # AdaBN: per-domain batch-norm statistics in a frozen backbone (target model saved)
     name: str = ""
     resolved_from: str = ""  # "auto" when the recommended default chose strategy and settings
 
@@ -147,8 +149,10 @@ class RunConfig:
             augment=_augment(d.get("augment", cls.augment)),
             early_stopping_patience=_integer(d.get("early_stopping_patience", cls.early_stopping_patience),
                                              "early_stopping_patience", 0, 1000),
+            checkpoint=_choice(d.get("checkpoint", cls.checkpoint), "checkpoint", ("best_val", "last")),
             label_intersection=_boolean(d.get("label_intersection", cls.label_intersection), "label_intersection"),
             bottleneck=_integer(d.get("bottleneck", cls.bottleneck) or 0, "bottleneck", 0, 8192),
+            domain_bn=_boolean(d.get("domain_bn", cls.domain_bn), "domain_bn"),
             name=str(d.get("name") or ""),
             resolved_from=str(d.get("resolved_from") or ""),
         )
@@ -222,6 +226,12 @@ def _augment(v: Any) -> bool | str:
         return _boolean(v, "augment")
     except ConfigError:
         raise ConfigError(f"augment: expected true, false or a policy name {list(POLICIES)}, got {v!r}") from None
+
+
+def _choice(v: Any, name: str, choices: tuple) -> str:
+    if v not in choices:
+        raise ConfigError(f"{name}: expected one of {list(choices)}, got {v!r}")
+    return v
 
 
 def _boolean(v: Any, name: str) -> bool:

@@ -160,7 +160,7 @@ def _run(cfg, strategy, spec, store, rid, emit, cancel_check) -> dict:
         emit({"type": "phase", "phase": "caching frozen features"})
         cache = FeatureCache.for_run(store.root, cfg, source, target, split, precision_name(device))
         sets, train_model = extract_features(model, sets, device, inference_batch_size(device, cfg.batch_size), emit,
-                                             cache=cache)
+                                             cache=cache, domain_bn=cfg.domain_bn)
     data = TrainData(source_train=sets["source_train"], source_val=sets["source_val"],
                      target_train=sets["target_train"], num_classes=len(classes),
                      target_labeled_mask=sets["target_labeled_mask"])
@@ -249,7 +249,8 @@ def fit_with_oom_retry(model, strategy, data, cfg, device, emit, callbacks, cont
         try:
             return fit(model, strategy, data, epochs=cfg.epochs, batch_size=batch, lr=cfg.lr,
                        weight_decay=cfg.weight_decay, device=device, seed=cfg.seed,
-                       patience=cfg.early_stopping_patience, callbacks=callbacks, control=control), batch
+                       patience=cfg.early_stopping_patience, checkpoint=cfg.checkpoint, callbacks=callbacks,
+                       control=control), batch
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
             if not is_out_of_memory(exc):
                 raise

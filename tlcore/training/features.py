@@ -88,7 +88,8 @@ class FeatureCache:
         weights = f"seed{cfg.seed}" if resolve_spec(cfg.backbone).family in ("tiny", "reference") else "pretrained"
         if os.path.exists(cfg.backbone):  # a local model folder: its weights may change
             weights += f"@{os.stat(cfg.backbone).st_mtime_ns}"
-        prep = f"v1|{cfg.backbone}|{weights}|{size}|{precision}|"
+        bn = "|adabn" if getattr(cfg, "domain_bn", False) else ""
+        prep = f"v1|{cfg.backbone}|{weights}|{size}|{precision}{bn}|"
 
         def key(dom):
             return hashlib.sha256((prep + dom.fingerprint()).encode()).hexdigest()[:32]
@@ -134,16 +135,56 @@ class FeatureCache:
             tmp.unlink(missing_ok=True)
 
 
-def extract_features(model, sets: dict, device, batch_size: int, emit=None, cache: FeatureCache | None = None):
+def has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+@torch.no_grad()
+def adapt_batchnorm(backbone: nn.Module, data: EncodedSet, device, batch_size: int) -> None:
+    """AdaBN (Li et al., "Revisiting Batch Normalization for Practical Domain Adaptation", 2016): replace
+    every batch-norm layer's running statistics by the exact mean/variance over ``data`` (cumulative average;
+    no weight changes). Leaves the backbone in eval mode."""
+    from tlcore.training.batches import batches as index_batches
+
+    bns = [m for m in backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns or len(data) == 0:
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: the exact statistics over all batches
+    backbone.eval()
+    for m in bns:
+        m.train()
+    for idx in index_batches(len(data), batch_size, None, data.lengths()):
+        backbone(data.batch(idx, device))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    backbone.eval()
+
+
+DOMAIN_OF = {"source_train": "source", "source_val": "source", "target_train": "target", "target_test": "target"}
+
+
+def extract_features(model, sets: dict, device, batch_size: int, emit=None, cache: FeatureCache | None = None,
+                     domain_bn: bool = False):
     """Run the frozen backbone once over every set; returns feature sets and a head-only model.
 
     The returned model shares ``model.neck`` and ``model.head``, so training it trains the real model's.
     With a ``cache``, sets whose features are stored are not recomputed, and new ones are stored.
+    With ``domain_bn`` (AdaBN), source sets are encoded with the batch-norm statistics of the source training
+    set and target sets with those of the target training set; the model keeps the target statistics, so
+    the saved (and exported) model is the target model.
     """
     from tlcore.models.classifier import BackboneOnly, Classifier
 
     out = {}
     names = [k for k, v in sets.items() if isinstance(v, EncodedSet)]
+    if domain_bn and has_batchnorm(model.backbone):  # target last: the model ends with the target statistics
+        names = sorted(names, key=lambda n: DOMAIN_OF.get(n) == "target")
+    else:
+        domain_bn = False
+    adapted = None
     extractor = BackboneOnly(model.backbone)
     total = max(1, sum(len(sets[k]) for k in names))
     before = 0  # samples of the sets already done
@@ -159,6 +200,14 @@ def extract_features(model, sets: dict, device, batch_size: int, emit=None, cach
         ds = sets[name]
         feats = cache.lookup(name) if cache else None
         hit = feats is not None
+        dom = DOMAIN_OF.get(name)
+        if domain_bn and dom != adapted and (not hit or dom == "target"):
+            fit_on = sets.get(f"{dom}_train", ds)
+            if emit:
+                emit({"type": "phase", "phase": "caching frozen features",
+                      "detail": f"AdaBN: batch-norm statistics of the {dom} ({len(fit_on)} samples)"})
+            adapt_batchnorm(model.backbone, fit_on, device, batch_size)
+            adapted = dom
         if not hit:
             _, feats = predict(extractor, ds, batch_size, device, return_features=True,
                                on_batch=lambda d, n, name=name: on_batch(d, n, name))

@@ -57,9 +57,14 @@ class TrainingDiverged(TLError):
 
 
 def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, batch_size: int, lr: float,
-        weight_decay: float, device: torch.device, seed: int = 0, patience: int = 5,
+        weight_decay: float, device: torch.device, seed: int = 0, patience: int = 5, checkpoint: str = "best_val",
         callbacks: list[Callable[[dict], None]] | None = None, control: Control | None = None) -> FitResult:
-    """Train ``model`` with ``strategy``; returns the history. Raises :class:`Cancelled` when cancelled."""
+    """Train ``model`` with ``strategy``; returns the history. Raises :class:`Cancelled` when cancelled.
+
+    ``checkpoint``: ``best_val`` restores the weights of the best source-validation epoch; ``last`` keeps the
+    last epoch's (adaptation: source validation picks the wrong checkpoint under shift, it peaks before the
+    transfer loss has acted).
+    """
     callbacks = callbacks or []
     control = control or Control()
     rng = np.random.default_rng(seed)
@@ -128,7 +133,7 @@ def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, b
                 break
         if control.should_stop:
             break
-    if best_state is not None:
+    if best_state is not None and checkpoint == "best_val":
         model.load_state_dict(best_state)
     result.best_val_acc = max(best_acc, 0.0)
     result.steps = state.step

@@ -71,3 +71,10 @@ def test_cli_records_what_auto_resolved_to(tmp_path):
     assert last["resolved"]["params"] == {"freeze_backbone": True} and last["resolved"]["image_size"] == 32
     cfg = json.loads((tmp_path / "runs" / last["run_id"] / "config.json").read_text())
     assert cfg["resolved_from"] == "auto" and cfg["strategy"] == "mcc"
+
+
+def test_adaptation_default_keeps_the_last_epoch():
+    c = RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"})
+    assert c.checkpoint == "last" and c.early_stopping_patience == 0
+    with pytest.raises(ConfigError, match="checkpoint"):
+        RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "checkpoint": "best"})
