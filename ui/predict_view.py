@@ -80,7 +80,7 @@ def show_answers(answers: list[dict], labels: dict) -> None:
                 st.error(md(ans.get("error") or "prediction failed"))
                 continue
             top = ans["top"]
-            st.metric("Predicted", str(top[0][0]), f"{top[0][1]:.1%}", delta_color="off")
+            st.metric(f"Predicted (probability {top[0][1]:.1%})", str(top[0][0]))
             st.dataframe(top_frame(ans), hide_index=True, column_config={
                 "probability": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)})
             load = f"; model loaded in {ans['load_ms'] / 1000:.1f} s (first use)" if ans.get("load_ms") else ""

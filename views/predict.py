@@ -48,9 +48,13 @@ with one:
             image, name = up.getvalue(), up.name
             st.image(image, width=160)
     ready = bool(text and text.strip()) or image is not None
-    if st.button("Predict", type="primary", disabled=not ready, key="tl_predict_go"):
-        with st.spinner("Predicting (the first use of a run loads its model)…"):
-            st.session_state[pv.RESULTS] = pv.predict_one(selected, text=text, image=image, name=name)
+    # never disabled: a text area commits on blur, so a disabled button would swallow the click that blurs it
+    if st.button("Predict", type="primary", key="tl_predict_go"):
+        if not ready:
+            st.warning("Type a sentence first." if modality == "text" else "Drop an image first.")
+        else:
+            with st.spinner("Predicting (the first use of a run loads its model)…"):
+                st.session_state[pv.RESULTS] = pv.predict_one(selected, text=text, image=image, name=name)
     answers = [a for a in st.session_state.get(pv.RESULTS, []) if a["run_id"] in labels]
     if answers:
         pv.show_answers(answers, labels)
