@@ -225,7 +225,8 @@ def roc_pr_curves(items: list[dict]) -> go.Figure:
         for j, (cls, c) in enumerate((it.get("roc") or {}).items()):  # one legend entry per run; class on hover
             fig.add_scatter(x=c["fpr"], y=c["tpr"], mode="lines", name=it["label"], showlegend=j == 0,
                             legendgroup=it["label"], line=dict(color=color, width=2 if j == 0 else 1),
-                            hovertemplate=f"class {cls}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}<extra>{it['label']}</extra>",
+                            hovertemplate=f"class {cls}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}"
+                                          f"<extra>{it['label']}</extra>",
                             row=1, col=1)
         for j, (cls, c) in enumerate((it.get("pr") or {}).items()):
             fig.add_scatter(x=c["recall"], y=c["precision"], mode="lines", name=it["label"],

@@ -82,7 +82,8 @@ def jobs_panel(limit: int = 8, batch: list[str] | None = None) -> None:
 
 
 def _job(queue, store, snap) -> None:
-    with st.container(border=True, key=f"job-{snap.status}-{snap.job_id}"):  # stable test hook: st-key-job-<status>-<id>
+    # the key is a stable hook for browser tests: CSS class st-key-job-<status>-<job id>
+    with st.container(border=True, key=f"job-{snap.status}-{snap.job_id}"):
         head, btn = st.columns([6, 1])
         with head:
             st.text(f"{STATUS_ICONS.get(snap.status, '•')} {snap.status} · {snap.label} · {snap.job_id}")

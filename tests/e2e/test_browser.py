@@ -140,7 +140,7 @@ def assert_named_navigation(page) -> None:
     expect(nav).to_be_visible()
     for name in PAGES:
         expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
-    for raw in ("app", "compare", "domains", "embeddings", "train", "predict"):  # Streamlit's own list of a pages/ folder
+    for raw in ("app", "compare", "domains", "embeddings", "train", "predict"):  # Streamlit's list of a pages/ dir
         expect(nav.get_by_role("link", name=raw, exact=True)).to_have_count(0)
 
 

@@ -149,8 +149,10 @@ def pretty_json(obj, indent: int = 2, _level: int = 0) -> str:
     """JSON with one key per line, but lists of plain values (and small dicts of them) kept on one line."""
     pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
     flat = (str, int, float, bool, type(None))
-    if isinstance(obj, list) and all(isinstance(v, flat) or (isinstance(v, list) and all(isinstance(x, flat) for x in v))
-                                     for v in obj):
+    def plain(v) -> bool:
+        return isinstance(v, flat) or (isinstance(v, list) and all(isinstance(x, flat) for x in v))
+
+    if isinstance(obj, list) and all(plain(v) for v in obj):
         return json.dumps(obj, default=str)
     if isinstance(obj, dict) and obj:
         rows = [f"{inner}{json.dumps(str(k))}: {pretty_json(v, indent, _level + 1)}" for k, v in obj.items()]
