@@ -95,7 +95,7 @@ def test_worker_killed_10_times_during_20_queued_jobs_loses_none_and_runs_none_t
         os.kill(w.pid, signal.SIGKILL)
         w.wait()
     w = start_worker(store.root, "--max-jobs", "2", "--once")
-    assert w.wait(timeout=120) == 0
+    assert w.wait(timeout=300) == 0  # ~10 s on an idle 2-core machine; far more when it is shared
     statuses = {j: q.get(j).status for j in ids}
     assert set(statuses.values()) == {"completed"}, statuses
     ran = [p["job_id"] for p in probes(store.root)]
