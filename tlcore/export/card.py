@@ -31,7 +31,7 @@ print(p.top(p.predict_proba([{sample}])))
 TIMM_SNIPPET = """Plain torch + timm (no TL Studio), with the preprocessing from `model.json`:
 
 ```python
-import json, timm, torch
+import json, numpy as np, timm, torch
 from PIL import Image
 from safetensors.torch import load_file
 meta, state = json.load(open("model.json")), load_file("model.safetensors")
@@ -41,7 +41,7 @@ head = torch.nn.Linear(state["head.weight"].shape[1], state["head.weight"].shape
 head.load_state_dict({{"weight": state["head.weight"], "bias": state["head.bias"]}})
 {neck}pre = meta["preprocessing"]
 img = Image.open("photo.jpg").convert("RGB").resize((pre["image_size"],) * 2, Image.BILINEAR)
-x = torch.tensor(list(img.getdata()), dtype=torch.float32).view(1, *img.size[::-1], 3).permute(0, 3, 1, 2) / 255
+x = torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)[None] / 255
 x = (x - torch.tensor(pre["mean"]).view(1, 3, 1, 1)) / torch.tensor(pre["std"]).view(1, 3, 1, 1)
 with torch.no_grad():
     logits = head(neck(body.eval()(x)))

@@ -119,3 +119,22 @@ def test_bad_requests_are_named(store, tmp_path):
     with pytest.raises(Exception, match=f"{failed}.*not completed"):
         export_run(store, failed, "onnx", tmp_path / "new")
     assert not (tmp_path / "new").exists()
+
+
+def test_image_card_snippet_runs_with_plain_timm_and_matches(store, tmp_path, monkeypatch):
+    import re
+
+    from PIL import Image
+
+    rid, _ = artifact_run(store, "efficientnet_lite0", "digits", bottleneck=8)
+    export_run(store, rid, "hf", tmp_path / "hf")
+    card = (tmp_path / "hf" / "README.md").read_text()
+    snippet = next(b for b in re.findall(r"```python\n(.*?)```", card, re.S) if "timm.create_model" in b)
+    assert "tlcore" not in snippet
+    Image.new("RGB", (50, 40), (30, 200, 90)).save(tmp_path / "hf" / "photo.jpg")
+    monkeypatch.chdir(tmp_path / "hf")
+    scope: dict = {}
+    exec(compile(snippet, "card-snippet", "exec"), scope)  # the card's own code, as a user would paste it
+    arr = np.asarray(Image.open(tmp_path / "hf" / "photo.jpg").convert("RGB"))
+    ours = Predictor.from_folder(tmp_path / "hf").logits([arr])
+    assert np.abs(scope["logits"].numpy() - ours).max() <= 1e-4
