@@ -35,7 +35,7 @@ import numpy as np
 EPS = 1e-12
 CAP = 2000  # samples per domain a validator reads (seeded subsample); keeps SND's N x N matrix small
 DIM = 64  # DEV and circular read the features' top principal components (joint PCA of both domains)
-DEFAULT = "im"  # the benchmark's best validator (bench/results/validators.md)
+DEFAULT = "im_calibrated"  # the benchmark's best validator (bench/results/validators.md)
 
 
 @dataclass(frozen=True)
