@@ -11,6 +11,8 @@ def register(sub, commands: dict) -> None:
     e.add_argument("run_id")
     e.add_argument("--format", required=True, help="onnx, torchscript, hf or safetensors")
     e.add_argument("--out", required=True, help="a new (or empty) folder")
+    e.add_argument("--int8", action="store_true", help="with --format onnx: also model.int8.onnx (ONNX Runtime "
+                                                       "dynamic int8 quantization)")
     p = sub.add_parser("predict", help="predict with a completed run: an image, a ZIP/folder of images, a "
                                        "CSV/TSV/JSONL/Parquet of texts, or a sentence")
     p.add_argument("run_id")
@@ -42,7 +44,7 @@ def _store():
 def _export(a) -> int:
     from tlcore.export.formats import export_run
 
-    print(json.dumps(export_run(_store(), a.run_id, a.format, a.out)))
+    print(json.dumps(export_run(_store(), a.run_id, a.format, a.out, int8=a.int8)))
     return 0
 
 

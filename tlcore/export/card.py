@@ -132,6 +132,9 @@ def _snippets(meta: dict, fmt: str) -> list[str]:
                 'print(clf("great blender"))', "```", ""]
     if fmt in ("onnx", "torchscript"):
         out += [SNIPPETS[fmt].format(feed=feed, torch_inputs=torch_inputs), ""]
+    if fmt == "onnx":
+        out += ["`model.int8.onnx`, when present (`export --int8`), is ONNX Runtime's dynamic int8 quantization of "
+                "the same graph: load it the same way; `onnx_check.json` records how far its probabilities move.", ""]
     if image and meta["backbone"].get("family") in ("embedded_effnet", "timm"):
         name = meta["backbone"]["name"]
         timm_name = "efficientnet_lite0" if name == "efficientnet_lite0" else name.split(":", 1)[-1]

@@ -41,8 +41,13 @@ def test_onnx_image_parity_dynamic_batch(store, tmp_path):
 
 
 def test_onnx_text_parity_with_padding(store, tmp_path):
+    import json
+
     rid, model = artifact_run(store, "tiny_text", "reviews")
-    export_run(store, rid, "onnx", tmp_path / "onnx")
+    export_run(store, rid, "onnx", tmp_path / "onnx", int8=True)
+    check = json.loads((tmp_path / "onnx" / "onnx_check.json").read_text())
+    assert check["max_abs_diff"] <= 1e-4 and check["int8"]["file"] == "model.int8.onnx"
+    assert (tmp_path / "onnx" / "model.int8.onnx").is_file() and check["int8"]["max_abs_prob_diff"] < 0.1
     sess = ort.InferenceSession(str(tmp_path / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"])
     for texts in (TEXTS, TEXTS[:1]):
         ids, mask = _text_batch(model.backbone.tokenizer, texts)
