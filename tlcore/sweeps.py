@@ -114,17 +114,16 @@ def run_sweep(plan: list[dict], store, callbacks: list[Callable[[dict], None]] |
     return out
 
 
-def submit_sweep(queue, plan: list[dict], label: str = "") -> dict:
-    """Queue the deep runs as jobs (idempotent per sweep and position) and run the classical ones now."""
-    jobs, runs = [], []
+def submit_sweep(queue, plan: list[dict], label: str = "", owner: str | None = None) -> dict:
+    """Queue every run of the plan as a job (idempotent per sweep and position), the classical baseline too (a
+    ``classical`` job): nothing is fitted in the caller's process, and with the Ray executor the sweep fans out
+    over the cluster. ``runs`` stays in the result for callers that read it (always empty now)."""
+    jobs = []
     for i, config in enumerate(plan):
-        if is_classical(config):
-            runs.append(classical_baseline(config, queue.store).run_id)
-        else:
-            key = f"{config['name']}:{i}"
-            jobs.append(queue.submit(config, label=label or f"{config['name']} · {config['strategy']}",
-                                     submit_key=key))
-    return {"jobs": jobs, "runs": runs}
+        key = f"{config['name']}:{i}"
+        jobs.append(queue.submit(config, label=label or f"{config['name']} · {config['strategy']}",
+                                 submit_key=key, owner=owner))
+    return {"jobs": jobs, "runs": []}
 
 
 def sweep_ids(records) -> list[str]:

@@ -189,15 +189,9 @@ else:
         card = load_card(store, focus)
         st.json(card, expanded=False)
         if st.button("Re-run this config", key="tl_rerun"):
-            from tlcore.evaluation.classical import classical_baseline, is_classical
-
-            try:
-                if is_classical(card["config"]):
-                    rec = classical_baseline(card["config"], store)
-                    st.success(f"Re-ran the classical baseline: run {md(rec.run_id)}")
-                else:
-                    job = get_queue().submit(card["config"], label=f"re-run of {focus}", owner=signed_in_user())
-                    st.success(f"Queued job {md(job)} (same config, seed and split). Follow it on the Train page.")
+            try:  # a job (the classical baseline too): nothing is fitted in this page
+                job = get_queue().submit(card["config"], label=f"re-run of {focus}", owner=signed_in_user())
+                st.success(f"Queued job {md(job)} (same config, seed and split). Follow it on the Train page.")
             except TLError as exc:
                 st.error(md(exc))
 
@@ -236,10 +230,9 @@ if completed and st.toggle("Start a sweep from a run's settings", key="tl_sweep_
             if reverse:
                 pairs.append(reversed_pair(base["source"], base["target"]))
             plan = plan_sweep(pairs, chosen, seeds, base)
-            with st.spinner("Queuing the runs and fitting the classical baseline…"):
-                out = submit_sweep(get_queue(), plan)
-            st.success(f"Sweep {md(plan[0]['name'])}: queued {len(out['jobs'])} job(s); classical baseline run(s) "
-                       f"{md(', '.join(out['runs']))} done. Results appear below as the jobs complete.")
+            out = submit_sweep(get_queue(), plan, owner=signed_in_user())
+            st.success(f"Sweep {md(plan[0]['name'])}: queued {len(out['jobs'])} job(s), the classical baseline "
+                       "included. Results appear below as the jobs complete.")
         except (TLError, ValueError) as exc:
             st.error(md(exc))
 sweeps = sweep_ids(records)

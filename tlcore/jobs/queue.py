@@ -5,8 +5,9 @@ process (:mod:`tlcore.jobs.worker`) claims them and runs each in its own child p
 (:mod:`tlcore.jobs.runner`). Every reader sees the same queue: a browser refresh or another user's
 browser shows the same jobs.
 
-Jobs are typed (``kind``): ``train`` (a RunConfig) and ``probe`` (a diagnostic that sleeps and reports where
-it ran: checks a worker or a Ray cluster without training). Each job records its ``owner`` (only the owner or
+Jobs are typed (``kind``): ``train`` (a RunConfig), ``classical`` (the classical baseline of a RunConfig's pair,
+never fitted inside a page) and ``probe`` (a diagnostic that sleeps and reports where it ran: checks a worker or
+a Ray cluster without training). Each job records its ``owner`` (only the owner or
 an admin may cancel or delete it), the ``executor`` that ran it (``local`` or ``ray``), the ``node`` (host) and
 the ``gpus`` it was given.
 """
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS workers (
 
 JOB_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'train'", "owner": "TEXT", "executor": "TEXT", "node": "TEXT",
                "gpus": "TEXT", "resources": "TEXT"}
-KINDS = ("train", "probe")
+KINDS = ("train", "classical", "probe")
 ACTIVE = ("queued", "running")
 MAX_QUEUED_PER_USER = 200
 HEARTBEAT_STALE_S = 60.0
@@ -116,7 +117,14 @@ class JobQueue:
         """
         if kind not in KINDS:
             raise ConfigError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-        if kind == "train":
+        if kind == "train" and isinstance(config, dict) and config.get("strategy") == "classical":
+            kind = "classical"  # the TF-IDF / pixels + logistic regression baseline: a job like any other
+        if kind == "classical":
+            from tlcore.config import RunConfig
+
+            cfg = RunConfig.from_dict(config)
+            text, label = cfg.to_json(), label or _label(cfg.to_dict())
+        elif kind == "train":
             from tlcore.config import RunConfig
             from tlcore.pipeline import validate
 

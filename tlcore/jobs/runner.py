@@ -30,7 +30,7 @@ def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) 
         print(f"job {job_id} was re-queued or taken by another worker; not running it here", file=sys.stderr)
         return 0
     run_id = snap.run_id or (time.strftime("%Y%m%d-%H%M%S-") + job_id[-6:])
-    queue.update(job_id, heartbeat=time.time(), run_id=run_id if snap.kind == "train" else None,
+    queue.update(job_id, heartbeat=time.time(), run_id=run_id if snap.kind in ("train", "classical") else None,
                  node=node or snap.node or socket.gethostname())
     stop = threading.Event()
 
@@ -59,10 +59,15 @@ def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) 
             last["cancelled"] = queue.cancel_requested(job_id)
         return last["cancelled"]
 
-    run = run_id if snap.kind == "train" else None
+    run = run_id if snap.kind in ("train", "classical") else None
     try:
         if snap.kind == "probe":
             _probe(queue, snap, cancel_check)
+        elif snap.kind == "classical":
+            from tlcore.evaluation.classical import classical_baseline
+
+            queue.store.owner = snap.owner
+            classical_baseline(snap.config, queue.store, run_id=run_id)
         else:
             _train(queue, snap, run_id, on_event, cancel_check)
     except Cancelled as exc:
