@@ -4,6 +4,8 @@ from __future__ import annotations
 from apptest_paths import TIMEOUT, page
 from streamlit.testing.v1 import AppTest
 
+from tlcore.recommend import recommend
+
 from tlcore.config import DEMO_CONFIGS
 from tlcore.user_settings import carry_over, load_settings, save_settings, settings_path
 from ui import state
@@ -49,15 +51,15 @@ def test_switching_the_pair_keeps_choices_and_says_what_changed(tl_home):
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
     at.selectbox(key="strategy-image").set_value("dann").run()
     at.number_input(key="epochs-image").set_value(7).run()
+    image_bb = at.selectbox(key="backbone-image").value
     at.selectbox(key="train-pair").set_value("demo: reviews (generated)").run()
     assert not at.exception
     assert at.selectbox(key="strategy-text").value == "dann"        # the user's choice stays
     assert at.number_input(key="epochs-text").value == 7
     notice = " ".join(i.value.replace("\\", "") for i in at.info)
-    image_bb = at.session_state["backbone-image"]
     assert f"backbone: {image_bb} → " in notice and "cannot read text" in notice
     assert "strategy" not in notice.split("changed:")[1] and "epochs" not in notice
-    img, txt = DEMO_CONFIGS["digits"], DEMO_CONFIGS["reviews"]
+    img, txt = recommend("image"), recommend("text")
     if img.get("lr") is not None and txt.get("lr") is not None and img["lr"] != txt["lr"]:  # lr kept at its default:
         assert f"lr: {img['lr']} → {txt['lr']}" in notice                                 # the text default, said
         assert at.text_input(key="lr-text").value == str(txt["lr"])
