@@ -83,6 +83,7 @@ def test_select_command_prints_the_pick_last(store, tl_home):
 
 
 def test_sweep_table_carries_the_picks(store):
+    from tlcore.evaluation.validators import DEFAULT
     from tlcore.sweeps import sweep_table
 
     sys.path.insert(0, str(ROOT / "tests" / "app"))
@@ -91,7 +92,7 @@ def test_sweep_table_carries_the_picks(store):
     ids = [make_run(store, name="sweep:s9", strategy=s, seed=0) for s in ("dann", "coral")]
     for rid, im in zip(ids, (0.1, 0.8)):
         m = store.metrics(rid)
-        m["target_unsupervised"] = {"scores": {"im": im}}
+        m["target_unsupervised"] = {"scores": {DEFAULT: im}}
         store.write_json(rid, "metrics.json", m)
     picks = sweep_table(store.list(), store.metrics, "s9")["picks"]
     assert len(picks) == 1 and picks[0]["pick"] == ids[1] and picks[0]["strategy"] == "coral"
