@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 
-def params_form(strategy_cls, key_prefix: str) -> dict:
-    """One widget per Params field (float/int -> number_input, bool -> checkbox, choices -> selectbox).
+def params_form(strategy_cls, key_prefix: str, defaults: dict | None = None) -> dict:
+    """One widget per Params field (float/int -> number_input, bool -> checkbox, choices -> selectbox);
+    ``defaults`` override the Params defaults (e.g. the recommended ``freeze_backbone: true``).
 
     Returns:
         ``{field name: value}``; the engine validates it again (``params_from_dict``).
@@ -18,7 +19,7 @@ def params_form(strategy_cls, key_prefix: str) -> dict:
     for p in schema:
         key = f"{key_prefix}.{strategy_cls.name}.{p['name']}"
         label = p["name"].replace("_", " ")
-        t, default, help_ = p["type"], p["default"], p["help"] or None
+        t, default, help_ = p["type"], (defaults or {}).get(p["name"], p["default"]), p["help"] or None
         if p.get("choices"):
             choices = list(p["choices"])
             idx = choices.index(default) if default in choices else 0

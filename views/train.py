@@ -6,7 +6,8 @@ import json
 
 import streamlit as st
 
-from tlcore.config import DEMO_CONFIGS, RunConfig
+from tlcore.config import RunConfig
+from tlcore.recommend import recommend
 from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
@@ -18,7 +19,7 @@ from ui.safe import md
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
 
-DEFAULTS = {"image": DEMO_CONFIGS["digits"], "text": DEMO_CONFIGS["reviews"]}
+DEFAULTS = {m: recommend(m) for m in ("image", "text")}  # the recommended default (tlcore/recommend.py)
 DEMO_MODALITY = {"digits": "image", "reviews": "text"}
 DEMO_CLASSES = {"digits": 10, "reviews": 2}
 
@@ -127,9 +128,15 @@ with left:
     strategy = st.selectbox("Strategy", strategies, key=f"strategy-{modality}",
                             index=strategies.index(defaults["strategy"]) if defaults["strategy"] in strategies else 0,
                             format_func=lambda n: STRATEGIES[n].title)
+    if strategy == defaults["strategy"]:
+        st.caption(":material/recommend: Recommended default for " + md(modality) + " with an unlabeled target: "
+                   + md(defaults["evidence"]) + ". With target labels: " + md(recommend(modality, 0.1)["strategy"])
+                   + ". The CLI and API get it with `\"strategy\": \"auto\"`.")
     st.caption(STRATEGIES[strategy].describe()["doc"])
     st.markdown("**Strategy parameters**")
-    params = params_form(STRATEGIES[strategy], key_prefix="params")
+    params = params_form(STRATEGIES[strategy], key_prefix="params",
+                         defaults=defaults["params"] if strategy in (defaults["strategy"], "fine_tuning", "multitask")
+                         else {k: v for k, v in defaults["params"].items() if k != "freeze_backbone"})
 with right:
     st.markdown("**Common settings**")
     c1, c2 = st.columns(2)
@@ -145,8 +152,14 @@ with right:
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
     labeled = c1.slider("Target labeled fraction", 0.0, 1.0, 0.0, 0.05, key="labeled_fraction",
                         help="Share of target training samples whose labels a strategy may use (0 = unsupervised).")
-    augment = c2.checkbox("Augment", False, key="augment", help="Random flips/crops for images.")
-    bottleneck = c1.number_input("Bottleneck width (0 = none)", 0, 8192, 0, step=64, key="bottleneck",
+    augment = c2.checkbox("Augment", False, key="augment",
+                          help="Images, when the backbone trains: a policy that fits the classes (no flips for digits "
+                               "or characters; crops, flips and colour jitter for photos).")
+    keep_last = c2.checkbox("Keep the last epoch", bool(STRATEGIES[strategy].needs_target), key=f"keep-last-{strategy}",
+                            help="On: the weights of the last epoch (adaptation: source validation picks the wrong "
+                                 "epoch under shift; no early stopping). Off: the best source-validation epoch.")
+    bottleneck = c1.number_input("Bottleneck width (0 = none)", 0, 8192, int(defaults.get("bottleneck", 0)), step=64,
+                                 key="bottleneck",
                                  help="A trainable Linear + BatchNorm + ReLU layer between the backbone and the "
                                       "head; alignment losses act on it. Needed for adaptation with a frozen "
                                       "backbone (strategy parameter freeze_backbone); 256 is the usual width.")
@@ -160,6 +173,7 @@ config = {
     "backbone": backbone, "strategy": strategy, "params": params, "epochs": epochs, "batch_size": batch, "lr": lr,
     ("image_size" if modality == "image" else "max_length"): size,
     "max_samples_per_domain": max_samples or None, "seed": seed, "augment": augment, "bottleneck": bottleneck,
+    "checkpoint": "last" if keep_last else "best_val", **({"early_stopping_patience": 0} if keep_last else {}),
 }
 error = None
 try:

@@ -6,7 +6,6 @@ from streamlit.testing.v1 import AppTest
 
 from tlcore.recommend import recommend
 
-from tlcore.config import DEMO_CONFIGS
 from tlcore.user_settings import carry_over, load_settings, save_settings, settings_path
 from ui import state
 
