@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 RANK_CAP = 500  # source samples per backbone
+RANDOM_INIT = ("tiny", "reference")  # backbone families without pretrained weights (scored as built)
 
 
 def ranking_key(source: dict, backbones: list[str] | None, cap: int, seed: int, image_size: int | None) -> str:
@@ -118,7 +119,7 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
                                                                 f"{dom.modality}s"})
                     continue
                 tb = time.time()
-                bb = create_backbone(name, pretrained=spec.family not in ("tiny", "reference"))
+                bb = create_backbone(name, pretrained=spec.family not in RANDOM_INIT)
                 model = BackboneOnly(bb).to(dev)
                 if dom.modality == "image":
                     size = image_size or min(spec.default_image_size, 128)
@@ -128,7 +129,7 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
                 with torch.no_grad():
                     f = model_features(model, ds, np.arange(len(ds)), 64, dev)
                 row = {"backbone": name, "title": spec.title, "dim": int(f.shape[1]),
-                       "pretrained": spec.family not in ("tiny", "reference"), **score_features(f, y, seed),
+                       "pretrained": spec.family not in RANDOM_INIT, **score_features(f, y, seed),
                        "seconds": round(time.time() - tb, 2)}
                 rows.append(row)
             except Exception as exc:  # a backbone that cannot load here: listed with the reason
