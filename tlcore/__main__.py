@@ -104,7 +104,8 @@ def cmd_train(a) -> int:
     metrics = store.metrics(rec.run_id)
     summary = {"run_id": rec.run_id, "status": rec.status, "strategy": rec.strategy, "backbone": rec.backbone,
                "seconds": round(time.time() - t0, 2), "metrics": {k: _slim(metrics.get(k) or {})
-                                                                   for k in ("target_test", "source_val")}}
+                                                                   for k in ("target_test", "source_val",
+                                                                             "target_unsupervised")}}
     if cfg.resolved_from:  # "strategy": "auto": what it resolved to
         summary["resolved_from"] = cfg.resolved_from
         summary["resolved"] = {k: v for k, v in cfg.to_dict().items() if k not in ("source", "target", "name")}

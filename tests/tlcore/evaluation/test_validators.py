@@ -132,3 +132,20 @@ def test_calibrated_im_ignores_a_run_being_overconfident():
     assert calibrated_information_maximization(sharp) == pytest.approx(calibrated_information_maximization(mild),
                                                                        abs=0.02)
     assert temperature(soft(4 * logits_s), y_s) == pytest.approx(4 * temperature(soft(logits_s), y_s), rel=0.15)
+
+
+def test_train_cli_json_carries_the_scores(tl_home, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    conf = tmp_path / "run.yaml"
+    conf.write_text("source: {demo: reviews}\ntarget: {demo: reviews}\nbackbone: tiny_text\nstrategy: linear_probe\n"
+                    "epochs: 1\nmax_length: 32\nmax_samples_per_domain: 150\n")
+    out = subprocess.run([sys.executable, "-m", "tlcore", "train", str(conf)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    tu = json.loads(out.stdout.strip().splitlines()[-1])["metrics"]["target_unsupervised"]
+    assert set(tu["scores"]) == set(VALIDATORS) and tu["scores"]["im_calibrated"] is not None
