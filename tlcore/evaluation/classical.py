@@ -95,6 +95,14 @@ def classical_baseline(config: dict | RunConfig, store: RunStore, run_id: str | 
             metrics[key] = classification_metrics(labels[lab], probs[lab], classes, n_resamples=BOOTSTRAP,
                                                   seed=cfg.seed) if lab.any() else {"n": len(idx), "unlabeled": True}
             _write_predictions(store, rid, key, dom, idx, labels, probs, classes)
+            if key == "source_val":
+                p_sv, y_sv = probs, labels
+        if len(split.target_train):  # label-free validators from outputs only (no deep features: dev/circular None)
+            from tlcore.evaluation.validators import score_run
+
+            p_tt = np.zeros((len(split.target_train), len(classes)))
+            p_tt[:, model.classes_] = model.predict_proba(xs(target, list(split.target_train)))
+            metrics["target_unsupervised"] = score_run(p_tt, None, p_sv, None, y_sv, seed=cfg.seed)
         store.write_json(rid, "history.json", [])
     except Exception as exc:
         store.finish(rid, "failed", error=f"{type(exc).__name__}: {exc}", seconds=round(time.time() - t0, 2))

@@ -149,3 +149,13 @@ def test_train_cli_json_carries_the_scores(tl_home, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     tu = json.loads(out.stdout.strip().splitlines()[-1])["metrics"]["target_unsupervised"]
     assert set(tu["scores"]) == set(VALIDATORS) and tu["scores"]["im_calibrated"] is not None
+
+
+def test_classical_baseline_carries_output_validators(store):
+    from tlcore.evaluation.classical import classical_baseline
+
+    rec = classical_baseline({"source": {"demo": "digits"}, "target": {"demo": "digits"},
+                              "max_samples_per_domain": 200}, store)
+    s = store.metrics(rec.run_id)["target_unsupervised"]["scores"]
+    assert s["im"] is not None and s["im_calibrated"] is not None and s["source_accuracy"] is not None
+    assert s["dev"] is None and s["circular"] is None  # no deep features to read
