@@ -80,6 +80,8 @@ def test_batch_summary_on_a_tie_says_nothing_beat_source_only(tl_home):
     s = batch_summary(store, [same, base], n_resamples=50)
     assert s["winner"]["run_id"] == base and s["gain"] is None
     assert s["text"].startswith("No strategy beat source-only (fine_tuning")
+    s = batch_summary(store, [same, base, make_run(store, name="x", strategy="cdan", status="failed")], n_resamples=50)
+    assert s["text"].startswith("No strategy beat") and "1 run(s) did not complete" in s["text"]
 
 
 def test_batch_panel_waits_then_summarises(tl_home):

@@ -115,7 +115,7 @@ def batch_summary(store, run_ids: list[str], n_resamples: int = 1000, seed: int 
     else:
         text += "; no source-only (fine_tuning) run in the batch to compare with"
     if failed:
-        text += f". {len(failed)} run(s) did not complete"
+        text += f". {len(failed)} run(s) did not complete (their cards say why)"
     out["text"] = text + "."
     return out
 
