@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.test_browser import browser, dashboard, goto, page, shot  # noqa: F401 - fixtures and helpers
+from tests.e2e.test_browser import browser, dashboard, goto, page, shot  # noqa: F401,F811 - fixtures, helpers
 
 pytestmark = pytest.mark.e2e
 

@@ -91,7 +91,8 @@ def model_card(store, run_id: str, meta: dict, fmt: str) -> str:
               f"lr {cfg.get('lr')}, seed {cfg.get('seed')}", "",
               "## Metrics (95% bootstrap intervals)", "",
               "| split | n | accuracy | macro F1 |", "|---|---|---|---|",
-              f"| source validation | {sv.get('n', '?')} | {_fmt_metric(sv, 'accuracy')} | {_fmt_metric(sv, 'f1_macro')} |",
+              f"| source validation | {sv.get('n', '?')} | {_fmt_metric(sv, 'accuracy')} | "
+              f"{_fmt_metric(sv, 'f1_macro')} |",
               f"| target test | {tt.get('n', '?')} | {_fmt_metric(tt, 'accuracy')} | {_fmt_metric(tt, 'f1_macro')} |",
               "",
               "The gap between source and target rows is the domain shift the strategy had to bridge.", "",

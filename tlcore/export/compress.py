@@ -27,8 +27,6 @@ BOOTSTRAP = 1000
 def compress_run(store, run_id: str, prune: float = 0.0, quantize: str | None = None, finetune_epochs: int = 0,
                  latency_samples: int = 64, progress=None) -> dict:
     """Compress run ``run_id``; returns ``{"run_id": new id, "parent_run_id", "table": [...]}``."""
-    import torch
-
     from tlcore.config import RunConfig
     from tlcore.pipeline import prepare_data
     from tlcore.training.features import encode_split

@@ -165,7 +165,8 @@ def read_meta(folder) -> dict:
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable model.json ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{path}: not a TL Studio model.json (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        raise ModelError(f"{path}: not a TL Studio model.json (format {fmt!r})")
     if int(meta.get("version", 0)) > VERSION:
         raise ModelError(f"{path}: model.json version {meta.get('version')} is newer than this TL Studio "
                          f"understands ({VERSION}); upgrade TL Studio")
@@ -248,7 +249,8 @@ def load_model(folder, device: str = "cpu") -> LoadedModel:
 
 def quantize_int8(model):
     """Dynamic int8 quantization of the ``nn.Linear`` layers (weights int8 per output channel, activations
-    quantized on the fly; CPU). Linears inside ``nn.TransformerEncoderLayer`` stay fp32: its fused fast path reads their weights."""
+    quantized on the fly; CPU). Linears inside ``nn.TransformerEncoderLayer`` stay fp32: its fused fast path
+    reads their weights."""
     import warnings
 
     import torch

@@ -43,8 +43,9 @@ def test_pruning_zeroes_the_smallest_weights_and_keeps_the_rest(store):
     w0, w1 = model.head.weight.detach(), pruned.head.weight.detach()
     kept = w1 != 0
     assert torch.equal(w1[kept], w0[kept]) and (~kept).any()
-    all0 = torch.cat([m.weight.detach().flatten() for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))])
-    all1 = torch.cat([m.weight.detach().flatten() for m in pruned.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))])
+    kinds = (torch.nn.Linear, torch.nn.Conv2d)
+    all0 = torch.cat([m.weight.detach().flatten() for m in model.modules() if isinstance(m, kinds)])
+    all1 = torch.cat([m.weight.detach().flatten() for m in pruned.modules() if isinstance(m, kinds)])
     zero = all1 == 0
     assert abs(zero.float().mean().item() - 0.3) < 0.01
     assert all0[zero].abs().max() <= all0[~zero].abs().min()
