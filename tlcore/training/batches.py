@@ -46,6 +46,7 @@ class ImageSet(EncodedSet):
         super().__init__(labels)
         self._images = images
         self._samples = samples
+        self._served = 0  # samples served lazily (forward-only) so far
         self.image_size = int(images.shape[-1]) if images is not None else int(image_size or 0)
         self.mean = torch.tensor(mean).view(1, 3, 1, 1)
         self.std = torch.tensor(std).view(1, 3, 1, 1)
@@ -59,9 +60,10 @@ class ImageSet(EncodedSet):
         return self._images
 
     def _uint8(self, idx) -> torch.Tensor:
-        if self._images is None and self._samples is not None:
-            return _resize_all([self._samples[i] for i in np.asarray(idx)], self.image_size)
-        return self.images[torch.as_tensor(idx)]
+        if self._images is None and self._samples is not None and self._served < len(self):
+            self._served += len(idx)  # the first pass resizes per batch; a second pass (e.g. validation
+            return _resize_all([self._samples[i] for i in np.asarray(idx)], self.image_size)  # every epoch)
+        return self.images[torch.as_tensor(idx)]  # resizes the whole set once
 
     def batch(self, idx, device, train=False):
         x = (self.images[torch.as_tensor(idx)] if train else self._uint8(idx)).to(device, non_blocking=True)
