@@ -70,10 +70,10 @@ def jobs_panel(limit: int = 8, batch: list[str] | None = None) -> None:
     """Show the latest ``limit`` jobs of the shared queue (every user sees the same queue), after the summary
     of the ``batch`` (job ids of the last "Run all strategies") when given."""
     queue, store = get_queue(), get_store()
-    jobs = queue.list(limit=limit)
     st.subheader("Jobs")
-    if batch:
+    if batch:  # read before the job list: a job finishing in between then never shows "finished" above "running"
         batch_panel(store, queue, batch)
+    jobs = queue.list(limit=limit)
     if not jobs:
         st.caption("No jobs yet. Start a run above; it is queued and trained by the worker process.")
         return
