@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from tlcore.config import RunConfig
-from tlcore.recommend import recommend
+from tlcore.recommend import has_gpu, recommend
 from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
@@ -19,7 +19,7 @@ from ui.safe import md
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
 
-DEFAULTS = {m: recommend(m) for m in ("image", "text")}  # the recommended default (tlcore/recommend.py)
+DEFAULTS = {m: recommend(m, gpu=has_gpu()) for m in ("image", "text")}  # the recommended default
 DEMO_MODALITY = {"digits": "image", "reviews": "text"}
 DEMO_CLASSES = {"digits": 10, "reviews": 2}
 

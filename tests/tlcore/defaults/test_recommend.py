@@ -78,3 +78,21 @@ def test_adaptation_default_keeps_the_last_epoch():
     assert c.checkpoint == "last" and c.early_stopping_patience == 0
     with pytest.raises(ConfigError, match="checkpoint"):
         RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "checkpoint": "best"})
+
+
+def test_text_default_fine_tunes_the_encoder_on_a_gpu(monkeypatch):
+    raw = {"source": {"demo": "reviews"}, "target": {"demo": "reviews"}, "strategy": "auto"}
+    monkeypatch.setenv("TL_RECOMMEND_GPU", "0")
+    cpu = RunConfig.from_dict(raw)
+    assert cpu.params == {"freeze_backbone": True} and cpu.bottleneck == 256
+    monkeypatch.setenv("TL_RECOMMEND_GPU", "1")
+    gpu = RunConfig.from_dict(raw)
+    assert gpu.strategy == "mcc" and gpu.params == {"backbone_lr_factor": 0.1} and gpu.bottleneck == 0
+    assert (gpu.epochs, gpu.lr, gpu.checkpoint) == (3, 1e-4, "last")
+    assert RunConfig.from_dict({**raw, "device": "cuda"}).params == {"backbone_lr_factor": 0.1}
+    # images keep the frozen-feature row on a GPU too
+    img = RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"})
+    assert img.params == {"freeze_backbone": True}
+    # few labels on a GPU: multitask with the encoder training
+    few = RunConfig.from_dict({**raw, "target": {"demo": "reviews", "labeled_fraction": 0.2}})
+    assert few.strategy == "multitask" and few.params == {"backbone_lr_factor": 0.1}
