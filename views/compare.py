@@ -16,6 +16,7 @@ from ui.compare_validators import sweep_picks_section, validator_section
 from ui.auth import require_sign_in, signed_in_user
 from ui.run_table import (HELPER_COLUMNS, default_selection, filter_runs, metrics_frame, paired_frame, runs_frame,
                           sweep_frames, to_csv_bytes)
+from ui.run_flags import flags_section
 from ui.safe import md
 from ui.state import get_queue, get_store
 
@@ -92,6 +93,7 @@ else:
     d2.download_button("Download metrics (JSON)", json.dumps(metrics, indent=1).encode("utf-8"),
                        file_name="tl_metrics.json", mime="application/json")
     validator_section(metrics, labels)
+    flags_section(store, selected, labels)
 
     normalize = st.toggle("Normalise confusion-matrix rows (% of each true class)", value=True)
     mats = [{"label": name[rid], "matrix": tt["confusion_matrix"], "classes": tt.get("classes") or m.get("classes")}
