@@ -9,7 +9,6 @@ torch is imported inside the functions that need it, so ``tlcore.embeddings`` st
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -42,17 +41,6 @@ def stratified_cap(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
         take[j] += 1
     keep = [rng.choice(g, min(t, len(g)), replace=False) for g, t in zip(groups, take)]
     return np.sort(np.concatenate(keep))[:cap]
-
-
-def pack(features: dict) -> bytes:
-    """``{split: {"features", "labels", "index"}}`` -> npz bytes (features stored as float16)."""
-    arrays = {}
-    for key, d in features.items():
-        for k, v in d.items():
-            arrays[f"{key}.{k}"] = np.asarray(v, dtype=np.float16) if k == "features" else np.asarray(v)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    return buf.getvalue()
 
 
 def model_features(model, ds, rows: np.ndarray, batch_size: int, device) -> np.ndarray:
@@ -120,11 +108,12 @@ def extract_before(store, run_id: str, device: str | None = None, batch_size: in
     from tlcore.config import RunConfig
     from tlcore.models.backbones import create_backbone
     from tlcore.models.classifier import Classifier
-    from tlcore.pipeline import prepare_data
+    from tlcore.data.prepare import prepare_data
     from tlcore.strategies import build_strategy
     from tlcore.training.batches import encode_images, encode_texts
     from tlcore.training.device import resolve_device, seed_everything
     from tlcore.errors import TLError
+    from tlcore.runs.recorder import Recorder
 
     after = load_features_npz(store, run_id, "after")
     if after is None:
@@ -155,7 +144,7 @@ def extract_before(store, run_id: str, device: str | None = None, batch_size: in
         with torch.no_grad():
             feats = model_features(model, ds, np.arange(len(ds)), batch_size, dev)
         out[key] = {"features": feats, "labels": labels, "index": index}
-    store.write_bytes(run_id, FEATURES_FILES["before"], pack(out))
+    Recorder(store, run_id).features(out, "before")  # FEATURES_FILES["before"]
     return {"n": {k: len(v["index"]) for k, v in out.items()}, "dim": int(next(iter(out.values()))["features"].shape[1])}
 
 

@@ -52,8 +52,9 @@ def _model(modality: str, seed: int):
 def classical_baseline(config: dict | RunConfig, store: RunStore, run_id: str | None = None) -> RunRecord:
     """Train and evaluate the classical baseline for ``config``'s pair, split and seed; record it as a run."""
     from tlcore.evaluation.metrics import classification_metrics
-    from tlcore.pipeline import BOOTSTRAP, _write_predictions, prepare_data
-    from tlcore.reports.repro import repro_card
+    from tlcore.data.prepare import prepare_data
+    from tlcore.evaluation.run_eval import BOOTSTRAP
+    from tlcore.runs.recorder import Recorder
 
     cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
     t0 = time.time()
@@ -61,15 +62,9 @@ def classical_baseline(config: dict | RunConfig, store: RunStore, run_id: str | 
     modality = source.modality
     cfg = cfg.replace(strategy=STRATEGY, backbone=BACKBONES[modality], params={})
     rid = store.create(cfg.to_dict(), status="running", run_id=run_id)
+    rec = Recorder(store, rid)
     try:
-        store.update(rid, modality=modality)
-        domains = {"source": source.summary(), "target": target.summary(),
-                   "source_fingerprint": source.fingerprint(), "target_fingerprint": target.fingerprint()}
-        store.write_json(rid, "split.json", split.to_dict())
-        store.write_json(rid, "labels.json", {"classes": classes})
-        store.write_json(rid, "domains.json", domains)
-        store.write_json(rid, "repro.json", repro_card(cfg.to_dict(), domains, split.to_dict(),
-                                                      {"type": "cpu", "name": "CPU (scikit-learn)"}))
+        rec.inputs(cfg.to_dict(), source, target, classes, split, {"type": "cpu", "name": "CPU (scikit-learn)"})
         index = {c: i for i, c in enumerate(classes)}
 
         def xs(dom, idx):
@@ -94,7 +89,7 @@ def classical_baseline(config: dict | RunConfig, store: RunStore, run_id: str | 
             lab = labels >= 0
             metrics[key] = classification_metrics(labels[lab], probs[lab], classes, n_resamples=BOOTSTRAP,
                                                   seed=cfg.seed) if lab.any() else {"n": len(idx), "unlabeled": True}
-            _write_predictions(store, rid, key, dom, idx, labels, probs, classes)
+            rec.predictions(key, dom, idx, labels, probs, classes)
             if key == "source_val":
                 p_sv, y_sv = probs, labels
         if len(split.target_train):  # label-free validators from outputs only (no deep features: dev/circular None)
@@ -103,9 +98,9 @@ def classical_baseline(config: dict | RunConfig, store: RunStore, run_id: str | 
             p_tt = np.zeros((len(split.target_train), len(classes)))
             p_tt[:, model.classes_] = model.predict_proba(xs(target, list(split.target_train)))
             metrics["target_unsupervised"] = score_run(p_tt, None, p_sv, None, y_sv, seed=cfg.seed)
-        store.write_json(rid, "history.json", [])
+        rec.history([])
     except Exception as exc:
-        store.finish(rid, "failed", error=f"{type(exc).__name__}: {exc}", seconds=round(time.time() - t0, 2))
+        rec.finish("failed", error=f"{type(exc).__name__}: {exc}", seconds=round(time.time() - t0, 2))
         raise
-    store.finish(rid, "completed", metrics=metrics, seconds=round(time.time() - t0, 2))
+    rec.finish("completed", metrics=metrics, seconds=round(time.time() - t0, 2))
     return store.get(rid)

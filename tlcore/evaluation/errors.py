@@ -2,7 +2,7 @@
 
 The ``index`` column of ``predictions_target_test.csv`` is a position in the target domain as the run loaded
 it (seed, label alignment, ``max_samples_per_domain``), so :func:`sample_preview` rebuilds that domain with
-:func:`tlcore.pipeline.prepare_data` from the run's config and reads the samples back.
+:func:`tlcore.data.prepare.prepare_data` from the run's config and reads the samples back.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def sample_preview(store, run_id: str, indices, size: int = 96) -> list:
     from PIL import Image
 
     from tlcore.config import RunConfig
-    from tlcore.pipeline import prepare_data
+    from tlcore.data.prepare import prepare_data
 
     cfg = RunConfig.from_dict(store.read_json(run_id, "config.json"))
     _, target, _, _ = prepare_data(cfg)

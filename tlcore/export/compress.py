@@ -19,7 +19,7 @@ import zlib
 import numpy as np
 
 from tlcore.errors import ConfigError, TLError
-from tlcore.models.io import WEIGHTS_FILE, build_meta, load_run_model, quantize_int8, save_model
+from tlcore.models.io import WEIGHTS_FILE, load_run_model, quantize_int8
 
 BOOTSTRAP = 1000
 
@@ -28,7 +28,7 @@ def compress_run(store, run_id: str, prune: float = 0.0, quantize: str | None = 
                  latency_samples: int = 64, progress=None) -> dict:
     """Compress run ``run_id``; returns ``{"run_id": new id, "parent_run_id", "table": [...]}``."""
     from tlcore.config import RunConfig
-    from tlcore.pipeline import prepare_data
+    from tlcore.data.prepare import prepare_data
     from tlcore.training.features import encode_split
 
     say = progress or (lambda msg: None)
@@ -218,23 +218,19 @@ def _machine() -> dict:
 def _write_run(store, config, metrics, model, cfg, classes, quantize, parent_id, sets, source, target, split,
                evals, seconds) -> str:
     """Create the new run only once everything is computed; a failure while writing removes it."""
-    from tlcore.pipeline import _write_predictions
+    from tlcore.runs.recorder import Recorder
 
     rid = store.create(config, status="running")
+    rec = Recorder(store, rid)
     try:
         store.update(rid, modality=source.modality)
-        for name in ("split.json", "labels.json", "domains.json", "repro.json"):
-            obj = store.read_json(parent_id, name)
-            if obj is not None:
-                store.write_json(rid, name, obj)
+        rec.copy_inputs(parent_id)
         for key, dom, idx in (("source_val", source, split.source_val), ("target_test", target, split.target_test)):
-            _write_predictions(store, rid, key, dom, idx, sets[key].labels, evals[key][0], classes)
-        meta = build_meta(model, classes, cfg.backbone, image_size=cfg.image_size, max_length=cfg.max_length,
-                          extra={"run_id": rid, "parent_run_id": parent_id,
-                                 "quantization": "dynamic_int8" if quantize else None,
-                                 "compression": config["compression"]})
-        save_model(store.folder(rid), model, meta)
-        store.finish(rid, "completed", metrics=metrics, seconds=seconds)
+            rec.predictions(key, dom, idx, sets[key].labels, evals[key][0], classes)
+        rec.model(model, cfg, classes, extra={"parent_run_id": parent_id,
+                                              "quantization": "dynamic_int8" if quantize else None,
+                                              "compression": config["compression"]})
+        rec.finish("completed", metrics=metrics, seconds=seconds)
     except BaseException:
         store.delete(rid)
         raise

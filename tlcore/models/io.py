@@ -136,13 +136,6 @@ def save_model(folder, model, meta: dict) -> Path:
     return folder
 
 
-def save_run_model(store, run_id: str, model, cfg, classes: list[str], extra: dict | None = None) -> None:
-    """The artifact of a run, in its folder (called by the pipeline when training ends)."""
-    meta = build_meta(model, classes, cfg.backbone, image_size=cfg.image_size, max_length=cfg.max_length,
-                      extra={"run_id": run_id, **(extra or {})})
-    save_model(store.folder(run_id), model, meta)
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     try:
