@@ -59,8 +59,12 @@ def main() -> int:
                     page.wait_for_timeout(500)
                 t0 = time.time()
                 start.click()
-                expect(page.locator("[class*='st-key-job-completed-']")).to_have_count(n)
+                done = page.locator("[class*='st-key-job-completed-'], [class*='st-key-job-failed-']")
+                expect(done).to_have_count(n)
                 results[label] = time.time() - t0
+                if page.locator("[class*='st-key-job-failed-']").count():
+                    raise SystemExit("the demo job failed: " + page.locator("[class*='st-key-job-failed-']")
+                                     .first.inner_text()[:500])
             card = page.locator("[class*='st-key-job-completed-']").first.inner_text()
             results["result"] = re.search(r"Target accuracy[^\n]*", card).group(0)
             browser.close()
