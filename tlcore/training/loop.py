@@ -1,15 +1,14 @@
 """The one training loop. Strategies plug in through ``configure`` / ``training_step`` / ``on_epoch_start``.
 
-Seeded, early stopping on source-validation accuracy (best weights restored), progress events with ETA
-to callbacks, cooperative cancellation through :class:`Control`, NaN/Inf loss detection.
+Seeded; progress events with ETA to callbacks, which get the :class:`TrainState` and a :class:`Control`
+(tlcore/training/callbacks.py); early stopping on source-validation accuracy and best-weights restore are
+callbacks; cooperative cancellation through :class:`Control`; NaN/Inf loss detection.
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -18,18 +17,10 @@ from torch import nn
 from tlcore.errors import Cancelled, TLError
 from tlcore.strategies.base import SetupContext, Strategy, TrainState
 from tlcore.training.batches import EncodedSet, batches
+from tlcore.training.callbacks import BestWeights, CallbackList, Control, EarlyStopping
 from tlcore.training.device import autocast, inference_batch_size
 
-
-@dataclass
-class Control:
-    """Callbacks may set ``should_stop``; ``cancel_check`` is polled every step (e.g. a job's cancel flag)."""
-
-    should_stop: bool = False
-    cancel_check: Callable[[], bool] | None = None
-
-    def cancelled(self) -> bool:
-        return bool(self.cancel_check and self.cancel_check())
+__all__ = ["Control", "TrainData", "FitResult", "TrainingDiverged", "fit", "predict", "evaluate_accuracy"]
 
 
 @dataclass
@@ -58,86 +49,105 @@ class TrainingDiverged(TLError):
 
 def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, batch_size: int, lr: float,
         weight_decay: float, device: torch.device, seed: int = 0, patience: int = 5, checkpoint: str = "best_val",
-        callbacks: list[Callable[[dict], None]] | None = None, control: Control | None = None) -> FitResult:
+        callbacks: list | None = None, control: Control | None = None) -> FitResult:
     """Train ``model`` with ``strategy``; returns the history. Raises :class:`Cancelled` when cancelled.
 
-    ``checkpoint``: ``best_val`` restores the weights of the best source-validation epoch; ``last`` keeps the
-    last epoch's (adaptation: source validation picks the wrong checkpoint under shift, it peaks before the
-    transfer loss has acted).
+    ``callbacks``: plain ``fn(event)`` functions or objects with ``on_event(event, state, control)`` /
+    ``on_fit_end(state, control)`` (tlcore/training/callbacks.py). ``patience``: early stopping after that many
+    epochs without a better source-validation accuracy (0 = off). ``checkpoint``: ``best_val`` restores the
+    weights of the best source-validation epoch; ``last`` keeps the last epoch's (adaptation: source validation
+    picks the wrong checkpoint under shift, it peaks before the transfer loss has acted).
     """
-    callbacks = callbacks or []
     control = control or Control()
-    rng = np.random.default_rng(seed)
+    control.should_stop = False
+    optimizer = _configure(model, strategy, data, lr, weight_decay, device)
+    run = _Epochs(model, strategy, data, optimizer, batch_size, device, seed, control)
+    best, stopper = BestWeights(model, restore=checkpoint == "best_val"), EarlyStopping(patience)
+    cbs = CallbackList([*(callbacks or []), best, stopper], run.state, control)
+    run.state.epochs = epochs
+    run.state.total_steps = max(1, epochs * run.steps_per_epoch)
+    result = FitResult()
+    for epoch in range(epochs):
+        record = run.epoch(epoch, cbs)
+        result.history.append(record)
+        cbs.event({**_progress_event("epoch", run.state, run.t0, record), **record})
+        if control.should_stop:
+            break
+    cbs.fit_end()
+    result.best_epoch, result.best_val_acc = best.best_epoch, max(best.best_acc, 0.0)
+    result.stopped_early, result.steps = stopper.stopped, run.state.step
+    return result
+
+
+def _configure(model, strategy, data, lr, weight_decay, device):
+    """The strategy sets up the model and its parameter groups; returns the optimizer."""
     ctx = SetupContext(lr=lr, weight_decay=weight_decay, num_classes=data.num_classes,
                        feature_dim=getattr(model, "out_features", 0), device=device)
     groups = strategy.configure(model, ctx)
     for m in strategy.extra_modules():
         m.to(device)
     strategy.on_fit_start(model, data)
-    groups = [g for g in groups if g["params"]]
-    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, weight_decay=weight_decay)
     for g in optimizer.param_groups:
         g.setdefault("initial_lr", g["lr"])
-    src_lengths = data.source_train.lengths()
-    steps_per_epoch = len(batches(len(data.source_train), batch_size, np.random.default_rng(0), src_lengths,
-                                  drop_last=True))
-    state = TrainState(epoch=0, epochs=epochs, step=0, total_steps=max(1, epochs * steps_per_epoch),
-                       num_classes=data.num_classes)
-    result = FitResult()
-    best_state, best_acc, bad_epochs = None, -1.0, 0
-    t0 = time.time()
-    # target batches draw from their own stream: adding a target changes no source batch (trade-off 0 = source-only)
-    tgt_iter = (_TargetCycle(data, batch_size, np.random.default_rng([seed, 1]))
-                if strategy.needs_target and data.target_train else None)
-    for epoch in range(epochs):
+    return optimizer
+
+
+class _Epochs:
+    """One training epoch at a time: the seeded source batches, the target stream, the steps, the validation."""
+
+    def __init__(self, model, strategy, data, optimizer, batch_size, device, seed, control):
+        self.model, self.strategy, self.data, self.optimizer = model, strategy, data, optimizer
+        self.batch_size, self.device, self.control = batch_size, device, control
+        self.rng = np.random.default_rng(seed)
+        self.src_lengths = data.source_train.lengths()
+        self.steps_per_epoch = len(batches(len(data.source_train), batch_size, np.random.default_rng(0),
+                                           self.src_lengths, drop_last=True))
+        self.state = TrainState(epoch=0, epochs=1, step=0, total_steps=1, num_classes=data.num_classes)
+        # target batches draw from their own stream: adding a target changes no source batch (trade-off 0 =
+        # source-only)
+        self.tgt_iter = (_TargetCycle(data, batch_size, np.random.default_rng([seed, 1]))
+                         if strategy.needs_target and data.target_train else None)
+        self.t0 = time.time()
+
+    def epoch(self, epoch: int, cbs: CallbackList) -> dict:
+        state, data = self.state, self.data
         state.epoch = epoch
-        strategy.on_epoch_start(model, optimizer, state)
-        model.train()
+        self.strategy.on_epoch_start(self.model, self.optimizer, state)
+        self.model.train()
         sums: dict[str, float] = {}
         n_steps = 0
-        for idx in batches(len(data.source_train), batch_size, rng, src_lengths, drop_last=True):
-            if control.cancelled():
-                raise Cancelled("run cancelled by the user")
-            batch = {"x_s": data.source_train.batch(idx, device, train=True),
-                     "y_s": torch.as_tensor(data.source_train.labels[idx], device=device)}
-            if tgt_iter is not None:
-                batch.update(tgt_iter.next(device))
-            with autocast(device, training=True):
-                out = strategy.training_step(model, batch, state)
-            loss = out.loss.float()
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss became {float(loss)} at step {state.step} (epoch {epoch + 1}); "
-                                       "try a lower learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            state.step += 1
+        for idx in batches(len(data.source_train), self.batch_size, self.rng, self.src_lengths, drop_last=True):
+            logs = self.step(idx)
             n_steps += 1
-            logs = {"loss": float(loss.detach()), **out.logs}
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
-            if state.step % max(1, steps_per_epoch // 10) == 0 or n_steps == 1:
-                _emit(callbacks, _progress_event("step", state, t0, logs))
-        val_acc = evaluate_accuracy(model, data.source_val, inference_batch_size(device, batch_size), device)
-        record = {"epoch": epoch + 1, "step": state.step, **{k: v / max(1, n_steps) for k, v in sums.items()},
-                  "val_acc": val_acc, "seconds": round(time.time() - t0, 3)}
-        result.history.append(record)
-        _emit(callbacks, {**_progress_event("epoch", state, t0, record), **record})
-        if val_acc > best_acc + 1e-9:
-            best_acc, bad_epochs, result.best_epoch = val_acc, 0, epoch + 1
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        else:
-            bad_epochs += 1
-            if patience and bad_epochs >= patience:
-                result.stopped_early = True
-                break
-        if control.should_stop:
-            break
-    if best_state is not None and checkpoint == "best_val":
-        model.load_state_dict(best_state)
-    result.best_val_acc = max(best_acc, 0.0)
-    result.steps = state.step
-    return result
+            if state.step % max(1, self.steps_per_epoch // 10) == 0 or n_steps == 1:
+                cbs.event(_progress_event("step", state, self.t0, logs))
+        val_acc = evaluate_accuracy(self.model, data.source_val, inference_batch_size(self.device, self.batch_size),
+                                    self.device)
+        return {"epoch": epoch + 1, "step": state.step, **{k: v / max(1, n_steps) for k, v in sums.items()},
+                "val_acc": val_acc, "seconds": round(time.time() - self.t0, 3)}
+
+    def step(self, idx) -> dict:
+        if self.control.cancelled():
+            raise Cancelled("run cancelled by the user")
+        device, state = self.device, self.state
+        batch = {"x_s": self.data.source_train.batch(idx, device, train=True),
+                 "y_s": torch.as_tensor(self.data.source_train.labels[idx], device=device)}
+        if self.tgt_iter is not None:
+            batch.update(self.tgt_iter.next(device))
+        with autocast(device, training=True):
+            out = self.strategy.training_step(self.model, batch, state)
+        loss = out.loss.float()
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"loss became {float(loss)} at step {state.step} (epoch {state.epoch + 1}); "
+                                   "try a lower learning rate")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        state.step += 1
+        return {"loss": float(loss.detach()), **out.logs}
 
 
 @torch.no_grad()
@@ -203,8 +213,3 @@ def _progress_event(kind: str, state: TrainState, t0: float, logs: dict) -> dict
     return {"type": kind, "epoch": state.epoch + 1, "epochs": state.epochs, "step": state.step,
             "total_steps": state.total_steps, "progress": round(frac, 4), "elapsed_s": round(elapsed, 2),
             "eta_s": None if eta is None else round(eta, 1), **clean}
-
-
-def _emit(callbacks, event: dict) -> None:
-    for cb in callbacks:
-        cb(event)
