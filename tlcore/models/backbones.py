@@ -283,6 +283,88 @@ def _hf_cached(repo_id: str) -> bool:
         return False
 
 
+def _load_embedded_effnet(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
+    import timm
+
+    m = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=0)
+    if pretrained:
+        load_effnet_lite0_weights(m)
+    bb = TimmBackbone(m)
+    bb.mean, bb.std = IMAGENET_MEAN, IMAGENET_STD
+    return bb
+
+
+def _load_embedded_minilm(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    folder = minilm_folder()
+    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    if pretrained:
+        model = AutoModel.from_pretrained(folder, local_files_only=True)
+    else:
+        model = AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
+    return HFTextBackbone(model, tok)
+
+
+def _load_reference(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
+    return SmallCNN()
+
+
+def _load_tiny(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
+    if spec.modality == "image":
+        return TinyCNN()
+    from transformers import AutoTokenizer
+
+    return TinyText(AutoTokenizer.from_pretrained(minilm_folder(), local_files_only=True))
+
+
+def _load_timm(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
+    import timm
+
+    model_name = spec.name.split(":", 1)[-1]
+    try:
+        m = timm.create_model(model_name, pretrained=pretrained, num_classes=0)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"backbone {name!r}: timm could not create it with pretrained={pretrained} "
+                         f"(weights not cached and no network?): {type(exc).__name__}: {exc}"[:600]) from None
+    return TimmBackbone(m)
+
+
+def _load_torchvision(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
+    import torchvision
+
+    model_name = spec.name.split(":", 1)[-1]
+    try:
+        m = torchvision.models.get_model(model_name, weights="DEFAULT" if pretrained else None)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"backbone {name!r}: torchvision could not load it with pretrained={pretrained} "
+                         f"(weights not cached and no network?): {type(exc).__name__}: {exc}"[:600]) from None
+    return TorchvisionBackbone(m)
+
+
+def _load_hf(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
+    path = spec.name[3:] if spec.name.startswith("hf:") else spec.name
+    model, tok = _hf_load(path)
+    if not pretrained:
+        from transformers import AutoModel
+
+        model = AutoModel.from_config(model.config)
+    return HFTextBackbone(model, tok)
+
+
+# family -> loader(spec, requested name, pretrained); a new family is one function and one row
+LOADERS = {
+    "embedded_effnet": _load_embedded_effnet,
+    "embedded_minilm": _load_embedded_minilm,
+    "reference": _load_reference,
+    "tiny": _load_tiny,
+    "timm": _load_timm,
+    "torchvision": _load_torchvision,
+    "hf": _load_hf,
+}
+OFFLINE_FAMILIES = ("embedded_effnet", "embedded_minilm", "tiny", "reference")  # build without any download
+
+
 def create_backbone(name: str, pretrained: bool = True) -> Backbone:
     """Build a backbone by registry name, ``family:model`` name or local Hugging Face folder.
 
@@ -293,63 +375,9 @@ def create_backbone(name: str, pretrained: bool = True) -> Backbone:
             :class:`ModelError`; it never silently falls back to random weights.
     """
     spec = resolve_spec(name)
-    bb: Backbone
-    if spec.family == "embedded_effnet":
-        import timm
-
-        m = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=0)
-        if pretrained:
-            load_effnet_lite0_weights(m)
-        bb = TimmBackbone(m)
-        bb.mean, bb.std = IMAGENET_MEAN, IMAGENET_STD
-    elif spec.family == "embedded_minilm":
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-        folder = minilm_folder()
-        tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        if pretrained:
-            model = AutoModel.from_pretrained(folder, local_files_only=True)
-        else:
-            model = AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
-        bb = HFTextBackbone(model, tok)
-    elif spec.family == "reference":
-        bb = SmallCNN()
-    elif spec.family == "tiny":
-        if spec.modality == "image":
-            bb = TinyCNN()
-        else:
-            from transformers import AutoTokenizer
-
-            bb = TinyText(AutoTokenizer.from_pretrained(minilm_folder(), local_files_only=True))
-    elif spec.family == "timm":
-        import timm
-
-        model_name = spec.name.split(":", 1)[-1]
-        try:
-            m = timm.create_model(model_name, pretrained=pretrained, num_classes=0)
-        except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"backbone {name!r}: timm could not create it with pretrained={pretrained} "
-                             f"(weights not cached and no network?): {type(exc).__name__}: {exc}"[:600]) from None
-        bb = TimmBackbone(m)
-    elif spec.family == "torchvision":
-        import torchvision
-
-        model_name = spec.name.split(":", 1)[-1]
-        try:
-            m = torchvision.models.get_model(model_name, weights="DEFAULT" if pretrained else None)
-        except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"backbone {name!r}: torchvision could not load it with pretrained={pretrained} "
-                             f"(weights not cached and no network?): {type(exc).__name__}: {exc}"[:600]) from None
-        bb = TorchvisionBackbone(m)
-    elif spec.family == "hf":
-        path = spec.name[3:] if spec.name.startswith("hf:") else spec.name
-        model, tok = _hf_load(path)
-        if not pretrained:
-            from transformers import AutoModel
-
-            model = AutoModel.from_config(model.config)
-        bb = HFTextBackbone(model, tok)
-    else:  # pragma: no cover - registry rows use known families
+    loader = LOADERS.get(spec.family)
+    if loader is None:  # pragma: no cover - registry rows use known families
         raise ModelError(f"backbone {name!r}: unknown family {spec.family}")
+    bb = loader(spec, name, pretrained)
     bb.spec = spec
     return bb
