@@ -150,3 +150,20 @@ def resolve_auto(raw: dict, backbone_given: bool | None = None) -> dict:
             out[k] = v
     out["resolved_from"] = "auto"
     return out
+
+
+# fine_tuning's parameters (tlcore/strategies/fine_tuning.py), here so this module stays torch-free (tested)
+FINE_TUNING_FIELDS = ("trainable_groups", "backbone_lr_factor", "freeze_backbone")
+
+
+def source_only_twin(config: dict) -> dict:
+    """The source-only baseline of an adaptation config: the same network, data split and settings, no transfer
+    loss (``fine_tuning`` with the same backbone choice), checkpoint picked on source validation (what a
+    practitioner without target labels would ship). Side by side with ``config`` it shows what transfer buys."""
+    own = FINE_TUNING_FIELDS
+    twin = {**config, "strategy": "fine_tuning",
+            "params": {k: v for k, v in (config.get("params") or {}).items() if k in own},
+            "checkpoint": "best_val", "name": (config.get("name") or "") and f"{config['name']} (source-only)"}
+    twin.pop("early_stopping_patience", None)
+    twin.pop("resolved_from", None)
+    return twin

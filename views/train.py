@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from tlcore.config import RunConfig
-from tlcore.recommend import has_gpu, recommend
+from tlcore.recommend import has_gpu, recommend, source_only_twin
 from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
 from tlcore.pipeline import validate
@@ -189,12 +189,18 @@ if error is None:
     except TLError as exc:
         st.warning(f"Could not count parameters: {md(exc)}")
 
-b1, b2, b3 = st.columns([1, 1, 2])
+b1, b2, b4, b3 = st.columns([1, 1, 1.3, 1.7])
 allow_repeat = b3.checkbox("Queue identical settings again", key="allow-repeat",
                            help="Off: pressing a button while identical settings are queued or running does not "
                                 "queue a duplicate. On: queue another copy anyway (e.g. to time it again).")
 if b1.button("Start run", type="primary", disabled=error is not None, key="start-run"):
     submit([(strategy, config)], allow_repeat)
+if b4.button("Show what transfer buys", disabled=error is not None or strategy == "fine_tuning", key="transfer-pair",
+             help="Two jobs on the same split: this strategy and its source-only twin (fine_tuning, same network and "
+                  "settings, no transfer loss, best source-validation epoch). When both finish, the card below says "
+                  "the gain with a paired test; Compare shows both."):
+    state.set_batch(submit([("source-only", source_only_twin(config)), (strategy, config)], allow_repeat)
+                    or st.session_state.get(state.BATCH) or [])
 if b2.button("Run all strategies", disabled=error is not None, key="run-all",
              help="One job per strategy, same data split and seed; other strategies use their default parameters "
                   "(and the frozen-backbone choice of this one, where they have it)."):

@@ -37,7 +37,20 @@ def test_app_renders_every_page(tl_home):
         _no_exception(at)
         if title:
             assert at.title[0].value == title
-            assert [b.label for b in at.button][:2] == ["Start run", "Run all strategies"]
+            assert {"Start run", "Run all strategies", "Show what transfer buys"} <= {b.label for b in at.button}
+
+
+def test_show_what_transfer_buys_queues_the_pair(tl_home):
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    at.button(key="transfer-pair").click().run()
+    _no_exception(at)
+    jobs = sorted(_queue(tl_home).list(), key=lambda j: j.config["strategy"])
+    assert [j.config["strategy"] for j in jobs] == ["fine_tuning", "mcc"]
+    src_only, adapted = (j.config for j in jobs)
+    assert src_only["params"]["freeze_backbone"] is True and src_only["checkpoint"] == "best_val"
+    for k in ("source", "seed", "image_size", "bottleneck", "epochs"):
+        assert src_only[k] == adapted[k], k
 
 
 def test_domains_demo_pair_shows_class_counts(tl_home):
@@ -85,7 +98,9 @@ def test_train_start_run_queues_once(tl_home):
     _no_exception(at)
     jobs = _queue(tl_home).list()
     assert len(jobs) == 1
-    assert jobs[0].config["strategy"] == "linear_probe" and jobs[0].config["image_size"] == 64
+    # the recommended default: MCC on frozen features at the backbone's own input size, last epoch kept
+    assert jobs[0].config["strategy"] == "mcc" and jobs[0].config["image_size"] == 224
+    assert jobs[0].config["params"]["freeze_backbone"] is True and jobs[0].config["checkpoint"] == "last"
     at.button(key="start-run").click().run()   # double click: identical settings already queued
     assert any("already queued or running" in i.value for i in at.info)
     at.run()                                   # plain rerun
@@ -107,7 +122,7 @@ def test_train_run_all_strategies(tl_home):
     assert {"linear_probe", "fine_tuning", "scratch"} <= queued
     not_applicable = set(STRATEGIES) - queued
     for name in not_applicable:  # e.g. strategies needing target labels when the labeled fraction is 0
-        assert any(name in i.value for i in at.info), name
+        assert any(name in i.value.replace("\\", "") for i in at.info), name
     assert len({(j.config["seed"], j.config["source"]["demo"]) for j in jobs}) == 1
 
 

@@ -96,3 +96,18 @@ def test_text_default_fine_tunes_the_encoder_on_a_gpu(monkeypatch):
     # few labels on a GPU: multitask with the encoder training
     few = RunConfig.from_dict({**raw, "target": {"demo": "reviews", "labeled_fraction": 0.2}})
     assert few.strategy == "multitask" and few.params == {"backbone_lr_factor": 0.1}
+
+
+def test_source_only_twin_is_the_same_run_without_transfer():
+    import dataclasses
+
+    from tlcore.recommend import FINE_TUNING_FIELDS, source_only_twin
+    from tlcore.strategies.fine_tuning import FineTuningParams
+
+    assert set(FINE_TUNING_FIELDS) == {f.name for f in dataclasses.fields(FineTuningParams)}
+    cfg = RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"})
+    twin = RunConfig.from_dict(source_only_twin(cfg.to_dict()))
+    assert twin.strategy == "fine_tuning" and twin.params == {"freeze_backbone": True}
+    assert twin.checkpoint == "best_val" and twin.resolved_from == ""
+    same = ("source", "target", "seed", "backbone", "image_size", "bottleneck", "epochs", "max_samples_per_domain")
+    assert all(getattr(twin, k) == getattr(cfg, k) for k in same)
