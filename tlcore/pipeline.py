@@ -73,7 +73,8 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     from tlcore.training.device import (describe_device, inference_batch_size, precision_name, resolve_device,
                                         seed_everything)
     from tlcore.training.features import FeatureCache, encode_split, extract_features
-    from tlcore.training.loop import Control, TrainData
+    from tlcore.training.callbacks import Control, SetupReport
+    from tlcore.training.loop import TrainData
 
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
@@ -102,23 +103,17 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     data = TrainData(source_train=sets["source_train"], source_val=sets["source_val"],
                      target_train=sets["target_train"], num_classes=len(classes),
                      target_labeled_mask=sets["target_labeled_mask"])
-    setup = {"trainable_params": None}
-
-    def record_setup(event):  # on the first event the strategy has configured the model: count what trains
-        if setup["trainable_params"] is None:
-            setup["trainable_params"] = count_parameters(train_model) + sum(
-                count_parameters(m) for m in strategy.extra_modules())
-            emit({"type": "setup", **setup, "total_params": count_parameters(model, trainable_only=False),
-                  "device": describe_device(device), "precision": precision_name(device)})
-
+    setup = SetupReport(emit, lambda: count_parameters(train_model) + sum(
+        count_parameters(m) for m in strategy.extra_modules()), lambda: count_parameters(model, trainable_only=False),
+        {"device": describe_device(device), "precision": precision_name(device)})
     emit({"type": "phase", "phase": "training"})
     result, batch_used = fit_with_oom_retry(train_model, strategy, data, cfg, device, emit,
-                                            callbacks=[record_setup, emit], control=Control(cancel_check=cancel_check))
+                                            callbacks=[setup, emit], control=Control(cancel_check=cancel_check))
     rec.history(result.history)
     emit({"type": "phase", "phase": "evaluating"})
     metrics = {"classes": classes, "batch_size_used": batch_used, "best_epoch": result.best_epoch,
                "stopped_early": result.stopped_early, "steps": result.steps,
-               "trainable_params": setup["trainable_params"], "device": describe_device(device),
+               "trainable_params": setup.trainable_params, "device": describe_device(device),
                "precision": precision_name(device)}
     evals, features = evaluate_run(train_model, sets, source, target, split, classes, cfg, device, rec)
     metrics.update(evals)

@@ -115,3 +115,20 @@ class EarlyStopping(Callback):
         self.bad_epochs += 1
         if self.patience and self.bad_epochs >= self.patience:
             self.stopped = control.should_stop = True
+
+
+class SetupReport(Callback):
+    """Emits one ``setup`` event on the first progress event, when the strategy has configured the model (frozen
+    layers, extra modules): ``trainable_params`` (kept on the callback for the metrics), ``total_params`` and
+    ``info`` (device, precision)."""
+
+    def __init__(self, emit: Callable[[dict], None], trainable: Callable[[], int], total: Callable[[], int],
+                 info: dict):
+        self.emit, self.trainable, self.total, self.info = emit, trainable, total, info
+        self.trainable_params: int | None = None
+
+    def on_event(self, event: dict, state, control: Control) -> None:
+        if self.trainable_params is None:
+            self.trainable_params = self.trainable()
+            self.emit({"type": "setup", "trainable_params": self.trainable_params, "total_params": self.total(),
+                       **self.info})
