@@ -14,27 +14,13 @@ import torch
 from torch import nn
 
 from tlcore.errors import ModelError
+from tlcore.models.base import IMAGENET_MEAN, IMAGENET_STD, Backbone, children_groups
 from tlcore.models.registry import BackboneSpec, resolve_spec
+from tlcore.models.small import SmallCNN, TinyCNN, TinyText
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class Backbone(nn.Module):
-    """Base class. Subclasses set ``modality``, ``out_features``, and implement ``forward``/``layer_groups``."""
-
-    modality: str = "image"
-    out_features: int = 0
-    mean: tuple = IMAGENET_MEAN
-    std: tuple = IMAGENET_STD
-    tokenizer = None
-    spec: BackboneSpec
-
-    def layer_groups(self) -> list[list[nn.Parameter]]:
-        return _children_groups(self)
-
-    def group_names(self) -> list[str]:
-        return [f"group {i}" for i in range(len(self.layer_groups()))]
+__all__ = ["Backbone", "TimmBackbone", "TorchvisionBackbone", "HFTextBackbone", "TinyCNN", "SmallCNN", "TinyText",
+           "IMAGENET_MEAN", "IMAGENET_STD", "LOADERS", "OFFLINE_FAMILIES", "create_backbone", "minilm_folder",
+           "load_effnet_lite0_weights"]
 
 
 class TimmBackbone(Backbone):
@@ -57,7 +43,7 @@ class TimmBackbone(Backbone):
         try:
             groups = group_parameters(self.model, self.model.group_matcher(coarse=False))
         except (AttributeError, NotImplementedError):
-            return _children_groups(self.model)
+            return children_groups(self.model)
         named = dict(self.model.named_parameters())
         out = [[named[n] for n in names] for _, names in sorted(groups.items(), key=lambda kv: kv[0])]
         return [g for g in out if g]
@@ -86,7 +72,7 @@ class TorchvisionBackbone(Backbone):
         return self.model(x)
 
     def layer_groups(self):
-        return _children_groups(self.model)
+        return children_groups(self.model)
 
 
 class HFTextBackbone(Backbone):
@@ -122,84 +108,9 @@ class HFTextBackbone(Backbone):
             except AttributeError:
                 continue
         if layers is None:
-            return _children_groups(m)
+            return children_groups(m)
         groups.extend(list(layer.parameters()) for layer in layers)
         return [g for g in groups if g]
-
-
-class TinyCNN(Backbone):
-    """A 3-layer CNN with random init: fast enough for tests and smoke runs."""
-
-    def __init__(self, width: int = 16):
-        super().__init__()
-        self.blocks = nn.ModuleList([
-            nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)),
-            nn.Sequential(nn.Conv2d(width, width * 2, 3, padding=1), nn.BatchNorm2d(width * 2), nn.ReLU(),
-                          nn.MaxPool2d(2)),
-            nn.Sequential(nn.Conv2d(width * 2, width * 4, 3, padding=1), nn.BatchNorm2d(width * 4), nn.ReLU(),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten()),
-        ])
-        self.out_features = width * 4
-
-    def forward(self, x):
-        for b in self.blocks:
-            x = b(x)
-        return x
-
-    def layer_groups(self):
-        return [list(b.parameters()) for b in self.blocks]
-
-
-class SmallCNN(Backbone):
-    """LeNet-size CNN (two 5x5 conv + pool stages, 128-wide features), random init: the from-scratch
-    reference a pretrained run must beat. Trained at the data's native resolution (28-32 px for digits),
-    it takes seconds per epoch on a CPU (LeCun et al., Proc. IEEE 1998; TLlib's digits LeNet)."""
-
-    def __init__(self):
-        super().__init__()
-        self.mean, self.std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-        self.blocks = nn.ModuleList([
-            nn.Sequential(nn.Conv2d(3, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2)),
-            nn.Sequential(nn.Conv2d(32, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.AdaptiveAvgPool2d(4), nn.Flatten()),
-            nn.Sequential(nn.Dropout(0.3), nn.Linear(64 * 16, 128), nn.ReLU()),
-        ])
-        self.out_features = 128
-
-    def forward(self, x):
-        for b in self.blocks:
-            x = b(x)
-        return x
-
-    def layer_groups(self):
-        return [list(b.parameters()) for b in self.blocks]
-
-
-class TinyText(Backbone):
-    """Token embeddings + one small transformer layer + mean pooling, on the MiniLM tokenizer."""
-
-    modality = "text"
-
-    def __init__(self, tokenizer, dim: int = 32):
-        super().__init__()
-        self.tokenizer = tokenizer
-        self.embed = nn.Embedding(tokenizer.vocab_size, dim)
-        self.layer = nn.TransformerEncoderLayer(dim, 2, dim * 2, dropout=0.0, batch_first=True)
-        self.out_features = dim
-
-    def forward(self, x):
-        mask = x["attention_mask"]
-        h = self.layer(self.embed(x["input_ids"]), src_key_padding_mask=mask == 0)
-        m = mask.unsqueeze(-1).to(h.dtype)
-        return (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-
-    def layer_groups(self):
-        return [list(self.embed.parameters()), list(self.layer.parameters())]
-
-
-def _children_groups(model: nn.Module) -> list[list[nn.Parameter]]:
-    groups = [list(c.parameters()) for c in model.children()]
-    return [g for g in groups if g]
 
 
 def minilm_folder() -> Path:
