@@ -17,4 +17,5 @@ def trainable_parameters(backbone: str, strategy: str, params: dict | None = Non
     strat.configure(model, SetupContext(lr=1e-3, weight_decay=0.0, num_classes=num_classes,
                                         feature_dim=model.out_features, device=torch.device("cpu")))
     extra = sum(count_parameters(m) for m in strat.extra_modules())
-    return {"trainable": count_parameters(model) + extra, "total": count_parameters(model, trainable_only=False) + extra}
+    return {"trainable": count_parameters(model) + extra,
+            "total": count_parameters(model, trainable_only=False) + extra}

@@ -78,7 +78,8 @@ class Recorder:
 
     def features(self, features: dict, when: str = "after") -> None:
         """``features_after.npz`` / ``features_before.npz``: ``{key: {features, labels, index}}`` flattened to
-        ``<key>.<field>`` arrays, features as float16 (read back by :func:`tlcore.embeddings.project.load_features_npz`)."""
+        ``<key>.<field>`` arrays, features as float16 (read back by
+        :func:`tlcore.embeddings.project.load_features_npz`)."""
         if when not in ("after", "before"):
             raise ValueError(f"when must be 'after' or 'before', not {when!r}")
         buf = io.BytesIO()
