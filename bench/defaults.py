@@ -109,15 +109,26 @@ def main() -> None:
     write_report(results)
 
 
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def write_report(results: list) -> None:
     import torch
 
     pairs = [p for p in PUBLISHED if any(r["pair"] == p for r in results)]
     rows = list(ROWS_IMAGE)
     lines = ["# The defaults a user gets: target accuracy (%), mean +- std over seeds", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU, "
+             f"Machine: {cpu_name()}, {os.cpu_count()} CPU cores, no GPU, "
              f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}. Target unlabeled. Written by "
-             "`bench/defaults.py` from `defaults.json`.", "",
+             "`bench/defaults.py` from `defaults.json`. Seconds are wall times while 4-6 other processes shared the "
+             "2 cores (load average 7-11).", "",
              "| row | " + " | ".join(p.replace("_", " -> ") for p in pairs) + " |",
              "|---|" + "---:|" * len(pairs)]
     for row in rows:
@@ -135,7 +146,7 @@ def write_report(results: list) -> None:
         secs = [r["seconds"] for r in results if r["pair"] == p and r["row"] == "recommended"]
         flags = sorted({f"{r['row']}: {f}" for r in results if r["pair"] == p for f in r.get("flags", [])})
         lines.append(f"| {p.replace('_', ' -> ')} | {statistics.mean(secs):.0f} | {', '.join(flags) or 'none'} | "
-                     f"{PUBLISHED[p]} |" if secs else f"| {p} | | | {PUBLISHED[p]} |")
+                     f"{PUBLISHED[p]} |" if secs else f"| {p.replace('_', ' -> ')} | | | {PUBLISHED[p]} |")
     rec = next((r for r in results if r["row"] == "recommended"), None)
     if rec:
         s = rec["settings"]

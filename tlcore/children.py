@@ -71,17 +71,9 @@ def pid_alive(pid: int | None) -> bool:
     with _LOCK:
         if pid in _EXITED:
             return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, parent has not waited) is not alive
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    from tlcore.jobs.process import is_alive
+
+    return is_alive(pid)
 
 
 def log_tail(path: str | Path, lines: int = 5, max_chars: int = 1500) -> str:

@@ -6,7 +6,21 @@ from torch import nn
 from tlcore.models.base import Backbone
 
 
-class TinyCNN(Backbone):
+class _BlockCNN(Backbone):
+    """A CNN as a list of blocks, applied in order; each block is one layer group."""
+
+    blocks: nn.ModuleList
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+    def layer_groups(self):
+        return [list(b.parameters()) for b in self.blocks]
+
+
+class TinyCNN(_BlockCNN):
     """A 3-layer CNN with random init: fast enough for tests and smoke runs."""
 
     def __init__(self, width: int = 16):
@@ -20,19 +34,11 @@ class TinyCNN(Backbone):
         ])
         self.out_features = width * 4
 
-    def forward(self, x):
-        for b in self.blocks:
-            x = b(x)
-        return x
 
-    def layer_groups(self):
-        return [list(b.parameters()) for b in self.blocks]
-
-
-class SmallCNN(Backbone):
+class SmallCNN(_BlockCNN):
     """LeNet-size CNN (two 5x5 conv + pool stages, 128-wide features), random init: the from-scratch
-    reference a pretrained run must beat. Trained at the data's native resolution (28-32 px for digits),
-    it takes seconds per epoch on a CPU (LeCun et al., Proc. IEEE 1998; TLlib's digits LeNet)."""
+    reference a pretrained run must beat, trained at the data's native resolution (32 px by default)
+    (LeCun et al., Proc. IEEE 1998; TLlib's digits LeNet)."""
 
     def __init__(self):
         super().__init__()
@@ -44,14 +50,6 @@ class SmallCNN(Backbone):
             nn.Sequential(nn.Dropout(0.3), nn.Linear(64 * 16, 128), nn.ReLU()),
         ])
         self.out_features = 128
-
-    def forward(self, x):
-        for b in self.blocks:
-            x = b(x)
-        return x
-
-    def layer_groups(self):
-        return [list(b.parameters()) for b in self.blocks]
 
 
 class TinyText(Backbone):
