@@ -59,7 +59,7 @@ def main() -> int:
     seconds = time.time() - t0
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (2-core AMD EPYC)",
+    out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "upload_mb": a.mb, "rows": entry["n"], "seconds": round(seconds, 1),
            "rss_before_mb": round(base), "rss_with_upload_in_memory_mb": round(held),
            "dashboard_peak_rss_mb": round(peak_self), "dashboard_extra_over_upload_mb": round(peak_self - held),
