@@ -26,11 +26,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 DATA = ROOT.parent / "shared" / "data"
 
-PAIRS = {
-    "mnist_usps": ("digits_mnist_usps/mnist.zip", "digits_mnist_usps/usps.zip", "image"),
-    "usps_mnist": ("digits_mnist_usps/usps.zip", "digits_mnist_usps/mnist.zip", "image"),
-    "books_kitchen": ("amazon_reviews/books.csv", "amazon_reviews/kitchen.csv", "text"),
-    "kitchen_books": ("amazon_reviews/kitchen.csv", "amazon_reviews/books.csv", "text"),
+from transfer import PAIRS as BASE_PAIRS  # noqa: E402
+
+PAIRS = {  # the four pairs of bench/transfer.py plus four Office-Caltech-10 pairs
+    **BASE_PAIRS,
     "amazon_webcam": ("office_caltech10/amazon.zip", "office_caltech10/webcam.zip", "image"),
     "caltech10_amazon": ("office_caltech10/caltech10.zip", "office_caltech10/amazon.zip", "image"),
     "webcam_caltech10": ("office_caltech10/webcam.zip", "office_caltech10/caltech10.zip", "image"),

@@ -19,6 +19,7 @@ only inside :func:`fit_skada_head` (``sklearn.config_context``) and restored aft
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,9 +61,9 @@ class SkadaStrategy(Strategy):
     family = "classical DA (skada)"
     sample_weighted = False  # the adapter passes sample weights to the classifier
 
+    @abc.abstractmethod
     def estimator(self, skada, classifier, dim: int):
         """The skada DA estimator (adapter + classifier) for these params."""
-        raise NotImplementedError
 
     def classifier(self):
         from sklearn.linear_model import LogisticRegression
