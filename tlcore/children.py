@@ -55,11 +55,28 @@ def running_children() -> list[int]:
         return sorted(_RUNNING)
 
 
-def exit_code(pid: int) -> int | None:
-    """The exit code of a child of ours that has been reaped, else None."""
+def exit_code(pid: int, wait_s: float = 0.0) -> int | None:
+    """The exit code of a child of ours that has been reaped, else None.
+
+    With ``wait_s`` > 0, a registered child that has not been collected yet (it is exiting, or another thread
+    held its wait lock when ``reap`` polled it) is waited for up to ``wait_s`` seconds.
+    """
     reap()
+    pid = int(pid)
     with _LOCK:
-        return _EXITED.get(int(pid))
+        if pid in _EXITED or wait_s <= 0:
+            return _EXITED.get(pid)
+        proc = _RUNNING.get(pid)
+    if proc is None:
+        return None
+    try:
+        code = proc.wait(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        return None
+    with _LOCK:
+        _RUNNING.pop(pid, None)
+        _EXITED[pid] = code
+    return code
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -88,7 +105,7 @@ def log_tail(path: str | Path, lines: int = 5, max_chars: int = 1500) -> str:
 
 def dead_process_detail(pid: int | None, log_path: str | Path) -> str:
     """A one-paragraph reason for a background process that stopped without writing its result."""
-    code = exit_code(pid) if pid else None
+    code = exit_code(pid, wait_s=2.0) if pid else None
     tail = log_tail(log_path)
     head = "The background process stopped" + (f" (exit code {code})" if code is not None else "")
     return f"{head} without finishing." + (f" Last output:\n{tail}" if tail else " It wrote no output.")
