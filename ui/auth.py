@@ -11,6 +11,7 @@ import streamlit as st
 
 from tlcore import auth
 from tlcore.errors import ConfigError
+from ui import media_guard
 from ui.safe import md
 from ui.state import home
 
@@ -71,18 +72,32 @@ def require_sign_in() -> None:
         name, problem = sso_identity(st.user.to_dict(), _app_secrets())
         if name:
             st.session_state[USER] = name
+            _media_access(name)
             return
         st.session_state.pop(USER, None)
+        media_guard.revoke()
         st.navigation([st.Page(lambda: _refused(problem), title="Sign in", icon=":material/login:",
                                url_path="sign-in")], position="hidden").run()
         st.stop()
     if st.session_state.get(USER) in users:
+        _media_access(st.session_state[USER])
         return
+    media_guard.revoke()
     st.session_state.pop(USER, None)  # removed from the users file (or signed out of single sign-on) since
     # Always call st.navigation: without it Streamlit would list (and serve) the files in pages/ directly.
     st.navigation([st.Page(lambda: _form(root, bool(users), sso), title="Sign in", icon=":material/login:",
                            url_path="sign-in")], position="hidden").run()
     st.stop()
+
+
+def _media_access(user: str) -> None:
+    """This browser may now load images and downloads (/media/*); see ui/media_guard.py."""
+    media_guard.grant(user)
+    from streamlit import runtime
+
+    if runtime.exists() and not media_guard.installed():
+        st.sidebar.warning("Images and downloads (/media/) are served without sign-in: start the dashboard with "
+                           "`streamlit run serve.py` (scripts/start.sh does).")
 
 
 def _refused(problem: str) -> None:
@@ -144,6 +159,7 @@ def _sign_in(root: str) -> None:
 
 def _sign_out() -> None:
     st.session_state.pop(USER, None)
+    media_guard.revoke()
     if sso_configured() and st.user.is_logged_in:
         st.logout()
 

@@ -1,0 +1,12 @@
+"""Start the dashboard: ``streamlit run serve.py`` (what scripts/start.sh runs). It serves ``app.py`` through
+Streamlit's ``st.App`` with TL Studio's HTTP middleware: images and downloads under ``/media/`` go only to
+browsers with a signed-in session when sign-in is on (ui/media_guard.py). ``streamlit run app.py`` still works
+but without that guard."""
+from pathlib import Path
+
+import streamlit as st
+from starlette.middleware import Middleware
+
+from ui.media_guard import MediaGuard
+
+app = st.App(Path(__file__).resolve().parent / "app.py", middleware=[Middleware(MediaGuard)])
