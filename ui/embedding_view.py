@@ -70,6 +70,64 @@ def _trace(part: pd.DataFrame, dim: int, name: str, marker: dict, **kw):
                         customdata=_custom(part), hovertemplate=HOVER, **kw)
 
 
+def _density_traces(df: pd.DataFrame) -> list:
+    """2-D density contours per domain (for large sets)."""
+    traces = []
+    for d in ("source", "target"):
+        part = df[df["domain"] == d]
+        if not part.empty:
+            color = DOMAIN_COLORS.get(d, "#888")
+            traces.append(go.Histogram2dContour(x=part["x"], y=part["y"], name=d, ncontours=12,
+                                                contours=dict(coloring="lines"), line=dict(width=1.5),
+                                                colorscale=[[0, color], [1, color]], showscale=False,
+                                                hoverinfo="skip", showlegend=True))
+    return traces
+
+
+def _confidence_traces(df: pd.DataFrame, dim: int, opacity: float) -> list:
+    """Points coloured by prediction confidence (one colour bar), shape by domain."""
+    return [_trace(part, dim, d, dict(color=part["confidence"].fillna(0), colorscale="Viridis", cmin=0, cmax=1,
+                                      symbol=DOMAIN_SYMBOLS[d], opacity=opacity, showscale=d == "source",
+                                      colorbar=dict(title="confidence", len=0.6)))
+            for d in ("source", "target") if not (part := df[df["domain"] == d]).empty]
+
+
+def _groups(df: pd.DataFrame, color_by: str) -> list[tuple]:
+    """``(name, points, colour, domain)`` per colour category and domain."""
+    if color_by == "domain":
+        return [(d, df[df["domain"] == d], DOMAIN_COLORS.get(d, "#888"), d) for d in ("source", "target")]
+    cats = sorted(df[color_by].astype(str).unique(), key=lambda c: (c == UNLABELED, c))
+    palette = CORRECT_COLORS if color_by == "correct" else {
+        c: ("#bbbbbb" if c == UNLABELED else CLASS_COLORS[i % len(CLASS_COLORS)]) for i, c in enumerate(cats)}
+    return [(f"{c} · {d}", df[(df[color_by].astype(str) == c) & (df["domain"] == d)], palette[c], d)
+            for c in cats for d in ("source", "target")]
+
+
+def _category_traces(df: pd.DataFrame, color_by: str, dim: int, opacity: float) -> list:
+    return [_trace(part, dim, name, dict(color=color, symbol=DOMAIN_SYMBOLS.get(d, "circle"), opacity=opacity))
+            for name, part, color, d in _groups(df, color_by) if not part.empty]
+
+
+def _selection_traces(df: pd.DataFrame, highlight, dim: int) -> list:
+    """The linked selection: a black ring over each selected point."""
+    sel = df[df["pid"].isin(list(highlight))]
+    if sel.empty:
+        return []
+    return [_trace(sel, dim, "selected", dict(color="rgba(0,0,0,0)", size=12 if dim == 2 else 6, opacity=1.0,
+                                              line=dict(width=2, color="black"),
+                                              symbol=[DOMAIN_SYMBOLS.get(d, "circle") for d in sel["domain"]]))]
+
+
+def _axis_titles(fig: go.Figure, method: str, explained_variance, dim: int) -> None:
+    ev = list(explained_variance or [])
+    axes = [f"{method} {i + 1}" + (f" ({100 * ev[i]:.1f}% of variance)" if i < len(ev) else "") for i in range(dim)]
+    if dim == 3:
+        fig.update_layout(scene=dict(xaxis_title=axes[0], yaxis_title=axes[1], zaxis_title=axes[2]))
+    else:
+        fig.update_xaxes(title_text=axes[0])
+        fig.update_yaxes(title_text=axes[1])
+
+
 def embedding_figure(df: pd.DataFrame, color_by: str = "domain", title: str = "", method: str = "PCA",
                      explained_variance=None, highlight=(), density: bool = False, dim: int = 2,
                      height: int = 520) -> go.Figure:
@@ -80,51 +138,15 @@ def embedding_figure(df: pd.DataFrame, color_by: str = "domain", title: str = ""
         highlight: pids drawn on top with a black ring (the linked selection); the rest fades.
         density: 2-D only: density contours per domain instead of individual points (for large sets).
     """
-    fig = go.Figure()
     faded = 0.25 if len(highlight) else 0.75
     if density and dim == 2:
-        for d in ("source", "target"):
-            part = df[df["domain"] == d]
-            if not part.empty:
-                color = DOMAIN_COLORS.get(d, "#888")
-                fig.add_trace(go.Histogram2dContour(x=part["x"], y=part["y"], name=d, ncontours=12,
-                                                    contours=dict(coloring="lines"), line=dict(width=1.5),
-                                                    colorscale=[[0, color], [1, color]], showscale=False,
-                                                    hoverinfo="skip", showlegend=True))
+        traces = _density_traces(df)
     elif color_by == "confidence":
-        for d in ("source", "target"):
-            part = df[df["domain"] == d]
-            if not part.empty:
-                fig.add_trace(_trace(part, dim, d, dict(color=part["confidence"].fillna(0), colorscale="Viridis",
-                                                        cmin=0, cmax=1, symbol=DOMAIN_SYMBOLS[d], opacity=faded,
-                                                        showscale=d == "source",
-                                                        colorbar=dict(title="confidence", len=0.6))))
+        traces = _confidence_traces(df, dim, faded)
     else:
-        if color_by == "domain":
-            groups = [(d, df[df["domain"] == d], DOMAIN_COLORS.get(d, "#888"), d) for d in ("source", "target")]
-        else:
-            cats = sorted(df[color_by].astype(str).unique(), key=lambda c: (c == UNLABELED, c))
-            palette = CORRECT_COLORS if color_by == "correct" else {
-                c: ("#bbbbbb" if c == UNLABELED else CLASS_COLORS[i % len(CLASS_COLORS)]) for i, c in enumerate(cats)}
-            groups = [(f"{c} · {d}", df[(df[color_by].astype(str) == c) & (df["domain"] == d)], palette[c], d)
-                      for c in cats for d in ("source", "target")]
-        for name, part, color, d in groups:
-            if not part.empty:
-                fig.add_trace(_trace(part, dim, name, dict(color=color, symbol=DOMAIN_SYMBOLS.get(d, "circle"),
-                                                           opacity=faded)))
-    sel = df[df["pid"].isin(list(highlight))]
-    if not sel.empty:
-        fig.add_trace(_trace(sel, dim, "selected", dict(color="rgba(0,0,0,0)", size=12 if dim == 2 else 6,
-                                                        opacity=1.0, line=dict(width=2, color="black"),
-                                                        symbol=[DOMAIN_SYMBOLS.get(d, "circle")
-                                                                for d in sel["domain"]])))
-    ev = list(explained_variance or [])
-    axes = [f"{method} {i + 1}" + (f" ({100 * ev[i]:.1f}% of variance)" if i < len(ev) else "") for i in range(dim)]
-    if dim == 3:
-        fig.update_layout(scene=dict(xaxis_title=axes[0], yaxis_title=axes[1], zaxis_title=axes[2]))
-    else:
-        fig.update_xaxes(title_text=axes[0])
-        fig.update_yaxes(title_text=axes[1])
+        traces = _category_traces(df, color_by, dim, faded)
+    fig = go.Figure(traces + _selection_traces(df, highlight, dim))
+    _axis_titles(fig, method, explained_variance, dim)
     fig.update_layout(title=title, template=PLOTLY_TEMPLATE, height=height, dragmode="select" if dim == 2 else None,
                       legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0),
                       margin=dict(t=60, l=50, r=10, b=40), uirevision=title)

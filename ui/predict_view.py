@@ -11,6 +11,7 @@ import streamlit as st
 
 from tlcore.errors import TLError
 from tlcore.export.client import PredictClient
+from tlcore.runs.view import RunView
 from ui.safe import md
 from ui.state import home
 
@@ -32,7 +33,7 @@ def client() -> PredictClient:
 def usable_runs(store) -> list:
     """Completed runs that saved a model (compressed runs included)."""
     return [r for r in store.list(status="completed")
-            if r.strategy != "classical" and store.path(r.run_id, "model.safetensors").is_file()]
+            if RunView(store, r.run_id).has_model()]
 
 
 def run_label(rec) -> str:

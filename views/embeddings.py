@@ -13,12 +13,13 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.config import RunConfig
-from tlcore.embeddings import (PROJECTIONS, has_features, load_run_features, nearest, projection_cached,
-                               run_gap, run_projection)
+from tlcore.embeddings import PROJECTIONS, nearest, projection_cached, run_gap, run_projection
 from tlcore.embeddings.extract import extraction_status, launch_extraction
+from tlcore.embeddings.match import match_point_ids
 from tlcore.embeddings.project import projection_params
 from tlcore.errors import TLError
 from tlcore.runs.store import RunStore
+from tlcore.runs.view import RunView
 from ui import embedding_view as view
 from ui.auth import require_sign_in
 from ui.safe import md
@@ -32,7 +33,7 @@ FAST = {"pca"}  # projections computed in the page; the others run in the backgr
 
 @st.cache_data(show_spinner="Reading features…", max_entries=16)
 def features_for(root: str, run_id: str, which: str, mtime: float) -> dict:
-    return load_run_features(RunStore(root), run_id, which)
+    return RunView(RunStore(root), run_id).features(which)
 
 
 @st.cache_data(show_spinner="Projecting features…", max_entries=32)
@@ -56,8 +57,7 @@ def run_samples(config_json: str):
 
 
 def mtime(store, run_id: str, which: str) -> float:
-    p = store.path(run_id, f"features_{which}.npz")
-    return p.stat().st_mtime if p.is_file() else 0.0
+    return RunView(store, run_id).features_version(which)
 
 
 def current_selection() -> list[int]:
@@ -176,8 +176,7 @@ try:
 except TLError as exc:
     st.warning(f"This run has no stored features to project: {md(exc)}")
     st.stop()
-has_before = has_features(store, run_id, "before")
-frozen = bool((store.metrics(run_id).get("embeddings") or {}).get("frozen_backbone"))
+frozen = RunView(store, run_id).frozen_backbone()
 
 # the domain gap, before and after
 gap = gap_for(root, run_id, mtime(store, run_id, "before") + mtime(store, run_id, "after"))
@@ -202,7 +201,7 @@ if mode == "Compare with another run" and other_id:
     views = [("This run, after training", run_id, "after"), (f"{labels[other_id]} (after)", other_id, "after")]
 else:
     views = [("Before training", run_id, "before"), ("After training", run_id, "after")]
-missing = [v for v in views if not has_features(store, v[1], v[2])]
+missing = [v for v in views if not RunView(store, v[1]).has_features(v[2])]
 launched = set()
 if missing:
     st.warning("This run has no before-training features yet (it predates them).")
@@ -224,8 +223,7 @@ for title, rid, which in views:
     coords, ev = projection_for(root, rid, which, method, dim, tuple(sorted(params.items())), mtime(store, rid, which))
     df = view.points_frame(data, coords)
     if rid != run_id:  # match the other run's points to this run's ids by (domain, row)
-        key = dict(zip(zip(after["domain"], after["index"]), range(len(after["index"]))))
-        df["pid"] = [key.get((d, i), -1 - n) for n, (d, i) in enumerate(zip(df["domain"], df["index"]))]
+        df["pid"] = match_point_ids(after, data)
     frames[(rid, which)] = (title, df, ev)
 
 selection = current_selection()

@@ -16,6 +16,7 @@ import io
 
 import numpy as np
 
+from tlcore.runs import artifacts
 from tlcore.runs.store import RunStore
 
 
@@ -27,21 +28,21 @@ class Recorder:
 
     # inputs ---------------------------------------------------------------------------------------------
     def split(self, split) -> None:
-        self.store.write_json(self.run_id, "split.json", split.to_dict())
+        self.store.write_json(self.run_id, artifacts.SPLIT, split.to_dict())
 
     def labels(self, classes: list[str]) -> None:
-        self.store.write_json(self.run_id, "labels.json", {"classes": classes})
+        self.store.write_json(self.run_id, artifacts.LABELS, {"classes": classes})
 
     def domains(self, source, target) -> dict:
         domains = {"source": source.summary(), "target": target.summary(),
                    "source_fingerprint": source.fingerprint(), "target_fingerprint": target.fingerprint()}
-        self.store.write_json(self.run_id, "domains.json", domains)
+        self.store.write_json(self.run_id, artifacts.DOMAINS, domains)
         return domains
 
     def repro(self, config: dict, domains: dict, split, device: dict) -> None:
         from tlcore.reports.repro import repro_card
 
-        self.store.write_json(self.run_id, "repro.json", repro_card(config, domains, split.to_dict(), device))
+        self.store.write_json(self.run_id, artifacts.REPRO, repro_card(config, domains, split.to_dict(), device))
 
     def inputs(self, config: dict, source, target, classes, split, device: dict) -> None:
         """Modality, split, labels, domains and the reproducibility card, before training."""
@@ -52,14 +53,14 @@ class Recorder:
 
     def copy_inputs(self, parent_id: str) -> None:
         """A derived run (e.g. compression) shares its parent's split, labels, domains and card."""
-        for name in ("split.json", "labels.json", "domains.json", "repro.json"):
+        for name in artifacts.INPUTS:
             obj = self.store.read_json(parent_id, name)
             if obj is not None:
                 self.store.write_json(self.run_id, name, obj)
 
     # outputs --------------------------------------------------------------------------------------------
     def history(self, history: list) -> None:
-        self.store.write_json(self.run_id, "history.json", history)
+        self.store.write_json(self.run_id, artifacts.HISTORY, history)
 
     def predictions(self, key: str, dom, idx, labels, probs, classes: list[str]) -> None:
         """``predictions_<key>.csv``: index, source, (text), true, pred, confidence, p_<class>..."""
@@ -74,19 +75,18 @@ class Recorder:
             df[f"p_{c}"] = probs[:, j].round(5)
         buf = io.StringIO()
         df.to_csv(buf, index=False)
-        self.store.write_bytes(self.run_id, f"predictions_{key}.csv", buf.getvalue().encode("utf-8"))
+        self.store.write_bytes(self.run_id, artifacts.predictions(key), buf.getvalue().encode("utf-8"))
 
     def features(self, features: dict, when: str = "after") -> None:
         """``features_after.npz`` / ``features_before.npz``: ``{key: {features, labels, index}}`` flattened to
         ``<key>.<field>`` arrays, features as float16 (read back by
         :func:`tlcore.embeddings.project.load_features_npz`)."""
-        if when not in ("after", "before"):
-            raise ValueError(f"when must be 'after' or 'before', not {when!r}")
+        name = artifacts.features(when)  # ValueError unless "after" or "before"
         buf = io.BytesIO()
         arrays = {f"{key}.{k}": np.asarray(v, dtype=np.float16) if k == "features" else np.asarray(v)
                   for key, d in features.items() for k, v in d.items()}
         np.savez_compressed(buf, **arrays)
-        self.store.write_bytes(self.run_id, f"features_{when}.npz", buf.getvalue())
+        self.store.write_bytes(self.run_id, name, buf.getvalue())
 
     def model(self, model, cfg, classes: list[str], extra: dict | None = None) -> None:
         """``model.safetensors`` + ``model.json`` (:func:`tlcore.models.io.save_model`)."""
@@ -98,7 +98,7 @@ class Recorder:
 
     def metrics(self, metrics: dict) -> None:
         """Rewrite ``metrics.json`` of a finished run (e.g. to add flags computed from the stored run)."""
-        self.store.write_json(self.run_id, "metrics.json", metrics)
+        self.store.write_json(self.run_id, artifacts.METRICS, metrics)
 
     def finish(self, status: str, *, seconds: float, metrics: dict | None = None, error: str | None = None) -> None:
         self.store.finish(self.run_id, status, metrics=metrics, error=error, seconds=seconds)
