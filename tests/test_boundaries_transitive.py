@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE_FILES = sorted([ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "ui").glob("*.py")])
+PAGE_FILES = sorted([ROOT / "app.py", *(ROOT / "views").rglob("*.py"), *(ROOT / "ui").rglob("*.py")])
 HEAVY = ("torch", "torchvision", "transformers", "timm")
 # pages known to load torch at import time, and why (issue 11 leaves these for the torch-free specs step)
 _STRATEGIES = ("imports tlcore.strategies (STRATEGIES), whose strategy classes import torch at module level; "
