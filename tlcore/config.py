@@ -88,6 +88,7 @@ class RunConfig:
     test_fraction: float = 0.5
     seed: int = 0
     device: str = "auto"
+    devices: int = 1  # > 1: one run across that many processes/GPUs (data parallel, tlcore/training/ddp.py)
     pretrained: bool = True
     augment: bool | str = False  # false, true (= "auto": a policy that fits the classes) or a policy name
     early_stopping_patience: int = 5
@@ -102,6 +103,8 @@ class RunConfig:
         d = dataclasses.asdict(self)
         d["source"] = self.source.to_dict()
         d["target"] = self.target.to_dict()
+        if d["devices"] == 1:  # the default is left out, so every earlier config keeps its JSON (and its key)
+            del d["devices"]
         return d
 
     def to_json(self) -> str:
@@ -145,6 +148,7 @@ class RunConfig:
             test_fraction=_number(d.get("test_fraction", cls.test_fraction), "test_fraction", 0.01, 0.99),
             seed=_integer(d.get("seed", cls.seed), "seed", 0, 2**31 - 1),
             device=_text(d.get("device", cls.device), "device"),
+            devices=_integer(d.get("devices", cls.devices), "devices", 1, 64),
             pretrained=_boolean(d.get("pretrained", cls.pretrained), "pretrained"),
             augment=_augment(d.get("augment", cls.augment)),
             early_stopping_patience=_integer(d.get("early_stopping_patience", cls.early_stopping_patience),

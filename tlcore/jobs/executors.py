@@ -86,6 +86,15 @@ def needs_gpu(snap) -> bool:
     return str(snap.config.get("device", "auto")) != "cpu"
 
 
+def devices_wanted(snap) -> int:
+    """GPUs one job needs: a train job with ``devices: N`` (one run across N GPUs, tlcore/training/ddp.py)
+    needs N, every other GPU job one."""
+    try:
+        return max(1, int(snap.config.get("devices", 1) or 1)) if snap.kind == "train" else 1
+    except (TypeError, ValueError):
+        return 1
+
+
 class LocalExecutor:
     """Job child processes on this machine, one GPU each when there are GPUs."""
 
@@ -109,8 +118,11 @@ class LocalExecutor:
             for g in (h.gpus or "").split(","):
                 if g in load:
                     load[g] += 1
-        free = [g for g in self.gpus if load[g] < self.per_gpu]
-        return min(free, key=lambda g: (load[g], self.gpus.index(g))) if free else False
+        free = sorted((g for g in self.gpus if load[g] < self.per_gpu), key=lambda g: (load[g], self.gpus.index(g)))
+        n = devices_wanted(snap)
+        if n > len(self.gpus):
+            return ""  # cannot ever fit: the run itself refuses it with the numbers (ddp.check)
+        return ",".join(free[:n]) if len(free) >= n else False
 
     def start(self, queue, snap, worker_id: str, limit: float) -> Handle:
         log = open(snap.log_path, "ab")
@@ -193,7 +205,7 @@ class RayExecutor:
     def start(self, queue, snap, worker_id: str, limit: float) -> Handle:
         num_gpus = snap.resources.get("num_gpus")
         if num_gpus is None:
-            num_gpus = 1 if needs_gpu(snap) and self.ray.cluster_resources().get("GPU", 0) else 0
+            num_gpus = devices_wanted(snap) if needs_gpu(snap) and self.ray.cluster_resources().get("GPU", 0) else 0
         opts = {"num_cpus": snap.resources.get("num_cpus", 1), "num_gpus": num_gpus,
                 "runtime_env": {"env_vars": {"PYTHONPATH": pythonpath()}}}
         ref = self._remote.options(**opts).remote(snap.job_id, str(self.root), worker_id)

@@ -49,7 +49,7 @@ class TrainingDiverged(TLError):
 
 def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, batch_size: int, lr: float,
         weight_decay: float, device: torch.device, seed: int = 0, patience: int = 5, checkpoint: str = "best_val",
-        callbacks: list | None = None, control: Control | None = None) -> FitResult:
+        callbacks: list | None = None, control: Control | None = None, parallel=None) -> FitResult:
     """Train ``model`` with ``strategy``; returns the history. Raises :class:`Cancelled` when cancelled.
 
     ``callbacks``: plain ``fn(event)`` functions or objects with ``on_event(event, state, control)`` /
@@ -57,11 +57,13 @@ def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, b
     epochs without a better source-validation accuracy (0 = off). ``checkpoint``: ``best_val`` restores the
     weights of the best source-validation epoch; ``last`` keeps the last epoch's (adaptation: source validation
     picks the wrong checkpoint under shift, it peaks before the transfer loss has acted).
+    ``parallel``: one rank of a data-parallel run (tlcore/training/ddp.py): it wraps the model after
+    ``configure``, takes its share of every global batch and averages gradients and the epoch record.
     """
     control = control or Control()
     control.should_stop = False
     optimizer = _configure(model, strategy, data, lr, weight_decay, device)
-    run = _Epochs(model, strategy, data, optimizer, batch_size, device, seed, control)
+    run = _Epochs(model, strategy, data, optimizer, batch_size, device, seed, control, parallel)
     best, stopper = BestWeights(model, restore=checkpoint == "best_val"), EarlyStopping(patience)
     cbs = CallbackList([*(callbacks or []), best, stopper], run.state, control)
     run.state.epochs = epochs
@@ -96,8 +98,10 @@ def _configure(model, strategy, data, lr, weight_decay, device):
 class _Epochs:
     """One training epoch at a time: the seeded source batches, the target stream, the steps, the validation."""
 
-    def __init__(self, model, strategy, data, optimizer, batch_size, device, seed, control):
+    def __init__(self, model, strategy, data, optimizer, batch_size, device, seed, control, parallel=None):
         self.model, self.strategy, self.data, self.optimizer = model, strategy, data, optimizer
+        self.parallel = parallel
+        self.train_model = parallel.wrap(model, strategy) if parallel else model
         self.batch_size, self.device, self.control = batch_size, device, control
         self.rng = np.random.default_rng(seed)
         self.src_lengths = data.source_train.lengths()
@@ -126,6 +130,8 @@ class _Epochs:
                 cbs.event(_progress_event("step", state, self.t0, logs))
         val_acc = evaluate_accuracy(self.model, data.source_val, inference_batch_size(self.device, self.batch_size),
                                     self.device)
+        if self.parallel:  # every rank sees the same numbers, so early stopping and best weights agree
+            sums, val_acc = self.parallel.mean(sums), self.parallel.mean({"v": val_acc})["v"]
         return {"epoch": epoch + 1, "step": state.step, **{k: v / max(1, n_steps) for k, v in sums.items()},
                 "val_acc": val_acc, "seconds": round(time.time() - self.t0, 3)}
 
@@ -133,18 +139,22 @@ class _Epochs:
         if self.control.cancelled():
             raise Cancelled("run cancelled by the user")
         device, state = self.device, self.state
+        shard = self.parallel.shard if self.parallel else None
+        idx = shard(idx) if shard else idx
         batch = {"x_s": self.data.source_train.batch(idx, device, train=True),
                  "y_s": torch.as_tensor(self.data.source_train.labels[idx], device=device)}
         if self.tgt_iter is not None:
-            batch.update(self.tgt_iter.next(device))
+            batch.update(self.tgt_iter.next(device, shard))
         with autocast(device, training=True):
-            out = self.strategy.training_step(self.model, batch, state)
+            out = self.strategy.training_step(self.train_model, batch, state)
         loss = out.loss.float()
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss became {float(loss)} at step {state.step} (epoch {state.epoch + 1}); "
                                    "try a lower learning rate")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.parallel:
+            self.parallel.after_backward()
         self.optimizer.step()
         state.step += 1
         return {"loss": float(loss.detach()), **out.logs}
@@ -196,10 +206,11 @@ class _TargetCycle:
         self.mask = data.target_labeled_mask if data.target_labeled_mask is not None else np.zeros(len(self.set), bool)
         self.batch_size, self.rng, self.queue = batch_size, rng, []
 
-    def next(self, device):
+    def next(self, device, shard=None):
         if not self.queue:
             self.queue = batches(len(self.set), self.batch_size, self.rng, self.set.lengths(), drop_last=True)
         idx = self.queue.pop()
+        idx = shard(idx) if shard else idx
         labels = np.where(self.mask[idx], self.set.labels[idx], -1)
         return {"x_t": self.set.batch(idx, device, train=True), "y_t": torch.as_tensor(labels, device=device),
                 "m_t": torch.as_tensor(self.mask[idx], device=device)}

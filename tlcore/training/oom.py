@@ -21,7 +21,12 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def fit_with_oom_retry(model, strategy, data, cfg, device, emit, callbacks, control):
     """``fit`` that halves the batch size and starts over (from the same initial weights) when the GPU runs
     out of memory, down to 1. Returns ``(FitResult, batch size used)``; the reduction is reported as a phase
-    event ("Batch size reduced 64 -> 32 due to GPU memory") and recorded in the metrics."""
+    event ("Batch size reduced 64 -> 32 due to GPU memory") and recorded in the metrics. A run with
+    ``devices: N`` (N > 1) trains data parallel instead (tlcore/training/ddp.py; no batch halving there)."""
+    if int(getattr(cfg, "devices", 1) or 1) > 1:
+        from tlcore.training.ddp import fit_distributed
+
+        return fit_distributed(model, strategy, data, cfg, device, emit, callbacks, control)
     import copy
     import gc
 

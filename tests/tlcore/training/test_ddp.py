@@ -1,0 +1,87 @@
+"""One run across 2 processes (DistributedDataParallel, gloo on CPU): the real pipeline on tiny_cnn / digits.
+Both ranks end with the same weights, the loss falls, only rank 0 records; unsupported strategies are refused
+before any process starts; the local executor gives a ``devices: N`` job N GPUs (fake device list)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from tlcore.config import RunConfig
+from tlcore.errors import ConfigError
+from tlcore.pipeline import run_experiment
+
+TINY = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn", "epochs": 3,
+        "image_size": 16, "batch_size": 16, "max_samples_per_domain": 160, "device": "cpu", "devices": 2,
+        "early_stopping_patience": 0}
+
+
+def _params(path):
+    state = torch.load(path, weights_only=True)
+    return {k: v for k, v in state.items() if "running_" not in k and "num_batches" not in k}
+
+
+@pytest.mark.parametrize("strategy", ["scratch", "dann"])  # dann: a strategy module (discriminator) too
+def test_two_gloo_processes_train_one_run_and_end_with_equal_weights(store, tmp_path, monkeypatch, strategy):
+    monkeypatch.setenv("TL_DDP_RESULT_DIR", str(tmp_path))
+    events = []
+    rec = run_experiment(RunConfig.from_dict({**TINY, "strategy": strategy}), store, callbacks=[events.append])
+    assert rec.status == "completed" and rec.target_acc is not None
+    assert any("training on 2 processes (gloo)" in str(e.get("phase")) for e in events)
+    r0, r1 = _params(tmp_path / "rank0.pt"), _params(tmp_path / "rank1.pt")
+    assert r0.keys() == r1.keys() and len(r0) > 4
+    assert (strategy == "dann") == any(k.startswith("strategy.") for k in r0)  # the discriminator is compared
+    for k in r0:
+        assert torch.allclose(r0[k], r1[k], atol=1e-5), f"{k} differs between the ranks"
+    losses = [h["loss"] for h in store.read_json(rec.run_id, "history.json")]
+    assert len(losses) == 3 and losses[-1] < losses[0], losses
+    assert store.read_json(rec.run_id, "config.json")["devices"] == 2  # recorded: a re-run is data parallel too
+
+
+def test_one_process_config_keeps_its_json_and_bad_values_are_refused():
+    assert "devices" not in RunConfig.from_dict({**TINY, "devices": 1}).to_dict()
+    assert RunConfig.from_dict(TINY).devices == 2
+    with pytest.raises(ConfigError, match="devices"):
+        RunConfig.from_dict({**TINY, "devices": 0})
+
+
+@pytest.mark.parametrize("strategy,why", [("linear_probe", "cached frozen features"),
+                                          ("gradual_unfreezing", "unfreezes layers during training")])
+def test_unsupported_strategies_are_refused_with_the_reason(store, strategy, why):
+    with pytest.raises(ConfigError, match=why):
+        run_experiment(RunConfig.from_dict({**TINY, "strategy": strategy}), store)
+
+
+def test_batch_smaller_than_the_process_count_is_refused(store):
+    with pytest.raises(ConfigError, match="batch_size: 1 is smaller than devices"):
+        run_experiment(RunConfig.from_dict({**TINY, "strategy": "scratch", "batch_size": 1}), store)
+
+
+def test_local_executor_gives_a_devices_n_job_n_gpus_or_makes_it_wait(tmp_path):
+    from tlcore.jobs.executors import Handle, LocalExecutor
+
+    ex = LocalExecutor(tmp_path, gpus=["0", "1", "2"], per_gpu=1)
+    ddp = SimpleNamespace(kind="train", resources={}, config={"devices": 2, "device": "auto"})
+    one = SimpleNamespace(kind="train", resources={}, config={"device": "auto"})
+    assert ex.pick_gpu(ddp, {}) == "0,1"
+    busy = {"a": Handle("a", gpus="0,1")}
+    assert ex.pick_gpu(ddp, busy) is False               # only GPU 2 is free: the 2-GPU job waits
+    assert ex.pick_gpu(one, busy) == "2"
+
+
+def test_cancel_during_data_parallel_training_stops_every_rank(store):
+    import multiprocessing
+
+    from tlcore.errors import Cancelled
+
+    calls = []
+
+    def cancel_check():
+        calls.append(1)
+        return len(calls) > 3  # a few steps in
+
+    with pytest.raises(Cancelled):
+        run_experiment(RunConfig.from_dict({**TINY, "strategy": "scratch"}), store, cancel_check=cancel_check)
+    assert store.list()[0].status == "cancelled"
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("tl-ddp-rank")]

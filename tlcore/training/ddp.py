@@ -1,0 +1,242 @@
+"""One run across several processes: data parallel with ``torch.distributed`` (NCCL on GPUs, gloo on CPU).
+
+A run asks for it with ``devices: N`` (N > 1). The job process is rank 0: it prepares data and model as
+usual, then, for the training phase only, starts N-1 helper processes (``spawn``) that receive the configured
+inputs (model, strategy, encoded data) and join a process group. Every rank runs the one loop
+(tlcore/training/loop.py) with a :class:`Parallel` handle:
+
+- the model is wrapped in ``DistributedDataParallel`` after the strategy's ``configure`` (gradients averaged
+  in buckets during backward; buffers such as BatchNorm statistics broadcast from rank 0 at each forward);
+- the loop's seeded global batches (the same on every rank) are split by stride, rank ``r`` taking
+  ``idx[r::N]``: disjoint shards as with ``DistributedSampler``, but the global order, the text length
+  buckets and the epoch count stay those of a one-process run with the same ``batch_size``;
+- a strategy's own modules (e.g. DANN's domain discriminator) start from rank 0's weights and have their
+  gradients all-reduced after backward;
+- the epoch record (losses, source-validation accuracy) is averaged over ranks, so early stopping and the
+  best-weights restore decide the same on every rank.
+
+Only rank 0 records (events, history, evaluation, model); helpers end with the training phase. GPU: rank r
+uses ``cuda:r`` of the devices the job may see (the local executor gives a ``devices: N`` job N GPUs). CPU:
+gloo, each rank with ``cores / N`` threads (for tests and checks; it does not speed up training on CPU).
+
+Not covered, refused with a :class:`ConfigError` before any process starts: strategies that train on cached
+frozen features (nothing heavy to parallelise), strategies that change which parameters train during the run
+(gradual unfreezing: DDP fixes the trained set at wrap time) or call parts of the model directly (knowledge
+distillation). No out-of-memory batch halving in a DDP run (an OOM fails the run with the message).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import traceback
+from datetime import timedelta
+
+from tlcore.errors import ConfigError, TLError
+
+BACKENDS = {"cuda": "nccl", "cpu": "gloo"}
+REFUSED = {
+    "gradual_unfreezing": "it unfreezes layers during training, and DistributedDataParallel fixes the trained "
+                          "parameters when it wraps the model",
+    "distillation": "it calls the model's backbone directly, outside the DistributedDataParallel wrapper",
+}
+MAX_DEVICES = 64
+
+
+def check(cfg, strategy, device) -> None:
+    """Raise :class:`ConfigError` (naming the setting) when this run cannot use ``devices: N``."""
+    n = int(getattr(cfg, "devices", 1) or 1)
+    if n <= 1:
+        return
+    if strategy.name in REFUSED:
+        raise ConfigError(f"devices: {n} processes are not supported for strategy {strategy.name!r}: "
+                          f"{REFUSED[strategy.name]}. Use devices: 1.")
+    if strategy.caches_features:
+        raise ConfigError(f"devices: strategy {strategy.name!r} trains a head on cached frozen features; that is "
+                          "light work for one process. Use devices: 1 (or a strategy that trains the backbone).")
+    if cfg.batch_size < n:
+        raise ConfigError(f"batch_size: {cfg.batch_size} is smaller than devices ({n}); each process needs at "
+                          "least one sample of every batch (batch_size is the global batch).")
+    if device.type == "cuda":
+        import torch
+
+        if torch.cuda.device_count() < n:
+            raise ConfigError(f"devices: {n} asked for but this job sees {torch.cuda.device_count()} GPU(s)")
+    elif device.type != "cpu":
+        raise ConfigError(f"devices: data parallel needs CUDA or the CPU, not {device.type}")
+
+
+class Parallel:
+    """What the loop asks of one rank: wrap, shard, sync gradients of extra modules, average the record."""
+
+    def __init__(self, rank: int, world: int, device):
+        self.rank, self.world, self.device = rank, world, device
+        self.extra: list = []
+
+    def wrap(self, model, strategy):
+        import torch.distributed as dist
+
+        self.extra = [p for m in strategy.extra_modules() for p in m.parameters()]
+        for m in strategy.extra_modules():  # created in configure from each rank's own random state
+            for t in [*m.parameters(), *m.buffers()]:
+                dist.broadcast(t.data, src=0)
+        if not any(p.requires_grad for p in model.parameters()):
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return _Wrapped(model, device_ids=ids)
+
+    def shard(self, idx):
+        return idx[self.rank::self.world]
+
+    def after_backward(self) -> None:
+        import torch.distributed as dist
+
+        for p in self.extra:
+            if p.grad is not None:
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                p.grad.div_(self.world)
+
+    def mean(self, values: dict) -> dict:
+        import torch
+        import torch.distributed as dist
+
+        keys = sorted(values)
+        t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64,
+                         device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return {k: float(v) / self.world for k, v in zip(keys, t.tolist())}
+
+
+def _wrapped_class():
+    from torch.nn.parallel import DistributedDataParallel
+
+    class Wrapped(DistributedDataParallel):
+        """DDP that answers attribute look-ups (``out_features``, ``backbone``...) from the wrapped model."""
+
+        def __getattr__(self, name):
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                return getattr(self.module, name)
+
+    return Wrapped
+
+
+def _Wrapped(model, **kwargs):  # noqa: N802 - a factory standing for the class (torch imported lazily)
+    return _wrapped_class()(model, **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _timeout() -> timedelta:
+    return timedelta(seconds=float(os.environ.get("TL_DDP_TIMEOUT", "600")))
+
+
+def _init(rank: int, world: int, port: int, device) -> None:
+    import torch
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    else:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    dist.init_process_group(BACKENDS[device.type], init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=world, timeout=_timeout())
+
+
+def _fit_kwargs(cfg) -> dict:
+    return {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
+            "seed": cfg.seed, "patience": cfg.early_stopping_patience, "checkpoint": cfg.checkpoint}
+
+
+def _helper(rank: int, world: int, port: int, device_type: str, blob: bytes, errors) -> None:
+    """A helper rank: the same fit on its shard of every batch; records nothing."""
+    import torch
+    import torch.distributed as dist
+
+    from tlcore.training.callbacks import Control
+    from tlcore.training.loop import fit
+
+    try:
+        device = torch.device(f"cuda:{rank}" if device_type == "cuda" else "cpu")
+        model, strategy, data, kwargs = pickle.loads(blob)  # noqa: S301 - from the parent process, in memory
+        _init(rank, world, port, device)
+        fit(model.to(device), strategy, data, device=device, control=Control(), parallel=Parallel(rank, world, device),
+            **kwargs)
+        _save_for_tests(rank, model, strategy)
+        dist.destroy_process_group()
+    except BaseException as exc:  # noqa: BLE001 - reported to rank 0, then this process exits non-zero
+        errors.put(f"rank {rank}: {type(exc).__name__}: {exc}\n{traceback.format_exc()[-2000:]}")
+        raise SystemExit(1) from None
+
+
+def fit_distributed(model, strategy, data, cfg, device, emit, callbacks, control):
+    """``fit`` across ``cfg.devices`` processes; returns ``(FitResult, batch size)`` like the OOM wrapper.
+    This process is rank 0 and keeps the trained model."""
+    import multiprocessing
+
+    import torch.distributed as dist
+
+    from tlcore.training.loop import fit
+
+    check(cfg, strategy, device)
+    world = int(cfg.devices)
+    port = _free_port()
+    model.to("cpu")
+    blob = pickle.dumps((model, strategy, data, _fit_kwargs(cfg)), protocol=5)
+    model.to(device)
+    ctx = multiprocessing.get_context("spawn")
+    errors = ctx.SimpleQueue()
+    helpers = [ctx.Process(target=_helper, args=(r, world, port, device.type, blob, errors), daemon=True,
+                           name=f"tl-ddp-rank{r}") for r in range(1, world)]
+    del blob
+    emit({"type": "phase", "phase": f"training on {world} processes ({BACKENDS[device.type]})"})
+    for p in helpers:
+        p.start()
+    try:
+        _init(0, world, port, device)
+        result = fit(model, strategy, data, device=device, callbacks=callbacks, control=control,
+                     parallel=Parallel(0, world, device), **_fit_kwargs(cfg))
+        dist.destroy_process_group()
+        for p in helpers:
+            p.join(timeout=60)
+        failed = [p for p in helpers if p.exitcode != 0]
+        if failed:
+            raise TLError(_helper_error(errors) or f"a data-parallel helper process exited with {failed[0].exitcode}")
+        _save_for_tests(0, model, strategy)
+        return result, cfg.batch_size
+    except TLError:
+        raise
+    except RuntimeError as exc:  # a collective timed out or a peer vanished: name the helper's own error
+        why = _helper_error(errors)
+        raise TLError(f"data-parallel training failed: {why or exc}") from exc
+    finally:
+        for p in helpers:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=10)
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _save_for_tests(rank: int, model, strategy) -> None:
+    """With ``TL_DDP_RESULT_DIR`` set (tests), each rank's final weights, the strategy's modules included."""
+    folder = os.environ.get("TL_DDP_RESULT_DIR")
+    if folder:
+        import torch
+
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        for i, m in enumerate(strategy.extra_modules()):
+            state.update({f"strategy.{i}.{k}": v.detach().cpu() for k, v in m.state_dict().items()})
+        torch.save(state, os.path.join(folder, f"rank{rank}.pt"))
+
+
+def _helper_error(errors) -> str | None:
+    try:
+        return None if errors.empty() else errors.get()
+    except (OSError, EOFError):
+        return None
