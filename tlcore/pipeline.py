@@ -73,6 +73,7 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     from tlcore.training.device import (describe_device, inference_batch_size, precision_name, resolve_device,
                                         seed_everything)
     from tlcore.training.features import FeatureCache, encode_split, extract_features
+    from tlcore.training.prefix import partial_groups, prepare_partial_run
     from tlcore.training.callbacks import Control, SetupReport
     from tlcore.training.loop import TrainData
 
@@ -88,6 +89,7 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.pretrained)
     # the backbone as it was before training, for the "before" embeddings (frozen backbones do not change)
     frozen = strategy.caches_features
+    partial = partial_groups(strategy)  # cached partial fine-tuning: the top N layer groups train
     initial_state = None if frozen else {k: v.detach().clone() for k, v in backbone.state_dict().items()}
     model = Classifier(backbone, len(classes), bottleneck=cfg.bottleneck).to(device)
     if source.modality == "image":
@@ -100,6 +102,9 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
         cache = FeatureCache.for_run(rec.store.root, cfg, source, target, split, precision_name(device))
         sets, train_model = extract_features(model, sets, device, inference_batch_size(device, cfg.batch_size), emit,
                                              cache=cache, domain_bn=cfg.domain_bn)
+    elif partial:  # the frozen layers below run once; train_model holds the top groups (tlcore/training/prefix.py)
+        sets, train_model, initial_state = prepare_partial_run(model, sets, partial, cfg, rec.store.root, source,
+                                                               target, split, device, emit)
     data = TrainData(source_train=sets["source_train"], source_val=sets["source_val"],
                      target_train=sets["target_train"], num_classes=len(classes),
                      target_labeled_mask=sets["target_labeled_mask"])
@@ -121,7 +126,7 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     rec.features(features, "after")
     rec.model(model, cfg, classes)  # model.safetensors + model.json, before the initial weights are loaded back
     emit({"type": "phase", "phase": "embeddings"})
-    before = features_before(model, sets, features, initial_state, cfg, device)
+    before = features_before(train_model if partial else model, sets, features, initial_state, cfg, device)
     rec.features(before, "before")
     metrics["embeddings"] = gap_summary(before, features, classes, cfg, initial_state is None and not cfg.bottleneck)
     return metrics

@@ -16,6 +16,9 @@ class FineTuningParams:
     freeze_backbone: bool = param(False, "Keep the whole backbone frozen: its features are computed once and "
                                          "cached, and only the bottleneck (run setting `bottleneck`) and the head "
                                          "train. Fast on CPU; alignment losses then act on the bottleneck.")
+    train_last_groups: int = param(0, "Train only the last N layer groups and cache the output of the frozen "
+                                      "layers below them once (0 = off). Much faster than fine-tuning the "
+                                      "whole backbone on a CPU.", min=0, max=100)
 
 
 class FineTuning(Strategy):
@@ -32,7 +35,7 @@ class FineTuning(Strategy):
 
     def configure(self, model, ctx: SetupContext):
         groups = model.backbone.layer_groups()
-        n = self.params.trainable_groups
+        n = self.params.trainable_groups or self.params.train_last_groups
         train_groups = [] if self.params.freeze_backbone else groups if n == 0 else groups[-n:]
         freeze(model.backbone, True)
         params = [p for g in train_groups for p in g]
