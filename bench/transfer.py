@@ -43,7 +43,7 @@ def config_for(pair: str, strategy: str, seed: int, max_samples: int, labeled_fr
     """One run's config. ``params`` are given to every strategy whose Params has those fields."""
     import dataclasses
 
-    from tlcore.strategies import get_strategy
+    from tlcore.strategies.specs import get_spec
 
     src, tgt, modality = PAIRS[pair]
     cfg = {"source": {"path": str(DATA / src)}, "target": {"path": str(DATA / tgt),
@@ -55,7 +55,7 @@ def config_for(pair: str, strategy: str, seed: int, max_samples: int, labeled_fr
     cfg.update(extra)
     if strategy == "linear_probe":
         cfg["bottleneck"] = 0  # a linear probe stays linear
-    fields = {f.name for f in dataclasses.fields(get_strategy(strategy).Params)}
+    fields = {f.name for f in dataclasses.fields(get_spec(strategy).Params)}
     mine = (params or {}).get(modality, {})
     cfg["params"] = {k: v for k, v in mine.items() if k in fields}
     return cfg

@@ -16,10 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_FILES = sorted([ROOT / "app.py", *(ROOT / "views").rglob("*.py"), *(ROOT / "ui").rglob("*.py")])
 HEAVY = ("torch", "torchvision", "transformers", "timm")
-# pages known to load torch at import time, and why (issue 11 leaves these for the torch-free specs step)
-_STRATEGIES = ("imports tlcore.strategies (STRATEGIES), whose strategy classes import torch at module level; "
-               "fixing it needs torch-free strategy specs (Params, flags, help text), issue 11 step 5")
-KNOWN: dict[str, str] = {"views/train.py": _STRATEGIES, "ui/train_settings.py": _STRATEGIES}
+KNOWN: dict[str, str] = {}  # pages known to load torch at import time, and why (none since the torch-free specs)
 
 
 def module_level_imports(path: Path) -> list[str]:
@@ -59,5 +56,5 @@ def test_page_dependencies_do_not_load_torch(path, request):
 
 
 def test_the_check_detects_torch():
-    assert "torch" in _loaded(["tlcore.strategies"])
+    assert "torch" in _loaded(["tlcore.strategies.registry"])
     assert _loaded(["tlcore.pipeline", "tlcore.runs.recorder", "tlcore.data.prepare", "tlcore.training.oom"]) == []

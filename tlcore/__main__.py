@@ -164,10 +164,10 @@ def cmd_backbones(a) -> int:
 
 
 def cmd_strategies(a) -> int:
-    from tlcore.strategies import STRATEGIES
+    from tlcore.strategies.specs import SPECS
 
-    for cls in STRATEGIES.values():
-        d = cls.describe()
+    for spec in SPECS.values():
+        d = spec.describe()
         params = ", ".join(f"{p['name']}={p['default']}" for p in d["params"]) or "-"
         print(f"{d['name']:<20} {d['title']}\n{'':<20} params: {params}")
     return 0

@@ -26,7 +26,12 @@ __all__ = ["run_experiment", "validate", "prepare_data", "subsample", "trainable
 def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[dict], None]] | None = None,
                    cancel_check: Callable[[], bool] | None = None, run_id: str | None = None) -> RunRecord:
     """Run one experiment end to end and record it. Errors are recorded on the run and re-raised."""
-    strategy, spec = validate(cfg, store)
+    checked = validate(cfg, store)
+    from tlcore.strategies.registry import get_strategy
+
+    strategy = get_strategy(cfg.strategy)(checked.params)
+    strategy.bind_store(store)
+    spec = checked.backbone
     callbacks = list(callbacks or [])
     rid = store.create(cfg.to_dict(), status="running", run_id=run_id)
     rec = Recorder(store, rid)
@@ -86,7 +91,7 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
                           f"{source.modality}s")
     rec.inputs(cfg.to_dict(), source, target, classes, split, describe_device(device))
     emit({"type": "phase", "phase": "building model"})
-    backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.pretrained)
+    backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.requires.pretrained)
     # the backbone as it was before training, for the "before" embeddings (frozen backbones do not change)
     frozen = strategy.caches_features
     partial = partial_groups(strategy)  # cached partial fine-tuning: the top N layer groups train

@@ -55,7 +55,7 @@ def plan_sweep(pairs: list[tuple[dict, dict]], strategies: list[str], seeds: lis
         sweep_id: id recorded in each config's ``name`` as ``sweep:<id>`` (a new one by default).
         classical: include the classical baseline.
     """
-    from tlcore.pipeline import validate
+    from tlcore.validation import validate
 
     sweep_id = sweep_id or new_sweep_id()
     seeds = list(seeds) if seeds else [int(base_config.get("seed", 0) or 0)]
@@ -79,13 +79,32 @@ def plan_sweep(pairs: list[tuple[dict, dict]], strategies: list[str], seeds: lis
 def _params_for(strategy: str, base_config: dict) -> dict:
     """The base config's params for its own strategy; for the others, the fields they share with it (e.g.
     ``freeze_backbone``, ``trainable_groups``), so a sweep compares strategies in one regime."""
-    from tlcore.strategies import get_strategy
+    from tlcore.strategies.specs import get_spec
 
     params = dict(base_config.get("params") or {})
     if strategy == base_config.get("strategy"):
         return params
-    own = {f["name"] for f in get_strategy(strategy).describe()["params"]}
+    own = {f["name"] for f in get_spec(strategy).describe()["params"]}
     return {k: v for k, v in params.items() if k in own}
+
+
+def strategy_batch(config: dict, strategies: list[str] | None = None) -> tuple[list[tuple[str, dict]], list[str]]:
+    """One config per strategy for "Run all strategies": the same data, split and seed; each strategy gets the
+    parameters it shares with ``config``'s (``_params_for``, as a sweep does). Returns ``([(name, config)],
+    ["name (reason)"])``: the runnable configs and the strategies that do not apply to these settings."""
+    from tlcore.errors import TLError
+    from tlcore.strategies.specs import SPECS
+    from tlcore.validation import validate
+
+    runnable, skipped = [], []
+    for name in strategies or list(SPECS):
+        cfg = {**config, "strategy": name, "params": _params_for(name, config)}
+        try:
+            validate(RunConfig.from_dict(cfg))
+            runnable.append((name, cfg))
+        except TLError as exc:
+            skipped.append(f"{name} ({exc})")
+    return runnable, skipped
 
 
 def run_sweep(plan: list[dict], store, callbacks: list[Callable[[dict], None]] | None = None,

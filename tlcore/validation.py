@@ -1,25 +1,34 @@
-"""Cheap checks of a run config before any data or model is loaded (torch is imported only when called)."""
+"""Cheap checks of a run config before any data or model is loaded. Torch-free: it reads the strategy table
+(:mod:`tlcore.strategies.specs`) and the backbone registry only, so the dashboard can call it."""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from tlcore.config import RunConfig
 from tlcore.errors import ConfigError
 
 
-def validate(cfg: RunConfig, store=None):
-    """Unknown strategy/backbone, bad params, options the strategy cannot honour. With ``store``, strategies
-    that read other runs (distillation's teacher) are bound to it and check those runs too.
-    Returns ``(strategy, backbone spec)``."""
-    from tlcore.models.registry import resolve_spec
-    from tlcore.strategies import build_strategy
+class Checked(NamedTuple):
+    """A validated choice: the strategy's spec, its parsed Params, and the backbone's registry row."""
 
-    strategy = build_strategy(cfg.strategy, cfg.params)
-    if store is not None:
-        strategy.bind_store(store)
-    spec = resolve_spec(cfg.backbone)
-    strategy.precheck()
-    if cfg.bottleneck and not strategy.supports_bottleneck:
+    strategy: object
+    params: object
+    backbone: object
+
+
+def validate(cfg: RunConfig, store=None) -> Checked:
+    """Unknown strategy/backbone, bad params, options the strategy cannot honour. With ``store``, strategies
+    that read other runs (distillation's teacher) check those runs too."""
+    from tlcore.models.registry import resolve_spec
+    from tlcore.strategies.specs import get_spec
+
+    spec = get_spec(cfg.strategy)
+    params = spec.parse_params(cfg.params)
+    backbone = resolve_spec(cfg.backbone)
+    spec.precheck(params, store)
+    if cfg.bottleneck and not spec.requires.bottleneck:
         raise ConfigError(f"bottleneck: strategy {cfg.strategy!r} fits a linear head on the raw backbone features; "
                           "set bottleneck to 0")
-    if strategy.uses_target_labels and cfg.target.labeled_fraction <= 0:
+    if spec.requires.target_labels and cfg.target.labeled_fraction <= 0:
         raise ConfigError(f"target.labeled_fraction: strategy {cfg.strategy!r} needs some target labels (> 0)")
-    return strategy, spec
+    return Checked(spec, params, backbone)

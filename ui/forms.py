@@ -4,20 +4,20 @@ from __future__ import annotations
 import streamlit as st
 
 
-def params_form(strategy_cls, key_prefix: str, defaults: dict | None = None) -> dict:
+def params_form(spec, key_prefix: str, defaults: dict | None = None) -> dict:
     """One widget per Params field (float/int -> number_input, bool -> checkbox, choices -> selectbox);
     ``defaults`` override the Params defaults (e.g. the recommended ``freeze_backbone: true``).
 
     Returns:
         ``{field name: value}``; the engine validates it again (``params_from_dict``).
     """
-    schema = strategy_cls.describe()["params"]
+    schema = spec.describe()["params"]
     if not schema:
         st.caption("This strategy has no parameters of its own.")
         return {}
     out = {}
     for p in schema:
-        key = f"{key_prefix}.{strategy_cls.name}.{p['name']}"
+        key = f"{key_prefix}.{spec.name}.{p['name']}"
         label = p["name"].replace("_", " ")
         t, default, help_ = p["type"], (defaults or {}).get(p["name"], p["default"]), p["help"] or None
         if p.get("choices"):

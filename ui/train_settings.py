@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.models.registry import BACKBONES
-from tlcore.strategies import STRATEGIES
+from tlcore.strategies.specs import SPECS
 from tlcore.user_settings import carry_over
 from ui import state
 
@@ -32,7 +32,7 @@ def _typed(name: str, value, modality: str):
         if name == "backbone":
             return value if value in BACKBONES and BACKBONES[value].modality == modality else None
         if name == "strategy":
-            return value if value in STRATEGIES else None
+            return value if value in SPECS else None
         if name == "lr":
             return str(value)
         if name in ("epochs", "batch_size", "image_size", "max_length", "max_samples", "seed", "bottleneck"):

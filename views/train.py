@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import streamlit as st
 
@@ -10,8 +9,11 @@ from tlcore.config import RunConfig
 from tlcore.recommend import has_gpu, recommend, source_only_twin
 from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
-from tlcore.pipeline import validate
-from tlcore.strategies import STRATEGIES
+from tlcore.models.counting import launch_count, read_count
+from tlcore.runs.store import default_root
+from tlcore.strategies.specs import SPECS
+from tlcore.sweeps import strategy_batch
+from tlcore.validation import validate
 from ui import state, train_settings
 from ui.backbone_ranking import backbone_ranking
 from ui.auth import require_sign_in, signed_in_user
@@ -24,11 +26,27 @@ DEMO_MODALITY = {"digits": "image", "reviews": "text"}
 DEMO_CLASSES = {"digits": 10, "reviews": 2}
 
 
-@st.cache_data(show_spinner="Counting parameters…", max_entries=64)
-def parameter_count(backbone: str, strategy: str, params_json: str, num_classes: int, bottleneck: int = 0) -> dict:
-    from tlcore.pipeline import trainable_parameters
+def parameter_count(*choice) -> None:
+    """The trainable-parameter caption. The count is computed by the engine in a background process
+    (``python -m tlcore count-params``, stored per choice); this page never builds a model."""
+    root = default_root()
+    rep = read_count(root, *choice)
+    if rep is None:
+        launch_count(root, *choice)
+        rep = {"status": "running"}
+    if rep["status"] == "done":
+        st.caption(f"Trainable parameters: {rep['trainable']:,} of {rep['total']:,}")
+    elif rep["status"] == "failed":
+        st.warning("Could not count parameters: " + md(str(rep.get("detail", ""))[-500:]))
+    else:
+        _count_pending(root, choice)
 
-    return trainable_parameters(backbone, strategy, json.loads(params_json), num_classes, bottleneck)
+
+@st.fragment(run_every=1.5)
+def _count_pending(root, choice) -> None:
+    if (read_count(root, *choice) or {}).get("status") != "running":
+        st.rerun()
+    st.caption("Trainable parameters: counting in the background…")
 
 
 def pair_options() -> tuple[dict, int]:
@@ -124,17 +142,17 @@ with left:
     backbone_ranking(source)
     if BACKBONES[backbone].speed:
         st.caption(f"Speed: {BACKBONES[backbone].speed}")
-    strategies = list(STRATEGIES)
+    strategies = list(SPECS)
     strategy = st.selectbox("Strategy", strategies, key=f"strategy-{modality}",
                             index=strategies.index(defaults["strategy"]) if defaults["strategy"] in strategies else 0,
-                            format_func=lambda n: STRATEGIES[n].title)
+                            format_func=lambda n: SPECS[n].title)
     if strategy == defaults["strategy"]:
         st.caption(":material/recommend: Recommended default for " + md(modality) + " with an unlabeled target: "
                    + md(defaults["evidence"]) + ". With target labels: " + md(recommend(modality, 0.1)["strategy"])
                    + ". The CLI and API get it with `\"strategy\": \"auto\"`.")
-    st.caption(STRATEGIES[strategy].describe()["doc"])
+    st.caption(SPECS[strategy].describe()["doc"])
     st.markdown("**Strategy parameters**")
-    params = params_form(STRATEGIES[strategy], key_prefix="params",
+    params = params_form(SPECS[strategy], key_prefix="params",
                          defaults=defaults["params"] if strategy in (defaults["strategy"], "fine_tuning", "multitask")
                          else {k: v for k, v in defaults["params"].items() if k != "freeze_backbone"})
 with right:
@@ -155,7 +173,7 @@ with right:
     augment = c2.checkbox("Augment", False, key="augment",
                           help="Images, when the backbone trains: a policy that fits the classes (no flips for digits "
                                "or characters; crops, flips and colour jitter for photos).")
-    keep_last = c2.checkbox("Keep the last epoch", bool(STRATEGIES[strategy].needs_target), key=f"keep-last-{strategy}",
+    keep_last = c2.checkbox("Keep the last epoch", SPECS[strategy].requires.needs_target, key=f"keep-last-{strategy}",
                             help="On: the weights of the last epoch (adaptation: source validation picks the wrong "
                                  "epoch under shift; no early stopping). Off: the best source-validation epoch.")
     bottleneck = c1.number_input("Bottleneck width (0 = none)", 0, 8192, int(defaults.get("bottleneck", 0)), step=64,
@@ -183,11 +201,7 @@ except TLError as exc:
     st.error(f"Invalid setting: {md(error)}")
 
 if error is None:
-    try:
-        counts = parameter_count(backbone, strategy, json.dumps(params, sort_keys=True), num_classes, bottleneck)
-        st.caption(f"Trainable parameters: {counts['trainable']:,} of {counts['total']:,}")
-    except TLError as exc:
-        st.warning(f"Could not count parameters: {md(exc)}")
+    parameter_count(backbone, strategy, params, num_classes, bottleneck)
 
 b1, b2, b4, b3 = st.columns([1, 1, 1.3, 1.7])
 allow_repeat = b3.checkbox("Queue identical settings again", key="allow-repeat",
@@ -202,19 +216,10 @@ if b4.button("Show what transfer buys", disabled=error is not None or strategy =
     state.set_batch(submit([("source-only", source_only_twin(config)), (strategy, config)], allow_repeat)
                     or st.session_state.get(state.BATCH) or [])
 if b2.button("Run all strategies", disabled=error is not None, key="run-all",
-             help="One job per strategy, same data split and seed; other strategies use their default parameters "
-                  "(and the frozen-backbone choice of this one, where they have it)."):
-    runnable, skipped = [], []
-    freeze = {"freeze_backbone": True} if params.get("freeze_backbone") else {}
-    for name in STRATEGIES:
-        own = {f["name"] for f in STRATEGIES[name].describe()["params"]}
-        cfg = {**config, "strategy": name,
-               "params": params if name == strategy else {k: v for k, v in freeze.items() if k in own}}
-        try:
-            validate(RunConfig.from_dict(cfg))
-            runnable.append((name, cfg))
-        except TLError as exc:
-            skipped.append(f"{name} ({exc})")
+             help="One job per strategy, same data split and seed, as a sweep builds them: the other strategies "
+                  "keep the parameters they share with this one (e.g. freeze backbone, trainable groups) and "
+                  "use their defaults for the rest."):
+    runnable, skipped = strategy_batch(config)  # the sweep's rule: shared parameter fields carry over
     state.set_batch(submit(runnable, allow_repeat) or st.session_state.get(state.BATCH) or [])
     if skipped:
         st.info("Not queued, not applicable to these settings: " + md("; ".join(skipped)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: list[str] = ["jobs", "export", "select", "transferability"]
+MODULES: list[str] = ["jobs", "export", "select", "transferability", "counting"]
 
 
 def register_all(sub, commands: dict) -> None:

@@ -125,7 +125,7 @@ def extract_before(store, run_id: str, device: str | None = None, batch_size: in
     seed_everything(cfg.seed)
     source, target, classes, split = prepare_data(cfg)
     write_progress(store, run_id, "running", 0.2, "building the backbone")
-    backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.pretrained)
+    backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.requires.pretrained)
     model = Classifier(backbone, len(classes)).to(dev)
     out = {}
     for i, (key, dom, positions) in enumerate((("source_val", source, split.source_val),

@@ -1,5 +1,18 @@
-"""Parameter counts of a backbone x strategy choice, without data (random init)."""
+"""Parameter counts of a backbone x strategy choice, without data (random init).
+
+``trainable_parameters`` builds the model (torch) and counts. The dashboard never builds a model in its own
+process: it reads a count stored under ``<TL_HOME>/param_counts/<key>.json`` (``read_count``) and, when there
+is none yet, starts ``python -m tlcore count-params`` in the background (``launch_count``), which computes it
+and writes the file; while it runs the file says ``{"status": "running"}``.
+"""
 from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
 
 
 def trainable_parameters(backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
@@ -19,3 +32,70 @@ def trainable_parameters(backbone: str, strategy: str, params: dict | None = Non
     extra = sum(count_parameters(m) for m in strat.extra_modules())
     return {"trainable": count_parameters(model) + extra,
             "total": count_parameters(model, trainable_only=False) + extra}
+
+
+def _choice(backbone: str, strategy: str, params: dict | None, num_classes: int, bottleneck: int) -> dict:
+    return {"backbone": backbone, "strategy": strategy, "params": dict(params or {}),
+            "num_classes": int(num_classes), "bottleneck": int(bottleneck or 0)}
+
+
+def count_path(root, backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
+               bottleneck: int = 0) -> Path:
+    raw = json.dumps(_choice(backbone, strategy, params, num_classes, bottleneck), sort_keys=True, default=str)
+    return Path(root) / "param_counts" / f"{hashlib.sha1(raw.encode()).hexdigest()[:16]}.json"
+
+
+def read_count(root, backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
+               bottleneck: int = 0) -> dict | None:
+    """``{"status": "done", "trainable", "total"}``, ``{"status": "running"}``, ``{"status": "failed",
+    "detail"}`` (also for a counting process that died), or None when never counted."""
+    from tlcore.children import dead_process_detail, pid_alive
+
+    path = count_path(root, backbone, strategy, params, num_classes, bottleneck)
+    try:
+        rep = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if rep.get("status") == "running":
+        gone = (not pid_alive(rep["pid"])) if rep.get("pid") else time.time() - float(rep.get("time") or 0) > 300
+        if gone:
+            rep = {**rep, "status": "failed", "detail": dead_process_detail(rep.get("pid"), path.with_suffix(".log"))}
+    return rep
+
+
+def _write(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def launch_count(root, backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
+                 bottleneck: int = 0) -> int:
+    """Start ``python -m tlcore count-params`` for this choice in its own process; returns its pid."""
+    from tlcore.children import spawn
+
+    choice = _choice(backbone, strategy, params, num_classes, bottleneck)
+    path = count_path(root, **choice)
+    _write(path, {"status": "running", "time": time.time()})
+    proc = spawn([sys.executable, "-m", "tlcore", "count-params", json.dumps(choice)], path.with_suffix(".log"),
+                 env={**os.environ, "TL_HOME": str(root)})
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("status") == "running":
+            _write(path, {"status": "running", "time": time.time(), "pid": proc.pid})
+    except (OSError, ValueError):
+        pass
+    return proc.pid
+
+
+def count_to_file(root, choice: dict) -> dict:
+    """Count ``choice`` (the fields of ``count_path``) and store the result (or the error) for the dashboard."""
+    from tlcore.errors import TLError
+
+    path = count_path(root, **choice)
+    try:
+        rep = {"status": "done", **trainable_parameters(**choice)}
+    except TLError as exc:
+        rep = {"status": "failed", "detail": str(exc)}
+    _write(path, rep)
+    return rep

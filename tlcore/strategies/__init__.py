@@ -1,39 +1,25 @@
-"""Transfer strategies: one explicit table, name -> class. Add a row to add a strategy."""
+"""Transfer strategies.
+
+The table (name -> :class:`~tlcore.strategies.specs.base.StrategySpec`: title, help text, ``Params``,
+requirements) is torch-free and imported eagerly: ``SPECS``, ``get_spec``. The implementations import torch and
+load on first use of ``STRATEGIES``, ``get_strategy``, ``build_strategy`` or ``Strategy``
+(:mod:`tlcore.strategies.registry`), so a dashboard page that only needs the table never loads torch.
+"""
 from __future__ import annotations
 
-from tlcore.errors import ConfigError
-from tlcore.strategies.adversarial import Cdan, Dann
-from tlcore.strategies.base import Strategy, params_from_dict, params_schema, params_to_dict
-from tlcore.strategies.distillation import Distillation
-from tlcore.strategies.fine_tuning import FineTuning
-from tlcore.strategies.gradual_unfreezing import GradualUnfreezing
-from tlcore.strategies.instance_weighting import InstanceWeighting
-from tlcore.strategies.linear_probe import LinearProbe
-from tlcore.strategies.mcc import Mcc
-from tlcore.strategies.multitask import Multitask
-from tlcore.strategies.scratch import Scratch
-from tlcore.strategies.self_training import SelfTraining
-from tlcore.strategies.skada_da import SKADA_STRATEGIES
-from tlcore.strategies.statistic_alignment import Coral, Mmd
-from tlcore.strategies.tradaboost import TrAdaBoost
+from tlcore.strategies.specs import (SPECS, Requirements, StrategySpec, get_spec, params_from_dict, params_schema,
+                                     params_to_dict)
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
-    LinearProbe, FineTuning, GradualUnfreezing, Scratch,
-    Dann, Cdan, Coral, Mmd, Mcc, SelfTraining, InstanceWeighting, Multitask, TrAdaBoost, Distillation,
-    *SKADA_STRATEGIES,
-)}
+_LAZY = {"STRATEGIES", "Strategy", "get_strategy", "build_strategy"}
 
 
-def get_strategy(name: str) -> type[Strategy]:
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise ConfigError(f"strategy: unknown strategy {name!r}; known: {sorted(STRATEGIES)}") from None
+def __getattr__(name: str):
+    if name in _LAZY:
+        from tlcore.strategies import registry
+
+        return getattr(registry, name) if name != "Strategy" else registry.Strategy
+    raise AttributeError(f"module 'tlcore.strategies' has no attribute {name!r}")
 
 
-def build_strategy(name: str, params: dict | None = None) -> Strategy:
-    cls = get_strategy(name)
-    return cls(params_from_dict(cls.Params, params))
-
-
-__all__ = ["STRATEGIES", "Strategy", "get_strategy", "build_strategy", "params_schema", "params_to_dict"]
+__all__ = ["SPECS", "StrategySpec", "Requirements", "get_spec", "params_from_dict", "params_schema",
+           "params_to_dict", *sorted(_LAZY)]

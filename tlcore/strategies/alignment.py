@@ -8,19 +8,13 @@ random stream: the run is then identical to ``fine_tuning`` with the same seed.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tlcore.strategies.base import SetupContext, StepOutput, TrainState, param
-from tlcore.strategies.fine_tuning import FineTuning, FineTuningParams
-
-
-@dataclass(frozen=True)
-class AlignmentParams(FineTuningParams):
-    trade_off: float = param(1.0, "Weight of the transfer loss (0 = source-only fine-tuning).", min=0.0, max=100.0)
+from tlcore.strategies.base import SetupContext, StepOutput, TrainState
+from tlcore.strategies.fine_tuning import FineTuning
 
 
 @contextlib.contextmanager
@@ -59,9 +53,6 @@ class AlignmentStrategy(FineTuning):
     """Fine-tuning plus a transfer term. Subclasses build their modules in :meth:`build` and compute the
     term in :meth:`transfer`; :meth:`training_step` adds ``trade_off x transfer`` to the source loss."""
 
-    Params = AlignmentParams
-    needs_target = True
-    family = "domain adaptation"
 
     def __init__(self, params=None):
         super().__init__(params)

@@ -1,7 +1,6 @@
 """Knowledge distillation from a completed run (the teacher) into the student backbone."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -9,17 +8,9 @@ from torch import nn
 from tlcore.errors import ConfigError
 from tlcore.losses.distillation import DistillationLoss
 from tlcore.strategies.alignment import classification, forward_pair
-from tlcore.strategies.base import SetupContext, StepOutput, freeze, param
-from tlcore.strategies.fine_tuning import FineTuning, FineTuningParams
-
-
-@dataclass(frozen=True)
-class DistillationParams(FineTuningParams):
-    teacher_run_id: str = param("", "Id of a completed run of this store whose model is the teacher (e.g. a "
-                                    "fine-tuned larger backbone). Same modality and classes as this run.")
-    temperature: float = param(4.0, "Softmax temperature T for the soft targets.", min=0.1, max=100.0)
-    alpha: float = param(0.5, "Weight of the distillation loss; the source labels get 1 - alpha.",
-                         min=0.0, max=1.0)
+from tlcore.strategies.base import SetupContext, StepOutput, freeze
+from tlcore.strategies.fine_tuning import FineTuning
+from tlcore.strategies.specs import tuning
 
 
 def load_teacher(run_id: str, num_classes: int, store) -> nn.Module:
@@ -54,20 +45,7 @@ def load_teacher(run_id: str, num_classes: int, store) -> nn.Module:
 
 
 class Distillation(FineTuning):
-    """Knowledge distillation: the student fits the teacher's softened predictions on source and unlabeled
-    target, and the source labels.
-
-    Loss: ``(1 - alpha) CE(source) + alpha T^2 KL(softmax(z_teacher / T) || softmax(z_student / T))`` over
-    source and target samples. The teacher (a completed run, frozen, in eval mode) must read the same inputs:
-    the same modality and, for text, the same tokenizer; image inputs are re-normalised to the teacher's
-    mean/std. Reference: Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network", 2015.
-    """
-
-    name = "distillation"
-    title = "Knowledge distillation (from a teacher run)"
-    Params = DistillationParams
-    needs_target = True
-    family = "model-based"
+    spec = tuning.DISTILLATION
 
     def __init__(self, params=None):
         super().__init__(params)
@@ -76,27 +54,6 @@ class Distillation(FineTuning):
 
     def bind_store(self, store) -> None:
         self.store = store
-
-    def precheck(self) -> None:
-        """The teacher run must exist and have a saved model (its weights load later, in the job). Without a
-        bound store only the parameters are checked."""
-        from tlcore.runs.store import RunNotFound
-
-        if self.params.freeze_backbone:
-            raise ConfigError("params.freeze_backbone: distillation feeds the raw inputs to the teacher, so the "
-                              "student cannot train on cached features; leave it off")
-        run_id = self.params.teacher_run_id
-        if not run_id:
-            raise ConfigError("params.teacher_run_id: choose a completed run to distil from")
-        if self.store is None:
-            return
-        try:
-            ok = self.store.path(run_id, "model.safetensors").is_file()
-        except RunNotFound:
-            ok = False
-        if not ok:
-            raise ConfigError(f"params.teacher_run_id: run {run_id!r} not found or has no saved model in "
-                              f"{self.store.root}")
 
     def configure(self, model, ctx: SetupContext):
         teacher = load_teacher(self.params.teacher_run_id, ctx.num_classes, self.store)

@@ -1,46 +1,14 @@
 """Gradual unfreezing with discriminative learning rates (ULMFiT)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from tlcore.errors import ConfigError
 from tlcore.models.classifier import head_parameters
-from tlcore.strategies.base import SetupContext, Strategy, TrainState, freeze, param
-
-
-@dataclass(frozen=True)
-class GradualUnfreezingParams:
-    unfreeze_every: int = param(1, "Unfreeze the next layer group from the top every this many epochs "
-                                   "(epoch 1 trains the head only).", min=1, max=1000)
-    unfreeze_epochs: str = param("", "Optional explicit schedule: comma-separated 1-based epochs at which the "
-                                     "next group unfreezes, e.g. '2,3,5'. Overrides unfreeze_every.")
-    lr_decay: float = param(2.6, "Discriminative learning rates: each lower layer group trains at the lr of "
-                                 "the group above divided by this (ULMFiT uses 2.6).", min=1.0, max=100.0)
-
-
-def parse_epochs(text: str) -> list[int]:
-    """'2, 3,5' -> [2, 3, 5]; errors name ``params.unfreeze_epochs``."""
-    try:
-        out = sorted(int(t) for t in text.replace(";", ",").split(",") if t.strip())
-    except ValueError:
-        raise ConfigError(f"params.unfreeze_epochs: expected comma-separated epochs, got {text!r}") from None
-    if any(e < 1 for e in out):
-        raise ConfigError(f"params.unfreeze_epochs: epochs count from 1, got {text!r}")
-    return out
+from tlcore.strategies.base import SetupContext, Strategy, TrainState, freeze
+from tlcore.strategies.specs import tuning
+from tlcore.strategies.specs.tuning import parse_epochs
 
 
 class GradualUnfreezing(Strategy):
-    """Fine-tuning that unfreezes the backbone's layer groups one at a time, from the top.
-
-    The first epoch trains the new head only; then every ``unfreeze_every`` epochs (or at the epochs listed
-    in ``unfreeze_epochs``) the next group down joins. Group ``d`` counted from the top (d = 1, 2, ...)
-    trains at ``lr / lr_decay^d``, the head at ``lr``. Reference: Howard & Ruder, "Universal Language Model
-    Fine-tuning for Text Classification", ACL 2018.
-    """
-
-    name = "gradual_unfreezing"
-    title = "Gradual unfreezing (ULMFiT, discriminative lrs)"
-    Params = GradualUnfreezingParams
+    spec = tuning.GRADUAL_UNFREEZING
 
     def __init__(self, params=None):
         super().__init__(params)

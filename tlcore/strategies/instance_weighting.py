@@ -1,26 +1,15 @@
 """Instance weighting: re-weight source samples by an estimate of the target/source density ratio."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
 from tlcore.losses.adversarial import DomainDiscriminator
 from tlcore.losses.mmd import median_bandwidth
-from tlcore.strategies.alignment import AlignmentParams, AlignmentStrategy, classification, forward_pair
-from tlcore.strategies.base import StepOutput, param
-
-
-@dataclass(frozen=True)
-class InstanceWeightingParams(AlignmentParams):
-    trade_off: float = param(1.0, "Blend between uniform weights (0 = source-only) and the estimated "
-                                  "importance weights (1).", min=0.0, max=1.0)
-    weighting: str = param("discriminator", "How the density ratio is estimated: a domain classifier, or "
-                                            "kernel mean matching on the (detached) batch features.",
-                           choices=["discriminator", "kmm"])
-    clip: float = param(10.0, "Largest importance weight before normalising to mean 1.", min=1.0, max=1000.0)
-    disc_hidden: int = param(256, "Width of the domain classifier's hidden layers.", min=8, max=4096)
+from tlcore.strategies.alignment import AlignmentStrategy, classification, forward_pair
+from tlcore.strategies.base import StepOutput
+from tlcore.strategies.specs import adaptation
 
 
 def kmm_weights(f_s: torch.Tensor, f_t: torch.Tensor, bound: float, iters: int = 100) -> torch.Tensor:
@@ -45,21 +34,7 @@ def kmm_weights(f_s: torch.Tensor, f_t: torch.Tensor, bound: float, iters: int =
 
 
 class InstanceWeighting(AlignmentStrategy):
-    """Importance weighting of the source classification loss by ``w(x) ~ p_target(x) / p_source(x)``.
-
-    With ``weighting = discriminator``, a domain classifier trained on detached features gives
-    ``w = P(target | f) / P(source | f)`` (equal batch sizes); with ``kmm``, kernel mean matching on the batch
-    features. Weights are clipped at ``clip``, normalised to mean 1, and blended with 1 by ``trade_off``:
-    ``L = sum_s w_s CE_s / sum_s w_s (+ the domain classifier's BCE, which only trains the classifier)``.
-    References: Shimodaira, J. Stat. Planning & Inference 2000; Bickel et al., "Discriminative Learning
-    Under Covariate Shift", JMLR 2009; Huang et al., "Correcting Sample Selection Bias by Unlabeled Data",
-    NIPS 2006 (KMM).
-    """
-
-    name = "instance_weighting"
-    title = "Instance weighting (density-ratio / KMM)"
-    Params = InstanceWeightingParams
-    family = "instance-based"
+    spec = adaptation.INSTANCE_WEIGHTING
 
     def build(self, model, ctx):
         return [DomainDiscriminator(ctx.feature_dim or model.out_features, self.params.disc_hidden)]

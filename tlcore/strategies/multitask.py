@@ -1,36 +1,17 @@
 """Multitask learning on source and labeled target with a shared backbone."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from torch.nn import functional as F
 
 from tlcore.strategies.alignment import classification, forward_pair
-from tlcore.strategies.base import StepOutput, param
-from tlcore.strategies.fine_tuning import FineTuning, FineTuningParams
-
-
-@dataclass(frozen=True)
-class MultitaskParams(FineTuningParams):
-    source_weight: float = param(1.0, "Weight of the source classification loss.", min=0.0, max=100.0)
-    target_weight: float = param(1.0, "Weight of the classification loss on labeled target samples.",
-                                 min=0.0, max=100.0)
+from tlcore.strategies.base import StepOutput
+from tlcore.strategies.fine_tuning import FineTuning
+from tlcore.strategies.specs import tuning
 
 
 class Multitask(FineTuning):
-    """Joint training on the source and the labeled part of the target, one shared backbone and head.
-
-    Loss: ``source_weight x CE(source) + target_weight x CE(labeled target)``; only target samples whose
-    label is usable (``m_t``, set by ``target.labeled_fraction``) count. Reference: Caruana, "Multitask
-    Learning", Machine Learning 1997; Daume III, "Frustratingly Easy Domain Adaptation", ACL 2007.
-    """
-
-    name = "multitask"
-    title = "Multitask (source + labeled target)"
-    Params = MultitaskParams
-    needs_target = True
-    uses_target_labels = True
-    family = "semi-supervised"
+    spec = tuning.MULTITASK
 
     def training_step(self, model, batch, state):
         p = self.params

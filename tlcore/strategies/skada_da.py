@@ -20,13 +20,13 @@ only inside :func:`fit_skada_head` (``sklearn.config_context``) and restored aft
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from tlcore.errors import TLError
-from tlcore.strategies.base import SetupContext, Strategy, freeze, param
+from tlcore.strategies.base import SetupContext, Strategy, freeze
+from tlcore.strategies.specs import classical
 
 AGREEMENT = 0.995  # folded head vs pipeline: share of target samples with the same predicted class
 
@@ -41,24 +41,9 @@ def _skada():
     return skada
 
 
-@dataclass(frozen=True)
-class SkadaParams:
-    """Fields every skada strategy has."""
-
-    C: float = param(1.0, "Inverse regularisation strength C of the logistic-regression classifier.", min=1e-4,
-                     max=1e4)
-    pca_components: int = param(128, "Project the standardised features of both domains on this many principal "
-                                     "components first (0 = keep all): classical DA methods scale with the "
-                                     "feature width.", min=0, max=4096)
-
-
 class SkadaStrategy(Strategy):
     """Base of the skada family; subclasses set ``name``, ``title``, ``Params`` and :meth:`estimator`."""
 
-    frozen_backbone = True
-    supports_bottleneck = False
-    needs_target = True
-    family = "classical DA (skada)"
     sample_weighted = False  # the adapter passes sample weights to the classifier
 
     @abc.abstractmethod
@@ -166,84 +151,31 @@ def _classes(pipe, y_s) -> np.ndarray:
     return np.unique(np.asarray(y_s, np.int64))
 
 
-@dataclass(frozen=True)
-class CoralParams(SkadaParams):
-    reg: float = param(1.0, "Shrinkage added to both covariance matrices (skada's reg; 1 as in Sun et al.).",
-                       min=0.0, max=100.0)
-
-
 class SkadaCoral(SkadaStrategy):
-    """CORAL on frozen features (skada): whiten the source features and re-colour them with the target
-    covariance, then fit a logistic regression; target features are used as they are. Reference: Sun, Feng &
-    Saenko, "Return of Frustratingly Easy Domain Adaptation", AAAI 2016."""
-
-    name = "skada_coral"
-    title = "CORAL, classical (skada, frozen features)"
-    Params = CoralParams
-    family = "feature-based (skada)"
+    spec = classical.SKADA_CORAL
 
     def estimator(self, skada, classifier, dim: int):
         return skada.CORAL(classifier, reg=self.params.reg)
 
 
-@dataclass(frozen=True)
-class SubspaceParams(SkadaParams):
-    n_components: int = param(32, "Dimension of the PCA subspaces that are aligned.", min=1, max=1024)
-
-
 class SkadaSubspaceAlignment(SkadaStrategy):
-    """Subspace alignment (skada): PCA subspaces of each domain; the source basis is mapped onto the target
-    basis (``M = P_s^T P_t``) and the classifier trains on aligned source projections. Reference: Fernando et
-    al., "Unsupervised Visual Domain Adaptation Using Subspace Alignment", ICCV 2013."""
-
-    name = "skada_subspace_alignment"
-    title = "Subspace alignment (skada, frozen features)"
-    Params = SubspaceParams
-    family = "feature-based (skada)"
+    spec = classical.SKADA_SUBSPACE_ALIGNMENT
 
     def estimator(self, skada, classifier, dim: int):
         return skada.SubspaceAlignment(classifier, n_components=min(self.params.n_components, dim),
                                        random_state=0)
 
 
-@dataclass(frozen=True)
-class TcaParams(SkadaParams):
-    n_components: int = param(32, "Number of transfer components.", min=1, max=1024)
-    mu: float = param(0.1, "Trade-off of TCA's regulariser (larger: smaller components).", min=1e-4, max=100.0)
-
-
 class SkadaTca(SkadaStrategy):
-    """Transfer component analysis (skada), linear kernel: components that minimise the MMD between the
-    domains while keeping the data's variance; the classifier trains on the source components. Reference: Pan
-    et al., "Domain Adaptation via Transfer Component Analysis", IEEE TNN 2011. (A linear kernel keeps the
-    target map affine, so it fits in the model's linear head.)"""
-
-    name = "skada_tca"
-    title = "Transfer component analysis (skada, frozen features)"
-    Params = TcaParams
-    family = "feature-based (skada)"
+    spec = classical.SKADA_TCA
 
     def estimator(self, skada, classifier, dim: int):
         return skada.TransferComponentAnalysis(classifier, kernel="linear", n_components=self.params.n_components,
                                                mu=self.params.mu)
 
 
-@dataclass(frozen=True)
-class OtParams(SkadaParams):
-    kind: str = param("exact", "Exact optimal transport (EMD) barycentric mapping or its linear (Gaussian) "
-                               "Monge map.", choices=["exact", "linear"])
-
-
 class SkadaOtMapping(SkadaStrategy):
-    """Optimal-transport mapping (skada): source features are moved to the target by the barycentric map of
-    the optimal transport plan (exact EMD) or by the closed-form linear Monge map between Gaussians; the
-    classifier trains on the moved source. References: Courty et al., "Optimal Transport for Domain
-    Adaptation", TPAMI 2017; Flamary et al., "Concentration bounds for linear Monge mapping estimation", 2019."""
-
-    name = "skada_ot_mapping"
-    title = "Optimal-transport mapping (skada, frozen features)"
-    Params = OtParams
-    family = "feature-based (skada)"
+    spec = classical.SKADA_OT_MAPPING
 
     def estimator(self, skada, classifier, dim: int):
         if self.params.kind == "linear":
@@ -251,41 +183,16 @@ class SkadaOtMapping(SkadaStrategy):
         return skada.OTMapping(classifier)
 
 
-@dataclass(frozen=True)
-class KmmParams(SkadaParams):
-    B: float = param(1000.0, "Upper bound of each source weight.", min=1.0, max=1e6)
-
-
 class SkadaKmm(SkadaStrategy):
-    """Kernel mean matching (skada): source sample weights that make the weighted source mean embedding (RBF
-    kernel) match the target's; the classifier trains on the weighted source. Reference: Huang et al.,
-    "Correcting Sample Selection Bias by Unlabeled Data", NeurIPS 2006."""
-
-    name = "skada_kmm"
-    title = "Kernel mean matching reweighting (skada, frozen features)"
-    Params = KmmParams
-    family = "instance-based (skada)"
+    spec = classical.SKADA_KMM
     sample_weighted = True
 
     def estimator(self, skada, classifier, dim: int):
         return skada.KMMReweight(classifier, B=self.params.B)
 
 
-@dataclass(frozen=True)
-class KliepParams(SkadaParams):
-    n_centers: int = param(100, "Number of target kernel centres of the density-ratio model.", min=5, max=2000)
-
-
 class SkadaKliep(SkadaStrategy):
-    """KLIEP (skada): the density ratio target/source as a sum of Gaussian kernels on target centres, fitted by
-    minimising KL(target || weighted source); bandwidth chosen by 5-fold likelihood cross-validation over
-    (0.1, 1, 10) / D. Reference: Sugiyama et al., "Direct Importance Estimation with Model Selection",
-    NeurIPS 2008."""
-
-    name = "skada_kliep"
-    title = "KLIEP reweighting (skada, frozen features)"
-    Params = KliepParams
-    family = "instance-based (skada)"
+    spec = classical.SKADA_KLIEP
     sample_weighted = True
 
     def estimator(self, skada, classifier, dim: int):
@@ -293,22 +200,8 @@ class SkadaKliep(SkadaStrategy):
                                    n_centers=self.params.n_centers, random_state=0)
 
 
-@dataclass(frozen=True)
-class JdotParams(SkadaParams):
-    alpha: float = param(0.5, "Weight of the feature distance against the label loss in the joint OT cost.",
-                         min=0.0, max=100.0)
-
-
 class SkadaJdot(SkadaStrategy):
-    """Joint distribution optimal transport (skada): alternates an OT plan between (source features, labels)
-    and (target features, predictions) with refitting the classifier on target features and transported
-    labels. Reference: Courty et al., "Joint distribution optimal transportation for domain adaptation",
-    NeurIPS 2017."""
-
-    name = "skada_jdot"
-    title = "JDOT (skada, frozen features)"
-    Params = JdotParams
-    family = "feature-based (skada)"
+    spec = classical.SKADA_JDOT
 
     def estimator(self, skada, classifier, dim: int):
         return skada.JDOTClassifier(classifier, alpha=self.params.alpha, metric="multinomial", n_iter_max=20)

@@ -2,48 +2,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from tlcore.errors import ConfigError
-from tlcore.strategies.base import SetupContext, Strategy, freeze, param
-
-
-@dataclass(frozen=True)
-class TrAdaBoostParams:
-    rounds: int = param(10, "Boosting rounds N; the final model combines rounds N/2..N.", min=2, max=200)
-    base_learner: str = param("logistic", "scikit-learn base learner (linear, so the ensemble fits the head).",
-                              choices=["logistic", "ridge"])
-    C: float = param(1.0, "Inverse regularisation strength of the base learner (ridge: alpha = 1 / C).",
-                     min=1e-4, max=1e4)
+from tlcore.strategies.base import SetupContext, Strategy, freeze
+from tlcore.strategies.specs import classical
 
 
 class TrAdaBoost(Strategy):
-    """TrAdaBoost: boosting over source and labeled target samples that down-weights source samples the
-    current learner gets wrong (they look unlike the target) and up-weights misclassified target samples.
-
-    Per round t: fit the base learner on weighted samples; ``eps_t`` = its weighted error on the labeled
-    target; ``beta_t = eps_t / (1 - eps_t)``; source weights ``*= beta^{err}`` with
-    ``beta = 1 / (1 + sqrt(2 ln n_s / N))``, target weights ``*= beta_t^{-err}``. The final model is the
-    ``ln(1/beta_t)``-weighted vote of rounds ceil(N/2)..N; here a soft vote of the base learners' decision
-    functions, which for linear learners is itself a linear map and is written into the model's head.
-
-    It runs once on the cached frozen features, before the loop's first epoch (``on_fit_start``); the head
-    then stays fixed (its learning rate is 0) and the epochs only report its losses. Needs target labels
-    (``target.labeled_fraction > 0``); multiclass errors are 0/1. Reference: Dai, Yang, Xue & Yu, "Boosting
-    for Transfer Learning", ICML 2007.
-    """
-
-    name = "tradaboost"
-    title = "TrAdaBoost (boosting on frozen features)"
-    Params = TrAdaBoostParams
-    frozen_backbone = True
-    supports_bottleneck = False
-    needs_target = True
-    uses_target_labels = True
-    family = "instance-based"
+    spec = classical.TRADABOOST
 
     def configure(self, model, ctx: SetupContext):
         freeze(model.backbone, True)

@@ -111,7 +111,7 @@ class _Epochs:
         # target batches draw from their own stream: adding a target changes no source batch (trade-off 0 =
         # source-only)
         self.tgt_iter = (_TargetCycle(data, batch_size, np.random.default_rng([seed, 1]))
-                         if strategy.needs_target and data.target_train else None)
+                         if strategy.requires.needs_target and data.target_train else None)
         self.t0 = time.time()
 
     def epoch(self, epoch: int, cbs: CallbackList) -> dict:

@@ -102,7 +102,7 @@ def test_source_only_twin_is_the_same_run_without_transfer():
     import dataclasses
 
     from tlcore.recommend import FINE_TUNING_FIELDS, source_only_twin
-    from tlcore.strategies.fine_tuning import FineTuningParams
+    from tlcore.strategies.specs.tuning import FineTuningParams
 
     assert set(FINE_TUNING_FIELDS) == {f.name for f in dataclasses.fields(FineTuningParams)}
     cfg = RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"})

@@ -7,7 +7,8 @@ import torch
 from tlcore.config import RunConfig
 from tlcore.errors import ConfigError
 from tlcore.strategies import STRATEGIES, build_strategy, params_schema
-from tlcore.strategies.base import SetupContext, TrainState, params_to_dict
+from tlcore.strategies import params_to_dict
+from tlcore.strategies.base import SetupContext, TrainState
 from tests.tlcore.helpers import make_teacher_run, tiny_image_data, tiny_model
 
 NAMES = sorted(STRATEGIES)
@@ -26,7 +27,7 @@ def default_params(name, tmp_path, monkeypatch) -> dict:
 @pytest.mark.parametrize("name", NAMES)
 def test_params_round_trip_through_config(name):
     cls = STRATEGIES[name]
-    assert cls.name == name and cls.title and (cls.__doc__ or "").strip()
+    assert cls.name == name and cls.title and cls.spec.doc.strip() and cls.describe()["doc"]
     defaults = params_to_dict(cls.Params())
     cfg = RunConfig.from_dict({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": name,
                                "params": defaults})
@@ -60,7 +61,7 @@ def test_configure_and_steps_give_finite_losses_and_frozen_stays_frozen(name, tm
         idx = np.arange(8 * step, 8 * step + 8)
         batch = {"x_s": data.source_train.batch(idx, "cpu", True),
                  "y_s": torch.as_tensor(data.source_train.labels[idx])}
-        if strat.needs_target:
+        if strat.requires.needs_target:
             batch.update(x_t=data.target_train.batch(idx, "cpu", True),
                          y_t=torch.as_tensor(np.where(data.target_labeled_mask[idx], data.target_train.labels[idx], -1)),
                          m_t=torch.as_tensor(data.target_labeled_mask[idx]))
