@@ -144,19 +144,23 @@ class MediaGuard:
             await send({"type": "http.response.start", "status": 403,
                         "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                     (b"content-length", str(len(body)).encode()),
-                                    (b"cache-control", b"no-store")]})
+                                    (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]})
             await send({"type": "http.response.body", "body": body})
             return
-        if _valid(token):
+        extra = []
+        if scope["path"].startswith(self.prefix()):  # user content: never sniffed into HTML (RELIABILITY 79)
+            extra.append((b"x-content-type-options", b"nosniff"))
+        if not _valid(token):
+            secure = "; Secure" if scope.get("scheme") == "https" else ""
+            extra.append((b"set-cookie", f"{COOKIE}={secrets.token_urlsafe(32)}; Path=/; HttpOnly; "
+                                         f"SameSite=Lax{secure}".encode()))
+        if not extra:
             await self.app(scope, receive, send)
             return
-        new = secrets.token_urlsafe(32)
-        secure = "; Secure" if scope.get("scheme") == "https" else ""
-        cookie = f"{COOKIE}={new}; Path=/; HttpOnly; SameSite=Lax{secure}".encode()
 
-        async def send_with_cookie(message):
+        async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+        await self.app(scope, receive, send_with_headers)

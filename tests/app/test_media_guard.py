@@ -45,8 +45,9 @@ def test_media_is_refused_without_a_signed_in_session_and_served_with_one():
     assert status == 403 and b"secret" not in body                      # no cookie at all
     assert _get(guard, "/media/0a1b.png", TOKEN)[0] == 403              # a browser that never signed in
     media_guard.grant_token(TOKEN, "s1", "ana")                           # ana signs in from that browser
-    status, _, body = _get(guard, "/media/0a1b.png", TOKEN)
+    status, headers, body = _get(guard, "/media/0a1b.png", TOKEN)
     assert status == 200 and body == b"\x89PNG secret"
+    assert headers[b"x-content-type-options"] == b"nosniff"             # RELIABILITY item 79
     assert _get(guard, "/media/0a1b.png", "B" * 43)[0] == 403           # another browser still cannot
     media_guard.revoke_session("s1")                                      # sign-out
     assert _get(guard, "/media/0a1b.png", TOKEN)[0] == 403
