@@ -1,6 +1,7 @@
 """RELIABILITY.md items 73 (concurrent writers) and 74 (schema creation race at first start) on a team server:
-users) open a fresh data root at the same instant and then write to it at once. Expected: no
-"database is locked", no "table already exists"/"duplicate column", every write lands exactly once."""
+several processes (dashboard sessions, the worker, CLI users) open a fresh data root at the same instant and
+then write to it at once. Expected: no "database is locked", no "table already exists"/"duplicate column",
+every write lands exactly once."""
 from __future__ import annotations
 
 import json
