@@ -1,12 +1,14 @@
 """Start the dashboard: ``streamlit run serve.py`` (what scripts/start.sh runs). It serves ``app.py`` through
 Streamlit's ``st.App`` with TL Studio's HTTP middleware: images and downloads under ``/media/`` go only to
-browsers with a signed-in session when sign-in is on (ui/media_guard.py). ``streamlit run app.py`` still works
-but without that guard."""
+browsers with a signed-in session when sign-in is on (ui/media_guard.py), and an uncaught page error shows an
+incident id instead of a traceback (ui/error_boundary.py). ``streamlit run app.py`` still works but without
+either."""
 from pathlib import Path
 
 import streamlit as st
 from starlette.middleware import Middleware
 
+from ui.error_boundary import report
 from ui.media_guard import MediaGuard
 
-app = st.App(Path(__file__).resolve().parent / "app.py", middleware=[Middleware(MediaGuard)])
+app = st.App(Path(__file__).resolve().parent / "app.py", middleware=[Middleware(MediaGuard)], on_script_error=report)
