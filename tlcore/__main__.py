@@ -338,17 +338,13 @@ def cmd_sweep(a) -> int:
 
 
 def cmd_rerun(a) -> int:
-    from tlcore.evaluation.classical import classical_baseline, is_classical
-    from tlcore.pipeline import run_experiment
+    from tlcore.producers import produce_run
     from tlcore.reports.repro import rerun_config
     from tlcore.runs.store import RunStore
 
     store = RunStore()
     config = rerun_config(store, a.run_id)
-    if is_classical(config):
-        rec = classical_baseline(config, store)
-    else:
-        rec = run_experiment(RunConfig.from_dict(config), store, callbacks=[] if a.quiet else [_print_progress])
+    rec = produce_run(config, store, callbacks=[] if a.quiet else [_print_progress])
     metrics = store.metrics(rec.run_id)
     print(json.dumps({"run_id": rec.run_id, "rerun_of": a.run_id, "status": rec.status,
                       "metrics": {k: _slim(metrics.get(k) or {}) for k in ("target_test", "source_val")}}))

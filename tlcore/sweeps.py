@@ -4,9 +4,9 @@ Every run of a sweep carries ``name = "sweep:<id>"`` so the Compare page can gro
 includes the classical baseline (:mod:`tlcore.evaluation.classical`) per pair and seed.
 
 * :func:`plan_sweep` builds the config dicts (validated), nothing runs;
-* :func:`run_sweep` runs them in this process, one after another (the CLI);
-* :func:`submit_sweep` queues the deep runs as jobs and runs the sub-second classical baselines directly
-  (the dashboard);
+* :func:`run_sweep` runs them in this process, one after another (the CLI), each through its producer
+  (:func:`tlcore.producers.produce_run`: a deep run or the classical baseline, one path);
+* :func:`submit_sweep` queues every run as a job, the classical baseline too (the dashboard);
 * :func:`sweep_table` turns a sweep's finished runs into the strategy x pair table with gains.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tlcore.config import RunConfig
-from tlcore.evaluation.classical import STRATEGY as CLASSICAL, classical_baseline, is_classical
+from tlcore.evaluation.classical import STRATEGY as CLASSICAL
 
 PREFIX = "sweep:"
 BASELINES = {"scratch": "scratch", "source_only": "fine_tuning"}
@@ -115,15 +115,14 @@ def run_sweep(plan: list[dict], store, callbacks: list[Callable[[dict], None]] |
         ``[{"strategy", "seed", "run_id", "status", "error"}]`` in plan order.
     """
     from tlcore.errors import TLError
-    from tlcore.pipeline import run_experiment
+    from tlcore.producers import produce_run
 
     out = []
     for config in plan:
         row = {"strategy": config["strategy"], "seed": config["seed"], "run_id": None, "status": "failed",
                "error": None}
         try:
-            rec = classical_baseline(config, store) if is_classical(config) else \
-                run_experiment(RunConfig.from_dict(config), store, callbacks=callbacks)
+            rec = produce_run(config, store, callbacks=callbacks)  # a deep run or the classical baseline
             row.update(run_id=rec.run_id, status=rec.status)
         except TLError as exc:
             row["error"] = str(exc)

@@ -6,7 +6,8 @@
 It trains on exactly what a deep run of the same config trains on with labels: the source train split plus
 the labelled part of the target train split, and is evaluated on the same source validation and target test
 samples, so its metrics (with intervals) and predictions are comparable and pairable. It is recorded as a
-normal run (strategy ``classical``). A few thousand rows take about a second on a CPU.
+normal run (strategy ``classical``) by the ``classical`` producer (:mod:`tlcore.producers`), through the same
+recorder as every run. A few thousand rows take about a second on a CPU.
 """
 from __future__ import annotations
 
@@ -20,10 +21,6 @@ from tlcore.runs.store import RunRecord, RunStore
 STRATEGY = "classical"
 BACKBONES = {"text": "tfidf_logreg", "image": "pixels_logreg"}
 PIXELS = 16
-
-
-def is_classical(config: dict) -> bool:
-    return (config or {}).get("strategy") == STRATEGY
 
 
 def _pixels(samples) -> np.ndarray:
@@ -47,6 +44,12 @@ def _model(modality: str, seed: int):
     if modality == "text":
         return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), clf)
     return make_pipeline(StandardScaler(), clf)
+
+
+def produce(cfg: RunConfig, store: RunStore, run_id: str | None = None, callbacks=None, cancel_check=None) -> RunRecord:
+    """The ``classical`` producer (:func:`tlcore.producers.produce_run`): about a second of scikit-learn, so it
+    reports no progress events and is not cancelled midway."""
+    return classical_baseline(cfg, store, run_id=run_id)
 
 
 def classical_baseline(config: dict | RunConfig, store: RunStore, run_id: str | None = None) -> RunRecord:

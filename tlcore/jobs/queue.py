@@ -21,6 +21,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 from tlcore.errors import ConfigError, TLError
+from tlcore.producers import PRODUCERS, check, producer_for
 from tlcore.runs import audit
 from tlcore.runs.store import RunStore, _add_column, current_user
 
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS workers (
 
 JOB_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'train'", "owner": "TEXT", "executor": "TEXT", "node": "TEXT",
                "gpus": "TEXT", "resources": "TEXT"}
-KINDS = ("train", "classical", "probe")
+KINDS = (*PRODUCERS, "probe")  # a run of each producer (train, classical), or a probe
 ACTIVE = ("queued", "running")
 MAX_QUEUED_PER_USER = 200
 HEARTBEAT_STALE_S = 60.0
@@ -117,19 +118,10 @@ class JobQueue:
         """
         if kind not in KINDS:
             raise ConfigError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-        if kind == "train" and isinstance(config, dict) and config.get("strategy") == "classical":
-            kind = "classical"  # the TF-IDF / pixels + logistic regression baseline: a job like any other
-        if kind == "classical":
-            from tlcore.config import RunConfig
-
-            cfg = RunConfig.from_dict(config)
-            text, label = cfg.to_json(), label or _label(cfg.to_dict())
-        elif kind == "train":
-            from tlcore.config import RunConfig
-            from tlcore.pipeline import validate
-
-            cfg = RunConfig.from_dict(config)
-            validate(cfg, self.store)  # binds the store: distillation checks its teacher run at submit
+        if kind == "train" and isinstance(config, dict):
+            kind = producer_for(config).key  # e.g. the classical baseline: a job like any other, its own kind
+        if kind in PRODUCERS:  # validated by its producer, with the store (distillation checks its teacher run)
+            cfg = check(config, self.store, PRODUCERS[kind])
             text, label = cfg.to_json(), label or _label(cfg.to_dict())
         else:
             seconds = config.get("seconds", 0.5)

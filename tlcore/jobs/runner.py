@@ -15,6 +15,7 @@ import traceback
 from tlcore.errors import Cancelled, TLError
 from tlcore.jobs.process import process_start_time
 from tlcore.jobs.queue import JobQueue
+from tlcore.producers import PRODUCERS
 
 
 def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) -> int:
@@ -30,7 +31,7 @@ def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) 
         print(f"job {job_id} was re-queued or taken by another worker; not running it here", file=sys.stderr)
         return 0
     run_id = snap.run_id or (time.strftime("%Y%m%d-%H%M%S-") + job_id[-6:])
-    queue.update(job_id, heartbeat=time.time(), run_id=run_id if snap.kind in ("train", "classical") else None,
+    queue.update(job_id, heartbeat=time.time(), run_id=run_id if snap.kind in PRODUCERS else None,
                  node=node or snap.node or socket.gethostname())
     stop = threading.Event()
 
@@ -59,17 +60,12 @@ def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) 
             last["cancelled"] = queue.cancel_requested(job_id)
         return last["cancelled"]
 
-    run = run_id if snap.kind in ("train", "classical") else None
+    run = run_id if snap.kind in PRODUCERS else None
     try:
         if snap.kind == "probe":
             _probe(queue, snap, cancel_check)
-        elif snap.kind == "classical":
-            from tlcore.evaluation.classical import classical_baseline
-
-            queue.store.owner = snap.owner
-            classical_baseline(snap.config, queue.store, run_id=run_id)
         else:
-            _train(queue, snap, run_id, on_event, cancel_check)
+            _produce(queue, snap, run_id, on_event, cancel_check)
     except Cancelled as exc:
         return _finish(queue, job_id, run, "cancelled", str(exc), 0)
     except KeyboardInterrupt:  # ray.cancel interrupts the task's thread
@@ -104,18 +100,20 @@ def _finish(queue: JobQueue, job_id: str, run_id: str | None, status: str, error
     return rc
 
 
-def _train(queue: JobQueue, snap, run_id: str, on_event, cancel_check) -> None:
-    from tlcore.config import RunConfig
-    from tlcore.pipeline import run_experiment
+def _produce(queue: JobQueue, snap, run_id: str, on_event, cancel_check) -> None:
+    """Make the job's run with the producer of its kind (a network trained by a strategy, the classical
+    baseline...)."""
+    from tlcore.producers import produce_run
 
+    producer = PRODUCERS[snap.kind]
     threads = snap.resources.get("num_cpus")
-    if threads and threads >= 1:
+    if producer.trains_network and threads and threads >= 1:
         import torch
 
         torch.set_num_threads(int(threads))
     queue.store.owner = snap.owner
-    cfg = RunConfig.from_dict(snap.config)
-    run_experiment(cfg, queue.store, callbacks=[on_event], cancel_check=cancel_check, run_id=run_id)
+    produce_run(snap.config, queue.store, producer=producer, callbacks=[on_event], cancel_check=cancel_check,
+                run_id=run_id)
 
 
 def _probe(queue: JobQueue, snap, cancel_check) -> None:

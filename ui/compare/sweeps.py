@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.errors import TLError
+from tlcore.producers import trains_network
 from tlcore.sweeps import sweep_ids, sweep_table
 from ui.auth import signed_in_user
 from ui.compare_validators import sweep_picks_section
@@ -34,7 +35,7 @@ def _submit(store, base_id: str, chosen: list[str], seeds_txt: str, reverse: boo
 
 def start_section(store, records: list, labels: dict) -> None:
     """A sweep of chosen strategies and seeds from a completed run's settings (queued as jobs)."""
-    completed = [r for r in records if r.status == "completed" and r.strategy != "classical"]
+    completed = [r for r in records if r.status == "completed" and trains_network(r.strategy)]
     if not (completed and st.toggle("Start a sweep from a run's settings", key="tl_sweep_start")):
         return
     from tlcore.strategies import STRATEGIES
