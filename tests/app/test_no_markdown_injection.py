@@ -26,7 +26,7 @@ RECEIVERS = {"st", "col", "c1", "c2", "c3", "c4", "left", "right", "box", "conta
 def _files():
     yield ROOT / "app.py"
     for folder in ("views", "ui", "pages"):
-        yield from sorted((ROOT / folder).glob("*.py"))
+        yield from sorted((ROOT / folder).rglob("*.py"))
 
 
 def _constant_root(node: ast.AST) -> bool:
