@@ -7,6 +7,7 @@ from streamlit.errors import StreamlitAPIException
 
 from tlcore.errors import TLError
 from tlcore.evaluation.summary import batch_summary, run_outcome
+from tlcore.runs.view import RunView
 from ui.auth import signed_in_user
 from ui.safe import md
 from ui.state import get_queue, get_store
@@ -118,7 +119,7 @@ def _outcome(store, snap) -> None:
     of an unlabeled target), the time taken, and a link to the run on Compare."""
     seconds = (snap.finished - snap.started) if snap.finished and snap.started else None
     try:
-        line = run_outcome(store.metrics(snap.run_id), seconds)["text"]
+        line = run_outcome(RunView(store, snap.run_id).metrics(), seconds)["text"]
     except TLError:
         return
     c1, c2 = st.columns([4, 1])
@@ -165,7 +166,7 @@ def cached_batch_summary(root: str, run_ids: tuple) -> dict:
 
 def _events(store, run_id: str) -> list[dict]:
     try:
-        return store.events(run_id)
+        return RunView(store, run_id).events()
     except TLError:
         return []
 

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.export.client import job_status, last_json, launch_compress, launch_export, zip_folder
+from tlcore.runs.view import RunView
 from ui.safe import md
 from ui.state import home
 
@@ -36,10 +37,11 @@ def compression_frame(metrics: dict) -> pd.DataFrame:
 
 def model_section(store, focus: str, selected: list[str], labels: dict) -> None:
     st.subheader("Use the model: export and compression")
-    compressed = [rid for rid in selected if (store.metrics(rid).get("compression") or {}).get("table")]
+    metrics = {rid: RunView(store, rid).metrics() for rid in selected}
+    compressed = [rid for rid in selected if (metrics[rid].get("compression") or {}).get("table")]
     for rid in compressed:
-        st.text(f"{labels.get(rid, rid)}  (compressed from {store.metrics(rid).get('parent_run_id')})")
-        st.dataframe(compression_frame(store.metrics(rid)), hide_index=True)
+        st.text(f"{labels.get(rid, rid)}  (compressed from {metrics[rid].get('parent_run_id')})")
+        st.dataframe(compression_frame(metrics[rid]), hide_index=True)
     if compressed:
         st.caption("CPU latency: median milliseconds per sample on this server, fp32 PyTorch vs the compressed "
                    "model, inputs from the target test set. Sizes: the parent's safetensors file; the compressed "
