@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT, progress TEXT, log_path TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created);  -- the pages poll the newest jobs every 2 s
 CREATE TABLE IF NOT EXISTS workers (
     worker_id TEXT PRIMARY KEY, pid INTEGER, host TEXT, started REAL, heartbeat REAL, max_jobs INTEGER
 );
