@@ -145,12 +145,25 @@ def _zip_entries(label: str, archive: zipfile.ZipFile, limits: ArchiveLimits) ->
                 f"{label}: archive expands to more than {limits.max_total_bytes / 1024**3:.2f} GB "
                 f"(limit reached at member {name!r})"
             )
+    _check_no_overlap(label, infos, archive)
     entries = []
     for info in infos:
         parts = tuple(p for p in re.split(r"[\\/]", info.filename) if p)
         if parts:
             entries.append(_Entry(info.filename, parts, info.is_dir(), _zip_loader(label, archive, info, limits)))
     return entries
+
+
+def _check_no_overlap(label: str, infos: list[zipfile.ZipInfo], archive: zipfile.ZipFile) -> None:
+    """Refuse members whose data overlap (the overlapping-entry zip bomb, CVE-2024-0450; CPython only checks this
+    from 3.11.8/3.12.2): each member's local header (30 bytes at least) and compressed data must end before the
+    next member starts, and the last before the central directory. A valid ZIP always satisfies this."""
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    ends = [i.header_offset for i in ordered[1:]] + [getattr(archive, "start_dir", None)]
+    for info, limit in zip(ordered, ends):
+        if limit is not None and info.header_offset + 30 + info.compress_size > limit:
+            raise UnsafeArchive(f"{label}: member {info.orig_filename!r} overlaps another member's data "
+                                "(possible zip bomb); this archive is corrupt or malicious")
 
 
 def _check_member_name(label: str, name: str, limits: ArchiveLimits) -> None:
