@@ -118,8 +118,13 @@ def cmd_doctor(a) -> int:
         print(json.dumps({"backup": str(dest), "kept": len(backup.list_backups(root))}))
         return 0
     problems = backup.integrity(backup.db_path(root))
+    from tlcore.versions import problems as version_problems
+
     out = {"database": str(backup.db_path(root)), "ok": not problems, "problems": problems[:20],
-           "backups": [str(p) for p in backup.list_backups(root)[:3]]}
+           "backups": [str(p) for p in backup.list_backups(root)[:3]],
+           "versions": version_problems()}  # packages below the server's security floors (tlcore/versions.py)
+    for line in out["versions"]:
+        print(line, file=sys.stderr)
     if problems:
         print(f"{out['database']} is damaged: {problems[0]}", file=sys.stderr)
         print("restore the newest sound backup with: python -m tlcore doctor --restore" if out["backups"] else
