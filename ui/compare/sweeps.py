@@ -38,11 +38,11 @@ def start_section(store, records: list, labels: dict) -> None:
     completed = [r for r in records if r.status == "completed" and trains_network(r.strategy)]
     if not (completed and st.toggle("Start a sweep from a run's settings", key="tl_sweep_start")):
         return
-    from tlcore.strategies import STRATEGIES
+    from tlcore.strategies.specs import SPECS  # torch-free: names, params, help
 
     base_id = st.selectbox("Base run (pair, backbone, epochs, sizes, split)", [r.run_id for r in completed],
                            format_func=labels.get, key="tl_sweep_base")
-    chosen = st.multiselect("Strategies", sorted(STRATEGIES), default=["scratch", "fine_tuning", "linear_probe"],
+    chosen = st.multiselect("Strategies", sorted(SPECS), default=["scratch", "fine_tuning", "linear_probe"],
                             key="tl_sweep_strategies")
     seeds_txt = st.text_input("Seeds (comma-separated)", "0", key="tl_sweep_seeds")
     reverse = st.checkbox("Also sweep the reversed pair (target → source)", key="tl_sweep_reverse")
