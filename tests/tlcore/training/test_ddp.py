@@ -85,3 +85,23 @@ def test_cancel_during_data_parallel_training_stops_every_rank(store):
         run_experiment(RunConfig.from_dict({**TINY, "strategy": "scratch"}), store, cancel_check=cancel_check)
     assert store.list()[0].status == "cancelled"
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("tl-ddp-rank")]
+
+
+def test_the_job_runner_trains_a_devices_2_job_data_parallel(store):
+    import os
+    import subprocess
+    import sys
+
+    from tlcore.jobs.queue import JobQueue
+    from tests.conftest import ROOT
+
+    q = JobQueue(store)
+    jid = q.submit({**TINY, "strategy": "scratch", "epochs": 1})
+    w = subprocess.Popen([sys.executable, "-m", "tlcore", "worker", "--once"], cwd=ROOT,
+                         env={**os.environ, "TL_HOME": str(store.root)}, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    assert w.wait(timeout=300) == 0
+    snap = q.get(jid)
+    assert snap.status == "completed", (snap.error, q.log_tail(jid))
+    phases = [e.get("phase") for e in store.events(snap.run_id)]
+    assert "training on 2 processes (gloo)" in phases
