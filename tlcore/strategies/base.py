@@ -22,10 +22,13 @@ from tlcore.strategies.specs.base import NoParams, Requirements, StrategySpec
 
 @dataclass
 class StepOutput:
-    """What one training step returns: the loss to minimise and plain floats to log."""
+    """What one training step (or one stage of it) returns: the loss to minimise, plain floats to log, and
+    the optimizers this loss updates (``None``: all of them; names as in the ``optimizer`` key of the
+    parameter groups ``configure`` returns, ``"main"`` when a group names none)."""
 
     loss: torch.Tensor
     logs: dict = field(default_factory=dict)
+    optimizers: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -78,13 +81,21 @@ class Strategy(abc.ABC):
 
     @abc.abstractmethod
     def configure(self, model: nn.Module, ctx: SetupContext) -> list[dict]:
-        """Freeze/unfreeze and return optimizer parameter groups (each a dict with ``params`` and ``lr``)."""
+        """Freeze/unfreeze and return optimizer parameter groups (each a dict with ``params`` and ``lr``, and
+        optionally ``optimizer``: the name of the optimizer it belongs to, for strategies with several)."""
 
     @property
     def caches_features(self) -> bool:
         """True when the backbone stays frozen for the whole run: the loop then trains on cached features
         (``frozen_backbone`` strategies, or fine-tuning-style strategies with ``freeze_backbone``)."""
         return self.spec.caches_features(self.params)
+
+    def training_steps(self, model: nn.Module, batch: dict, state: TrainState):
+        """The update order for one batch: yields one :class:`StepOutput` per stage; the loop backpropagates
+        each and steps the optimizers it names before asking for the next stage, so a later stage sees the
+        weights the earlier one updated (MCD's three stages, ADDA-style alternation). Default: one stage,
+        :meth:`training_step`, updating every optimizer."""
+        yield self.training_step(model, batch, state)
 
     def training_step(self, model: nn.Module, batch: dict, state: TrainState) -> StepOutput:
         """Default: cross-entropy on the source batch."""

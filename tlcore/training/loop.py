@@ -62,8 +62,8 @@ def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, b
     """
     control = control or Control()
     control.should_stop = False
-    optimizer = _configure(model, strategy, data, lr, weight_decay, device)
-    run = _Epochs(model, strategy, data, optimizer, batch_size, device, seed, control, parallel)
+    optimizers = _configure(model, strategy, data, lr, weight_decay, device)
+    run = _Epochs(model, strategy, data, optimizers, batch_size, device, seed, control, parallel)
     best, stopper = BestWeights(model, restore=checkpoint == "best_val"), EarlyStopping(patience)
     cbs = CallbackList([*(callbacks or []), best, stopper], run.state, control)
     run.state.epochs = epochs
@@ -81,25 +81,32 @@ def fit(model: nn.Module, strategy: Strategy, data: TrainData, *, epochs: int, b
     return result
 
 
-def _configure(model, strategy, data, lr, weight_decay, device):
-    """The strategy sets up the model and its parameter groups; returns the optimizer."""
+def _configure(model, strategy, data, lr, weight_decay, device) -> dict:
+    """The strategy sets up the model and its parameter groups; returns ``{name: optimizer}``, one AdamW per
+    distinct ``optimizer`` key of the groups (``"main"`` for groups that name none), in first-seen order."""
     ctx = SetupContext(lr=lr, weight_decay=weight_decay, num_classes=data.num_classes,
                        feature_dim=getattr(model, "out_features", 0), device=device)
     groups = strategy.configure(model, ctx)
     for m in strategy.extra_modules():
         m.to(device)
     strategy.on_fit_start(model, data)
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, weight_decay=weight_decay)
-    for g in optimizer.param_groups:
-        g.setdefault("initial_lr", g["lr"])
-    return optimizer
+    by_name: dict[str, list] = {}
+    for g in groups:
+        if g["params"]:
+            by_name.setdefault(g.get("optimizer", "main"), []).append({k: v for k, v in g.items() if k != "optimizer"})
+    optimizers = {name: torch.optim.AdamW(gs, lr=lr, weight_decay=weight_decay) for name, gs in by_name.items()}
+    for opt in optimizers.values():
+        for g in opt.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+    return optimizers
 
 
 class _Epochs:
     """One training epoch at a time: the seeded source batches, the target stream, the steps, the validation."""
 
-    def __init__(self, model, strategy, data, optimizer, batch_size, device, seed, control, parallel=None):
-        self.model, self.strategy, self.data, self.optimizer = model, strategy, data, optimizer
+    def __init__(self, model, strategy, data, optimizers, batch_size, device, seed, control, parallel=None):
+        self.model, self.strategy, self.data, self.optimizers = model, strategy, data, optimizers
+        self.optimizer = next(iter(optimizers.values()), None)  # the first one, for on_epoch_start
         self.parallel = parallel
         self.train_model = parallel.wrap(model, strategy) if parallel else model
         self.batch_size, self.device, self.control = batch_size, device, control
@@ -145,19 +152,31 @@ class _Epochs:
                  "y_s": torch.as_tensor(self.data.source_train.labels[idx], device=device)}
         if self.tgt_iter is not None:
             batch.update(self.tgt_iter.next(device, shard))
-        with autocast(device, training=True):
-            out = self.strategy.training_step(self.train_model, batch, state)
+        stages = self.strategy.training_steps(self.train_model, batch, state)
+        logs: dict = {}
+        while True:
+            with autocast(device, training=True):  # the stage's forward runs inside next()
+                out = next(stages, None)
+            if out is None:
+                break
+            logs = {**logs, "loss": self._update(out), **out.logs}
+        state.step += 1
+        return logs
+
+    def _update(self, out) -> float:
+        """Backpropagate one stage's loss and step the optimizers it names; every gradient starts at zero."""
         loss = out.loss.float()
         if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss became {float(loss)} at step {state.step} (epoch {state.epoch + 1}); "
-                                   "try a lower learning rate")
-        self.optimizer.zero_grad(set_to_none=True)
+            raise TrainingDiverged(f"loss became {float(loss)} at step {self.state.step} (epoch "
+                                   f"{self.state.epoch + 1}); try a lower learning rate")
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.parallel:
             self.parallel.after_backward()
-        self.optimizer.step()
-        state.step += 1
-        return {"loss": float(loss.detach()), **out.logs}
+        for name in out.optimizers or self.optimizers:
+            self.optimizers[name].step()
+        return float(loss.detach())
 
 
 @torch.no_grad()

@@ -5,6 +5,8 @@ two-layer MLP backbone over the raw 2-D inputs: first the shift exists (source-o
 then for each alignment method trade-off 0 reproduces source-only exactly and its default trade-off
 improves the target accuracy.
 """
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,7 @@ from tlcore.models.classifier import Classifier
 from tlcore.strategies import build_strategy
 from tlcore.strategies.alignment import forward_pair
 from tlcore.strategies.base import SetupContext, TrainState
+from tlcore.strategies.specs import SPECS
 from tlcore.training.batches import FeatureSet
 from tlcore.training.loop import TrainData, fit, predict
 from tests.tlcore.helpers import make_teacher_run, tiny_image_data, tiny_model
@@ -89,17 +92,34 @@ def test_the_shift_exists(source_only):
         assert val_acc > 0.95 and target_acc < val_acc - 0.15
 
 
-@pytest.mark.parametrize("name", ["dann", "cdan", "coral", "mmd", "mcc", "self_training", "instance_weighting"])
+# derived from the strategy table: every strategy with a transfer trade-off over a trainable backbone is covered
+# (a new alignment strategy is tested without touching this file)
+ALIGNMENT = [n for n, s in SPECS.items()
+             if "trade_off" in {f.name for f in dataclasses.fields(s.Params)} and s.requires.backbone == "trainable"]
+UNLABELED = [n for n in ALIGNMENT if SPECS[n].requires.target == "unlabeled"]
+KNOWN_NOT_IMPROVING = {
+    "coral": "a rotation barely changes the feature covariances; CORAL does not help on this toy pair",
+    "mmd": "with the default trade-off 1 MK-MMD helps on some seeds and hurts on others on this toy pair",
+    # measured 2026-12-01 (seeds 0-2, source-only 76.1 %): self-training 77.9, instance weighting 75.9, MCD 76.8
+    # (83.3 / 64.3 / 82.7: two seeds +7 points, one -12); each is measured on real pairs in bench/
+    "self_training": "+1.8 points on this toy pair, under the +2 bar",
+    "instance_weighting": "no gain on this toy pair (75.9 vs 76.1 %)",
+    "mcd": "+7 points on two seeds and -12 on the third on this toy pair (lr 1e-2 on a random MLP)",
+}
+
+
+def test_the_table_has_the_alignment_strategies():
+    assert {"dann", "cdan", "coral", "mmd", "mcc", "mcd", "self_training", "instance_weighting"} <= set(ALIGNMENT)
+
+
+@pytest.mark.parametrize("name", ALIGNMENT)
 def test_trade_off_zero_is_exactly_source_only(name, source_only):
     _, _, p = train(name, {**FT, "trade_off": 0.0}, seed=0)
     assert np.array_equal(p, source_only[0][2])
 
 
-IMPROVES = ["dann", "cdan", "mcc",
-            pytest.param("coral", marks=pytest.mark.xfail(run=False, reason="a rotation barely changes the feature "
-                                                                 "covariances; CORAL does not help on this toy pair")),
-            pytest.param("mmd", marks=pytest.mark.xfail(run=False, reason="with the default trade-off 1 MK-MMD helps on some "
-                                                               "seeds and hurts on others on this toy pair"))]
+IMPROVES = [pytest.param(n, marks=pytest.mark.xfail(run=False, reason=KNOWN_NOT_IMPROVING[n]))
+            if n in KNOWN_NOT_IMPROVING else n for n in UNLABELED]
 
 
 @pytest.mark.parametrize("name", IMPROVES)

@@ -56,6 +56,13 @@ class InstanceWeightingParams(AlignmentParams):
     disc_hidden: int = param(256, "Width of the domain classifier's hidden layers.", min=8, max=4096)
 
 
+@dataclass(frozen=True)
+class McdParams(AlignmentParams):
+    generator_steps: int = param(4, "Stage C repeats: updates of the feature extractor per batch that shrink the "
+                                    "two classifiers' disagreement on the target (the paper's num_k = 4).",
+                                 min=1, max=20)
+
+
 DANN = StrategySpec(
     name="dann", title='DANN (domain-adversarial, gradient reversal)',
     impl="tlcore.strategies.adversarial:Dann",
@@ -156,3 +163,22 @@ INSTANCE_WEIGHTING = StrategySpec(
     References: Shimodaira, J. Stat. Planning & Inference 2000; Bickel et al., "Discriminative Learning
     Under Covariate Shift", JMLR 2009; Huang et al., "Correcting Sample Selection Bias by Unlabeled Data",
     NIPS 2006 (KMM).""")
+
+
+MCD = StrategySpec(
+    name="mcd", title="MCD (maximum classifier discrepancy)",
+    impl="tlcore.strategies.mcd:Mcd",
+    Params=McdParams,
+    requires=Requirements(target="unlabeled"),
+    family="domain adaptation",
+    doc="""MCD: two classifiers on the same features; they are trained to disagree on the target while agreeing
+    on the source, and the feature extractor is trained to make them agree, which moves target features away
+    from the decision boundaries.
+
+    Three updates per batch, each with its own optimizer: (A) everything on ``CE(F1, source) + CE(F2,
+    source)``; (B) the classifiers only, on ``CE(F1, source) + CE(F2, source) - trade_off x d(F1, F2; target)``;
+    (C) the feature extractor only (backbone and bottleneck), ``generator_steps`` times, on ``trade_off x
+    d(F1, F2; target)``, where ``d`` is the mean absolute difference of the two softmax outputs. F1 is the
+    model's head; F2 is dropped after training. With a frozen backbone and no bottleneck there is no feature
+    extractor to train and stage C is skipped. Reference: Saito et al., "Maximum Classifier Discrepancy for
+    Unsupervised Domain Adaptation", CVPR 2018.""")
