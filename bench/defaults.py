@@ -101,7 +101,8 @@ def main() -> None:
                                 "strategy": cfg.strategy, "resolved_from": cfg.resolved_from,
                                 "target_acc": tt.get("accuracy"), "target_ci": tt.get("accuracy_ci"),
                                 "source_val_acc": m.get("source_val", {}).get("accuracy"),
-                                "seconds": round(time.time() - t0, 1), "flags": [f["kind"] for f in m.get("flags", [])],
+                                "seconds": round(time.time() - t0, 1), "load1": round(os.getloadavg()[0], 1),
+                                "flags": [f["kind"] for f in m.get("flags", [])],
                                 "settings": {k: v for k, v in cfg.to_dict().items() if k not in ("source", "target")}})
                 path.write_text(json.dumps(results, indent=1))
                 print(json.dumps(results[-1] | {"settings": None}), flush=True)
@@ -141,6 +142,11 @@ def write_report(results: list) -> None:
             sd = statistics.stdev(accs) * 100 if len(accs) > 1 else 0.0
             cells.append(f"{statistics.mean(accs) * 100:.1f} +- {sd:.1f} (n={len(accs)})")
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    loads = {p: [r["load1"] for r in results if r["pair"] == p and "load1" in r] for p in pairs}
+    for p, ls in loads.items():
+        if ls:
+            lines += ["", f"{p.replace('_', ' -> ')}: load average (1 min) at the end of its runs "
+                      f"{min(ls):.1f}-{max(ls):.1f} (the text above gives the load for pairs without this)."]
     lines += ["", "| pair | mean seconds per run (recommended) | flags raised | published |", "|---|---:|---|---|"]
     for p in pairs:
         secs = [r["seconds"] for r in results if r["pair"] == p and r["row"] == "recommended"]
