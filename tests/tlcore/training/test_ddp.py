@@ -105,3 +105,36 @@ def test_the_job_runner_trains_a_devices_2_job_data_parallel(store):
     assert snap.status == "completed", (snap.error, q.log_tail(jid))
     phases = [e.get("phase") for e in store.events(snap.run_id)]
     assert "training on 2 processes (gloo)" in phases
+
+
+def test_two_ranks_equal_one_process_with_the_same_global_batch():
+    """Without BatchNorm (its statistics are per rank), averaging the two shards' gradients is the gradient of
+    the whole batch: 2 ranks of 8 samples end where 1 process of 16 does, to float precision."""
+    import copy
+
+    from torch import nn
+
+    from tlcore.strategies import build_strategy
+    from tlcore.training.callbacks import Control
+    from tlcore.training.ddp import fit_distributed
+    from tlcore.training.loop import fit
+    from tests.tlcore.helpers import tiny_image_data, tiny_model
+
+    model = tiny_model()
+    for block in model.backbone.blocks:
+        block[1] = nn.Identity()  # no BatchNorm
+    twin, data = copy.deepcopy(model), tiny_image_data(n=64)
+    cpu = torch.device("cpu")
+    cfg = SimpleNamespace(devices=2, batch_size=16, epochs=2, lr=3e-3, weight_decay=0.0, seed=0,
+                          early_stopping_patience=0, checkpoint="last")
+    one = fit(twin, build_strategy("scratch"), data, epochs=2, batch_size=16, lr=3e-3, weight_decay=0.0,
+              device=cpu, seed=0, patience=0, checkpoint="last")
+    two, _ = fit_distributed(model, build_strategy("scratch"), data, cfg, cpu, lambda e: None, [], Control())
+    assert one.steps == two.steps == 8
+    for (k, a), b in zip(twin.state_dict().items(), model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), f"{k}: 2 ranks differ from 1 process"
+    assert [h["loss"] for h in one.history] == pytest.approx([h["loss"] for h in two.history], rel=1e-4)
+    from tlcore.training.ddp import Parallel
+
+    shards = [list(Parallel(r, 3, cpu).shard(list(range(16)))) for r in range(3)]  # disjoint, all of the batch
+    assert sorted(i for s in shards for i in s) == list(range(16)) and [len(s) for s in shards] == [6, 5, 5]
