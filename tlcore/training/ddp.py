@@ -8,8 +8,9 @@ inputs (model, strategy, encoded data) and join a process group. Every rank runs
 - the model is wrapped in ``DistributedDataParallel`` after the strategy's ``configure`` (gradients averaged
   in buckets during backward; buffers such as BatchNorm statistics broadcast from rank 0 at each forward);
 - the loop's seeded global batches (the same on every rank) are split by stride, rank ``r`` taking
-  ``idx[r::N]``: disjoint shards as with ``DistributedSampler``, but the global order, the text length
-  buckets and the epoch count stay those of a one-process run with the same ``batch_size``;
+  ``idx[r::N]`` (each rank ``batch_size // N`` samples; a remainder is left out): disjoint shards as with
+  ``DistributedSampler``, but the global order, the text length buckets and the epoch count stay those of a
+  one-process run with the same ``batch_size``;
 - a strategy's own modules (e.g. DANN's domain discriminator) start from rank 0's weights and have their
   gradients all-reduced after backward;
 - the epoch record (losses, source-validation accuracy) is averaged over ranks, so early stopping and the
@@ -86,7 +87,13 @@ class Parallel:
         return _Wrapped(model, device_ids=ids)
 
     def shard(self, idx):
-        return idx[self.rank::self.world]
+        """This rank's samples of a global batch: every rank the same count (``len // world``; a remainder of up
+        to world - 1 samples is left out), so the averaged gradient is the whole batch's."""
+        usable = len(idx) // self.world * self.world
+        if usable == 0:
+            raise TLError(f"a batch of {len(idx)} sample(s) cannot be split over {self.world} processes; use fewer "
+                          "devices or more data")
+        return idx[:usable][self.rank::self.world]
 
     def after_backward(self) -> None:
         import torch.distributed as dist

@@ -136,5 +136,5 @@ def test_two_ranks_equal_one_process_with_the_same_global_batch():
     assert [h["loss"] for h in one.history] == pytest.approx([h["loss"] for h in two.history], rel=1e-4)
     from tlcore.training.ddp import Parallel
 
-    shards = [list(Parallel(r, 3, cpu).shard(list(range(16)))) for r in range(3)]  # disjoint, all of the batch
-    assert sorted(i for s in shards for i in s) == list(range(16)) and [len(s) for s in shards] == [6, 5, 5]
+    shards = [list(Parallel(r, 3, cpu).shard(list(range(16)))) for r in range(3)]  # disjoint, equal sizes
+    assert sorted(i for s in shards for i in s) == list(range(15)) and [len(s) for s in shards] == [5, 5, 5]
