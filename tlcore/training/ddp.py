@@ -61,6 +61,9 @@ def check(cfg, strategy, device) -> None:
     if device.type == "cuda":
         import torch
 
+        if device.index not in (None, 0):
+            raise ConfigError(f"device: {device} with devices: {n}; a data-parallel run uses cuda:0 ... cuda:{n - 1} "
+                              "of the GPUs the job sees. Set device to auto or cuda.")
         if torch.cuda.device_count() < n:
             raise ConfigError(f"devices: {n} asked for but this job sees {torch.cuda.device_count()} GPU(s)")
     elif device.type != "cpu":
@@ -186,11 +189,14 @@ def fit_distributed(model, strategy, data, cfg, device, emit, callbacks, control
     This process is rank 0 and keeps the trained model."""
     import multiprocessing
 
+    import torch
     import torch.distributed as dist
 
     from tlcore.training.loop import fit
 
     check(cfg, strategy, device)
+    if device.type == "cuda":
+        device = torch.device("cuda", 0)  # rank r uses cuda:r of the GPUs this job sees
     world = int(cfg.devices)
     port = _free_port()
     model.to("cpu")

@@ -138,3 +138,15 @@ def test_two_ranks_equal_one_process_with_the_same_global_batch():
 
     shards = [list(Parallel(r, 3, cpu).shard(list(range(16)))) for r in range(3)]  # disjoint, equal sizes
     assert sorted(i for s in shards for i in s) == list(range(15)) and [len(s) for s in shards] == [5, 5, 5]
+
+
+def test_gpu_settings_are_checked_before_any_process_starts():
+    from tlcore.training.ddp import check
+
+    scratch = SimpleNamespace(name="scratch", caches_features=False)
+    cfg = SimpleNamespace(devices=2, batch_size=8)
+    with pytest.raises(ConfigError, match="uses cuda:0 ... cuda:1 of the GPUs the job sees"):
+        check(cfg, scratch, torch.device("cuda:1"))
+    if torch.cuda.device_count() < 2:
+        with pytest.raises(ConfigError, match=r"devices: 2 asked for but this job sees \d GPU"):
+            check(cfg, scratch, torch.device("cuda"))
