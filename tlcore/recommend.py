@@ -126,22 +126,47 @@ def resolve_auto(raw: dict, backbone_given: bool | None = None) -> dict:
     """
     if raw.get("strategy") != "auto":
         return raw
-    target = raw.get("target") or {}
+    target = _target_spec(raw.get("target") or {})
+    modality = _auto_modality(raw, target)
+    lf = float(target.get("labeled_fraction", 0.0) or 0.0) if isinstance(target, dict) else 0.0
+    rec = recommend(modality, lf, gpu=_wants_gpu(raw, modality))
+    out = _merge_recommended(raw, rec)
+    out["resolved_from"] = "auto"
+    return out
+
+
+def _target_spec(target):
+    """A target given as a plain string becomes a domain spec: a demo name, else a path."""
     if isinstance(target, str):
-        target = {"demo": target} if "/" not in target and "." not in target else {"path": target}
-    modality = infer_modality(target) or infer_modality(raw.get("source") if isinstance(raw.get("source"), dict)
-                                                          else {})
+        return {"demo": target} if "/" not in target and "." not in target else {"path": target}
+    return target
+
+
+def _auto_modality(raw: dict, target) -> str | None:
+    """The modality of an ``auto`` config: from the target, else the source, else the chosen backbone."""
+    source = raw.get("source")
+    modality = infer_modality(target) or infer_modality(source if isinstance(source, dict) else {})
     if modality is None and raw.get("backbone"):
         from tlcore.models.registry import resolve_spec
 
         modality = resolve_spec(str(raw["backbone"])).modality
-    lf = float(target.get("labeled_fraction", 0.0) or 0.0) if isinstance(target, dict) else 0.0
+    return modality
+
+
+def _wants_gpu(raw: dict, modality: str | None) -> bool:
+    """The GPU row applies: a CUDA device was asked for, or ``auto`` finds one and the modality has a GPU row."""
     device = str(raw.get("device") or "auto")
-    gpu = device.startswith("cuda") or (device == "auto" and modality in GPU_OVERRIDES and has_gpu())
-    rec = recommend(modality, lf, gpu=gpu)
+    return device.startswith("cuda") or (device == "auto" and modality in GPU_OVERRIDES and has_gpu())
+
+
+REC_ONLY = ("evidence", "target_labels", "device_row")  # recommendation facts that are not config keys
+
+
+def _merge_recommended(raw: dict, rec: dict) -> dict:
+    """``raw`` with the recommended settings: the user's explicit ``KEEP`` keys win, ``params`` are merged."""
     out = dict(raw)
     for k, v in rec.items():
-        if k in ("evidence", "target_labels", "device_row"):
+        if k in REC_ONLY:
             continue
         if k == "image_size" and raw.get("backbone") and not raw.get("image_size"):
             continue  # the user's backbone brings its own default input size
@@ -149,12 +174,11 @@ def resolve_auto(raw: dict, backbone_given: bool | None = None) -> dict:
             out["params"] = {**v, **(raw.get("params") or {})}
         elif k not in raw or raw.get(k) in (None, "") or k not in KEEP:
             out[k] = v
-    out["resolved_from"] = "auto"
     return out
 
 
 # fine_tuning's parameters (tlcore/strategies/fine_tuning.py), here so this module stays torch-free (tested)
-FINE_TUNING_FIELDS = ("trainable_groups", "backbone_lr_factor", "freeze_backbone")
+FINE_TUNING_FIELDS = ("trainable_groups", "backbone_lr_factor", "freeze_backbone", "train_last_groups")
 
 
 def source_only_twin(config: dict) -> dict:

@@ -110,7 +110,7 @@ def extract_before(store, run_id: str, device: str | None = None, batch_size: in
     from tlcore.models.classifier import Classifier
     from tlcore.data.prepare import prepare_data
     from tlcore.strategies import build_strategy
-    from tlcore.training.batches import encode_images, encode_texts
+    from tlcore.training.batches import encode_for
     from tlcore.training.device import resolve_device, seed_everything
     from tlcore.errors import TLError
     from tlcore.runs.recorder import Recorder
@@ -136,10 +136,7 @@ def extract_before(store, run_id: str, device: str | None = None, batch_size: in
         samples = [dom.samples[positions[j]] for j in index]
         labels = np.asarray(after[f"{key}.labels"], dtype=np.int64)
         write_progress(store, run_id, "running", 0.3 + 0.3 * i, f"{key}: encoding {len(samples)} samples")
-        if dom.modality == "image":
-            ds = encode_images(samples, labels, cfg.image_size, backbone.mean, backbone.std, augment=False)
-        else:
-            ds = encode_texts(samples, labels, backbone.tokenizer, cfg.max_length)
+        ds = encode_for(backbone, samples, labels, image_size=cfg.image_size, max_length=cfg.max_length)
         write_progress(store, run_id, "running", 0.45 + 0.3 * i, f"{key}: features of {len(samples)} samples")
         with torch.no_grad():
             feats = model_features(model, ds, np.arange(len(ds)), batch_size, dev)

@@ -107,7 +107,7 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
     from tlcore.errors import ConfigError
     from tlcore.models.backbones import create_backbone
     from tlcore.models.classifier import Classifier
-    from tlcore.training.batches import encode_images, encode_texts
+    from tlcore.training.batches import encode_for
     from tlcore.training.device import resolve_device, seed_everything
 
     path = report_path(root, source, target, backbone, cap, seed)
@@ -137,10 +137,7 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
             rows = stratified_cap(y, cap, seed + i)
             progress(0.3 + 0.3 * i, f"{role}: features of {len(rows)} samples")
             samples = [dom.samples[j] for j in rows]
-            if dom.modality == "image":
-                ds = encode_images(samples, y[rows], cfg.image_size, bb.mean, bb.std, augment=False)
-            else:
-                ds = encode_texts(samples, y[rows], bb.tokenizer, cfg.max_length)
+            ds = encode_for(bb, samples, y[rows], image_size=cfg.image_size, max_length=cfg.max_length)
             with torch.no_grad():
                 feats[role] = model_features(model, ds, np.arange(len(ds)), 64, dev)
             labels[role] = y[rows]

@@ -1,6 +1,6 @@
 """Predicting with a model artifact: inputs -> the preprocessing recorded in ``model.json`` -> probabilities.
 
-Preprocessing is the training code's own (``encode_images`` / ``encode_texts`` and their batches), with the
+Preprocessing is the training code's own (``encode_for`` and its batches), with the
 sizes and statistics the artifact records, so a prediction here equals the model's output on the same sample in
 training. Inference runs in fp32 (no autocast).
 """
@@ -43,16 +43,17 @@ class Predictor:
         return read_inputs(spec, self.modality, text_column, int(self.pre.get("decode_max_side", 256)))
 
     def encode(self, samples: list):
-        from tlcore.training.batches import encode_images, encode_texts
+        from tlcore.training.batches import encode_for
 
         labels = np.full(len(samples), -1)
-        if self.modality == "image":
-            return encode_images(samples, labels, int(self.pre["image_size"]), tuple(self.pre["mean"]),
-                                 tuple(self.pre["std"]))
+        bb = self.model.backbone
+        if self.modality == "image":  # the preprocessing stored with the model, not today's backbone defaults
+            return encode_for(bb, samples, labels, image_size=self.pre["image_size"], mean=self.pre["mean"],
+                              std=self.pre["std"])
         bad = [i for i, s in enumerate(samples) if not isinstance(s, str)]
         if bad:
             raise DataError(f"input {bad[0] + 1}: a text model needs text, got {type(samples[bad[0]]).__name__}")
-        return encode_texts(samples, labels, self.model.backbone.tokenizer, int(self.pre["max_length"]))
+        return encode_for(bb, samples, labels, max_length=self.pre["max_length"])
 
     def logits(self, samples: list, batch_size: int = 32) -> np.ndarray:
         """fp32 logits ``(N, C)`` in input order."""

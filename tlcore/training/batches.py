@@ -114,6 +114,20 @@ class FeatureSet(EncodedSet):
         return self.features[torch.as_tensor(idx)].to(device)
 
 
+def encode_for(backbone, samples: list, labels, *, image_size: int | None = None, max_length: int = 128,
+               augment=None, lazy: bool = False, mean=None, std=None) -> EncodedSet:
+    """The one encode path: raw samples in ``backbone``'s own preprocessing. Images: resized to ``image_size``
+    (the caller's config value) with the backbone's mean/std (``mean``/``std`` override them, e.g. those stored
+    with an exported model), ``augment`` a policy or None, ``lazy`` see :class:`ImageSet`; texts: the backbone's
+    tokenizer, truncated to ``max_length``, no padding."""
+    if backbone.modality == "image":
+        if not image_size:
+            raise ValueError("encode_for: an image backbone needs image_size")
+        return encode_images(samples, labels, int(image_size), tuple(mean or backbone.mean),
+                             tuple(std or backbone.std), augment=augment, lazy=lazy)
+    return encode_texts(samples, labels, backbone.tokenizer, int(max_length))
+
+
 def encode_images(samples: list, labels, image_size: int, mean, std, augment=False,
                   lazy: bool = False) -> ImageSet:
     """Resize each RGB uint8 array to ``image_size`` square (bilinear) into one uint8 tensor; with

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tlcore.training.batches import EncodedSet, FeatureSet, encode_images, encode_texts
+from tlcore.training.batches import EncodedSet, FeatureSet, encode_for
 from tlcore.training.loop import predict
 
 
@@ -33,11 +33,9 @@ def encode_split(source, target, classes: list[str], split, backbone, cfg) -> di
 
     def encode(dom, idx, labels, augment):
         samples = [dom.samples[i] for i in idx]
-        if dom.modality == "image":  # lazy: sets whose frozen features are cached are never resized
-            out = encode_images(samples, labels, cfg.image_size, backbone.mean, backbone.std,
-                                augment=policy if augment else None, lazy=True)
-        else:
-            out = encode_texts(samples, labels, backbone.tokenizer, cfg.max_length)
+        # lazy: sets whose frozen features are cached are never resized
+        out = encode_for(backbone, samples, labels, image_size=cfg.image_size, max_length=cfg.max_length,
+                         augment=policy if augment else None, lazy=True)
         out.sources = [dom.sources[i] for i in idx]
         return out
 

@@ -84,7 +84,7 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
     from tlcore.models.backbones import create_backbone
     from tlcore.models.classifier import BackboneOnly
     from tlcore.models.registry import resolve_spec
-    from tlcore.training.batches import encode_images, encode_texts
+    from tlcore.training.batches import encode_for
     from tlcore.training.device import resolve_device, seed_everything
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no downloads at run time: uncached models are skipped fast
@@ -121,11 +121,8 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
                 tb = time.time()
                 bb = create_backbone(name, pretrained=spec.family not in RANDOM_INIT)
                 model = BackboneOnly(bb).to(dev)
-                if dom.modality == "image":
-                    size = image_size or min(spec.default_image_size, 128)
-                    ds = encode_images(samples, y, size, bb.mean, bb.std, augment=False)
-                else:
-                    ds = encode_texts(samples, y, bb.tokenizer, 128)
+                ds = encode_for(bb, samples, y, image_size=image_size or min(spec.default_image_size, 128),
+                                max_length=128)
                 with torch.no_grad():
                     f = model_features(model, ds, np.arange(len(ds)), 64, dev)
                 row = {"backbone": name, "title": spec.title, "dim": int(f.shape[1]),
