@@ -22,8 +22,9 @@ gloo, each rank with ``cores / N`` threads (for tests and checks; it does not sp
 
 Not covered, refused with a :class:`ConfigError` before any process starts: strategies that train on cached
 frozen features (nothing heavy to parallelise), strategies that change which parameters train during the run
-(gradual unfreezing: DDP fixes the trained set at wrap time) or call parts of the model directly (knowledge
-distillation). No out-of-memory batch halving in a DDP run (an OOM fails the run with the message).
+(gradual unfreezing: DDP fixes the trained set at wrap time), call parts of the model directly (knowledge
+distillation) or update in several stages per batch (MCD: measured, its heads drift apart between ranks).
+No out-of-memory batch halving in a DDP run (an OOM fails the run with the message).
 """
 from __future__ import annotations
 
@@ -52,6 +53,10 @@ def check(cfg, strategy, device) -> None:
     if strategy.name in REFUSED:
         raise ConfigError(f"devices: {n} processes are not supported for strategy {strategy.name!r}: "
                           f"{REFUSED[strategy.name]}. Use devices: 1.")
+    if _multi_stage(strategy):
+        raise ConfigError(f"devices: strategy {strategy.name!r} updates in several stages per batch (parts of the model "
+                          "outside the DistributedDataParallel wrapper), so the processes would drift apart. Use "
+                          "devices: 1.")
     if strategy.caches_features:
         raise ConfigError(f"devices: strategy {strategy.name!r} trains a head on cached frozen features; that is "
                           "light work for one process. Use devices: 1 (or a strategy that trains the backbone).")
@@ -68,6 +73,15 @@ def check(cfg, strategy, device) -> None:
             raise ConfigError(f"devices: {n} asked for but this job sees {torch.cuda.device_count()} GPU(s)")
     elif device.type != "cpu":
         raise ConfigError(f"devices: data parallel needs CUDA or the CPU, not {device.type}")
+
+
+def _multi_stage(strategy) -> bool:
+    """True for strategies that override ``training_steps`` (several forward/backward stages per batch, e.g.
+    MCD): measured, their classifier heads drift apart between ranks."""
+    from tlcore.strategies.base import Strategy
+
+    own = getattr(type(strategy), "training_steps", None)
+    return own is not None and own is not Strategy.training_steps
 
 
 class Parallel:

@@ -47,7 +47,8 @@ def test_one_process_config_keeps_its_json_and_bad_values_are_refused():
 
 
 @pytest.mark.parametrize("strategy,why", [("linear_probe", "cached frozen features"),
-                                          ("gradual_unfreezing", "unfreezes layers during training")])
+                                          ("gradual_unfreezing", "unfreezes layers during training"),
+                                          ("mcd", "several stages per batch")])
 def test_unsupported_strategies_are_refused_with_the_reason(store, strategy, why):
     with pytest.raises(ConfigError, match=why):
         run_experiment(RunConfig.from_dict({**TINY, "strategy": strategy}), store)
