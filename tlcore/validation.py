@@ -31,4 +31,8 @@ def validate(cfg: RunConfig, store=None) -> Checked:
                           "set bottleneck to 0")
     if spec.requires.target_labels and cfg.target.labeled_fraction <= 0:
         raise ConfigError(f"target.labeled_fraction: strategy {cfg.strategy!r} needs some target labels (> 0)")
+    if cfg.devices > 1:  # one run across several processes (torch-free refusals; the rest when training starts)
+        from tlcore.training.ddp import precheck
+
+        precheck(cfg, spec.name, spec.caches_features(params))
     return Checked(spec, params, backbone)

@@ -41,8 +41,25 @@ REFUSED = {
     "gradual_unfreezing": "it unfreezes layers during training, and DistributedDataParallel fixes the trained "
                           "parameters when it wraps the model",
     "distillation": "it calls the model's backbone directly, outside the DistributedDataParallel wrapper",
+    "mcd": "it updates in several stages per batch, and its classifier heads drift apart between the processes",
 }
 MAX_DEVICES = 64
+
+
+def precheck(cfg, name: str, caches_features: bool) -> None:
+    """The refusals known from the strategy table (torch-free: tlcore/validation.py calls it at submit time)."""
+    n = int(getattr(cfg, "devices", 1) or 1)
+    if n <= 1:
+        return
+    if name in REFUSED:
+        raise ConfigError(f"devices: {n} processes are not supported for strategy {name!r}: {REFUSED[name]}. "
+                          "Use devices: 1.")
+    if caches_features:
+        raise ConfigError(f"devices: strategy {name!r} trains a head on cached frozen features; that is light work "
+                          "for one process. Use devices: 1 (or a strategy that trains the backbone).")
+    if cfg.batch_size < n:
+        raise ConfigError(f"batch_size: {cfg.batch_size} is smaller than devices ({n}); each process needs at "
+                          "least one sample of every batch (batch_size is the global batch).")
 
 
 def check(cfg, strategy, device) -> None:
@@ -50,19 +67,11 @@ def check(cfg, strategy, device) -> None:
     n = int(getattr(cfg, "devices", 1) or 1)
     if n <= 1:
         return
-    if strategy.name in REFUSED:
-        raise ConfigError(f"devices: {n} processes are not supported for strategy {strategy.name!r}: "
-                          f"{REFUSED[strategy.name]}. Use devices: 1.")
+    precheck(cfg, strategy.name, strategy.caches_features)
     if _multi_stage(strategy):
         raise ConfigError(f"devices: strategy {strategy.name!r} updates in several stages per batch (parts of the model "
                           "outside the DistributedDataParallel wrapper), so the processes would drift apart. Use "
                           "devices: 1.")
-    if strategy.caches_features:
-        raise ConfigError(f"devices: strategy {strategy.name!r} trains a head on cached frozen features; that is "
-                          "light work for one process. Use devices: 1 (or a strategy that trains the backbone).")
-    if cfg.batch_size < n:
-        raise ConfigError(f"batch_size: {cfg.batch_size} is smaller than devices ({n}); each process needs at "
-                          "least one sample of every batch (batch_size is the global batch).")
     if device.type == "cuda":
         import torch
 

@@ -151,3 +151,14 @@ def test_gpu_settings_are_checked_before_any_process_starts():
     if torch.cuda.device_count() < 2:
         with pytest.raises(ConfigError, match=r"devices: 2 asked for but this job sees \d GPU"):
             check(cfg, scratch, torch.device("cuda"))
+
+
+def test_the_job_queue_refuses_an_unsupported_data_parallel_run_at_submit(store):
+    from tlcore.jobs.queue import JobQueue
+
+    q = JobQueue(store)
+    for strategy, why in [("linear_probe", "cached frozen features"), ("mcd", "several stages per batch"),
+                          ("gradual_unfreezing", "unfreezes layers")]:
+        with pytest.raises(ConfigError, match=why):
+            q.submit({**TINY, "strategy": strategy})
+    assert q.list() == []
