@@ -69,6 +69,27 @@ def batch_summary(store, run_ids: list[str], n_resamples: int = 1000, seed: int 
         ``{"ranking": [{"run_id", "strategy", "target_acc", "target_acc_ci"}...] (best first), "winner",
         "baseline", "gain", "paired": {...} | None, "failed": [run_id...], "text": str}``.
     """
+    ranking, failed = _completed_runs(store, run_ids)
+    scored = _ranked(ranking)
+    out = {"ranking": scored + [r for r in ranking if r["target_acc"] is None], "winner": None, "baseline": None,
+           "gain": None, "paired": None, "failed": failed}
+    if not ranking:
+        out["text"] = "No run of the batch completed."
+        return out
+    if not scored:
+        out["text"] = (f"{len(ranking)} runs completed; the target is unlabeled, so there is no target accuracy to "
+                       "rank them by (see the label-free scores on Compare).")
+        return out
+    text = _winner_text(store, scored, out, n_resamples, seed)
+    if failed:
+        text += f". {len(failed)} run(s) did not complete (their cards say why)"
+    out["text"] = text + "."
+    return out
+
+
+def _completed_runs(store, run_ids: list[str]) -> tuple[list[dict], list[str]]:
+    """The completed runs of a batch as ranking rows (unknown ids skipped) and the ids of those that did not
+    complete."""
     ranking, failed = [], []
     for rid in run_ids:
         try:
@@ -81,43 +102,46 @@ def batch_summary(store, run_ids: list[str], n_resamples: int = 1000, seed: int 
         tt = (store.metrics(rid) or {}).get("target_test") or {}
         ranking.append({"run_id": rid, "strategy": rec.strategy, "target_acc": tt.get("accuracy"),
                         "target_acc_ci": tt.get("accuracy_ci")})
-    base_name = BASELINES["source_only"]  # on a tie the baseline ranks first: a strategy must beat it to "win"
-    scored = sorted((r for r in ranking if r["target_acc"] is not None),
-                    key=lambda r: (-r["target_acc"], r["strategy"] != base_name))
-    out = {"ranking": scored + [r for r in ranking if r["target_acc"] is None], "winner": None, "baseline": None,
-           "gain": None, "paired": None, "failed": failed}
-    if not ranking:
-        out["text"] = "No run of the batch completed."
-        return out
-    if not scored:
-        out["text"] = (f"{len(ranking)} runs completed; the target is unlabeled, so there is no target accuracy to "
-                       "rank them by (see the label-free scores on Compare).")
-        return out
+    return ranking, failed
+
+
+def _ranked(ranking: list[dict]) -> list[dict]:
+    """The rows with a target accuracy, best first; on a tie the baseline ranks first (a strategy must beat it
+    to "win")."""
+    base_name = BASELINES["source_only"]
+    return sorted((r for r in ranking if r["target_acc"] is not None),
+                  key=lambda r: (-r["target_acc"], r["strategy"] != base_name))
+
+
+def _winner_text(store, scored: list[dict], out: dict, n_resamples: int, seed: int) -> str:
+    """Fills ``winner`` (and ``baseline``, ``gain``, ``paired`` when a source-only run is there) in ``out``;
+    returns the sentence about them."""
     winner = scored[0]
     out["winner"] = winner
     text = f"Best: {winner['strategy']} with {_pct(winner['target_acc'])} target accuracy"
     base = next((r for r in scored if r["strategy"] == BASELINES["source_only"]), None)
-    if base is not None and base["run_id"] != winner["run_id"]:
-        out["baseline"], out["gain"] = base, winner["target_acc"] - base["target_acc"]
-        text += f", {100 * out['gain']:+.1f} points over source-only ({base['strategy']}, {_pct(base['target_acc'])})"
-        try:
-            p = paired_test(store, base["run_id"], winner["run_id"], n_resamples=n_resamples, seed=seed)
-            out["paired"] = {"mcnemar_p": p["mcnemar"]["p_value"], "diff_ci": p["accuracy"]["ci"], "n": p["n"]}
-            ci = p["accuracy"]["ci"]
-            text += (f"; paired test on the same {p['n']} test samples: McNemar p = {format_p(p['mcnemar']['p_value'])}"
-                     + (f", difference 95% CI [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] points" if ci else ""))
-            text += " (significant at 0.05)" if p["mcnemar"]["p_value"] < 0.05 else " (not significant at 0.05)"
-        except NotPaired as exc:
-            text += f"; no paired test ({exc})"
-    elif base is not None:
-        text = (f"No strategy beat source-only ({base['strategy']}, {_pct(base['target_acc'])} target accuracy)"
+    if base is None:
+        return text + "; no source-only (fine_tuning) run in the batch to compare with"
+    if base["run_id"] == winner["run_id"]:
+        return (f"No strategy beat source-only ({base['strategy']}, {_pct(base['target_acc'])} target accuracy)"
                 + (f"; {len(scored) - 1} other(s) reached at most that" if len(scored) > 1 else ""))
-    else:
-        text += "; no source-only (fine_tuning) run in the batch to compare with"
-    if failed:
-        text += f". {len(failed)} run(s) did not complete (their cards say why)"
-    out["text"] = text + "."
-    return out
+    out["baseline"], out["gain"] = base, winner["target_acc"] - base["target_acc"]
+    text += f", {100 * out['gain']:+.1f} points over source-only ({base['strategy']}, {_pct(base['target_acc'])})"
+    return text + _paired_text(store, base, winner, out, n_resamples, seed)
+
+
+def _paired_text(store, base: dict, winner: dict, out: dict, n_resamples: int, seed: int) -> str:
+    """The paired test of the winner against the baseline on the same test samples (stored in ``out["paired"]``),
+    as a clause."""
+    try:
+        p = paired_test(store, base["run_id"], winner["run_id"], n_resamples=n_resamples, seed=seed)
+    except NotPaired as exc:
+        return f"; no paired test ({exc})"
+    out["paired"] = {"mcnemar_p": p["mcnemar"]["p_value"], "diff_ci": p["accuracy"]["ci"], "n": p["n"]}
+    ci = p["accuracy"]["ci"]
+    text = (f"; paired test on the same {p['n']} test samples: McNemar p = {format_p(p['mcnemar']['p_value'])}"
+            + (f", difference 95% CI [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] points" if ci else ""))
+    return text + (" (significant at 0.05)" if p["mcnemar"]["p_value"] < 0.05 else " (not significant at 0.05)")
 
 
 def format_p(p, digits: int = 3) -> str:

@@ -162,12 +162,7 @@ def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 
     run jobs as Ray tasks on that cluster instead of local child processes."""
     os.umask(0o077)
     queue = JobQueue()
-    lock = None
-    for _ in range(20):  # a status probe may hold the lock for a moment
-        lock = _lock(queue.store.root)
-        if lock is not None:
-            break
-        time.sleep(0.1)
+    lock = _acquire_lock(queue.store.root)
     if lock is None:
         print("another worker already serves this data root; exiting", file=sys.stderr)
         return 0
@@ -176,85 +171,124 @@ def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 
     except Exception:
         lock.close()
         raise
-    max_jobs = max_jobs or (int(os.environ["TL_MAX_JOBS"]) if os.environ.get("TL_MAX_JOBS", "").isdigit()
-                            else executor.default_max_jobs())
-    timeout = job_timeout_s()
-    wid = f"worker-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
-    queue.register_worker(wid, max_jobs)
-    children: dict[str, Handle] = {}
-    stopping = {"flag": False}
-
-    def on_signal(signum, frame):
-        stopping["flag"] = True
-
-    def adopt(row: dict) -> None:
-        h = executor.adopt(row, timeout)
-        if h is None:
-            return
-        with queue.store.connect() as db:
-            cur = db.execute("UPDATE jobs SET worker_id=? WHERE job_id=? AND status='running' AND pid=?",
-                             (wid, row["job_id"], row["pid"]))
-        if cur.rowcount == 1:
-            children[row["job_id"]] = h
-            print(f"{wid}: adopted job {row['job_id']} (process {row['pid']}) from a worker that stopped",
-                  file=sys.stderr, flush=True)
-
+    worker = _Serving(queue, executor, max_jobs or _env_max_jobs(executor), job_timeout_s())
+    queue.register_worker(worker.wid, worker.max_jobs)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-    print(f"{wid}: serving {queue.store.root} through the {executor.name} executor with up to {max_jobs} "
-          f"concurrent job(s)", file=sys.stderr, flush=True)
-    last_reconcile = 0.0
+        signal.signal(signal.SIGTERM, worker.on_signal)
+        signal.signal(signal.SIGINT, worker.on_signal)
+    print(f"{worker.wid}: serving {queue.store.root} through the {executor.name} executor with up to "
+          f"{worker.max_jobs} concurrent job(s)", file=sys.stderr, flush=True)
     try:
         backup_if_due(queue.store)
     except Exception as exc:  # noqa: BLE001 - a backup problem must not stop the queue
-        print(f"{wid}: backup skipped: {exc}", file=sys.stderr, flush=True)
+        print(f"{worker.wid}: backup skipped: {exc}", file=sys.stderr, flush=True)
     try:
-        while not stopping["flag"]:
-            try:
-                queue.worker_heartbeat(wid)
-                if time.time() - last_reconcile > 2.0:
-                    reconcile(queue, own=set(children), adopt=adopt)
-                    last_reconcile = time.time()
-                _reap(queue, children, executor)
-                _enforce_cancel(queue, children, executor)
-                _enforce_timeout(children, executor)
-                while len(children) < max_jobs and not stopping["flag"]:
-                    nxt = queue.next_queued()
-                    if nxt is None:
-                        break
-                    gpu = executor.pick_gpu(nxt, children)
-                    if gpu is False:
-                        break  # every GPU is busy: the job waits for one
-                    snap = queue.claim_next(wid, job_id=nxt.job_id, executor=executor.name,
-                                            node=executor.node, gpus=gpu or None)
-                    if snap is None:
-                        continue  # cancelled meanwhile
-                    try:
-                        children[snap.job_id] = executor.start(queue, snap, wid, timeout)
-                    except Exception as exc:  # noqa: BLE001 - e.g. no log folder, fork failure
-                        _fail(queue, snap.job_id, None, f"could not start the job: {type(exc).__name__}: {exc}")
-            except (sqlite3.OperationalError, StorageFull, StoreCorrupt) as exc:
-                # a full disk or a locked/damaged database: keep the children, retry in a moment
-                print(f"{wid}: {exc}; retrying", file=sys.stderr, flush=True)
-                time.sleep(2.0)
-                continue
-            if once and not children and not queue.counts().get("queued"):
-                break
-            time.sleep(poll_s)
+        worker.serve(once, poll_s)
     finally:
-        for h in children.values():
-            executor.stop(h)
-        for job_id, h in children.items():
-            if not executor.wait(h, KILL_GRACE_S):
-                executor.stop(h, force=True)
-                executor.wait(h, KILL_GRACE_S)
-            snap = queue.get(job_id)
-            _fail(queue, job_id, snap.run_id, "the worker was stopped while this job ran")
-        queue.remove_worker(wid)
-        executor.close()
+        worker.shutdown()
         lock.close()
     return 0
+
+
+def _acquire_lock(root: Path):
+    """The worker lock of a data root, retried for 2 s (a status probe may hold it for a moment); None when
+    another worker holds it."""
+    for _ in range(20):
+        lock = _lock(root)
+        if lock is not None:
+            return lock
+        time.sleep(0.1)
+    return None
+
+
+def _env_max_jobs(executor) -> int:
+    """``TL_MAX_JOBS`` when set, else the executor's default."""
+    env = os.environ.get("TL_MAX_JOBS", "")
+    return int(env) if env.isdigit() else executor.default_max_jobs()
+
+
+class _Serving:
+    """One worker's state while it serves the queue: its id, the handles of the jobs it runs, and the stop flag
+    its signal handlers set."""
+
+    def __init__(self, queue: JobQueue, executor, max_jobs: int, timeout: float):
+        self.queue, self.executor, self.max_jobs, self.timeout = queue, executor, max_jobs, timeout
+        self.wid = f"worker-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+        self.children: dict[str, Handle] = {}
+        self.stopping = False
+        self.last_reconcile = 0.0
+
+    def on_signal(self, signum, frame) -> None:
+        self.stopping = True
+
+    def serve(self, once: bool, poll_s: float) -> None:
+        """Poll until stopped (or, with ``once``, until nothing is queued or running)."""
+        while not self.stopping:
+            try:
+                self.tick()
+            except (sqlite3.OperationalError, StorageFull, StoreCorrupt) as exc:
+                # a full disk or a locked/damaged database: keep the children, retry in a moment
+                print(f"{self.wid}: {exc}; retrying", file=sys.stderr, flush=True)
+                time.sleep(2.0)
+                continue
+            if once and not self.children and not self.queue.counts().get("queued"):
+                break
+            time.sleep(poll_s)
+
+    def tick(self) -> None:
+        """One poll: heartbeat, settle orphaned jobs (every 2 s), reap, cancel, time out, start queued jobs."""
+        self.queue.worker_heartbeat(self.wid)
+        if time.time() - self.last_reconcile > 2.0:
+            reconcile(self.queue, own=set(self.children), adopt=self.adopt)
+            self.last_reconcile = time.time()
+        _reap(self.queue, self.children, self.executor)
+        _enforce_cancel(self.queue, self.children, self.executor)
+        _enforce_timeout(self.children, self.executor)
+        self.start_queued()
+
+    def start_queued(self) -> None:
+        """Claim and start queued jobs while there is room (and, for GPU jobs, a free GPU)."""
+        while len(self.children) < self.max_jobs and not self.stopping:
+            nxt = self.queue.next_queued()
+            if nxt is None:
+                break
+            gpu = self.executor.pick_gpu(nxt, self.children)
+            if gpu is False:
+                break  # every GPU is busy: the job waits for one
+            snap = self.queue.claim_next(self.wid, job_id=nxt.job_id, executor=self.executor.name,
+                                         node=self.executor.node, gpus=gpu or None)
+            if snap is None:
+                continue  # cancelled meanwhile
+            try:
+                self.children[snap.job_id] = self.executor.start(self.queue, snap, self.wid, self.timeout)
+            except Exception as exc:  # noqa: BLE001 - e.g. no log folder, fork failure
+                _fail(self.queue, snap.job_id, None, f"could not start the job: {type(exc).__name__}: {exc}")
+
+    def adopt(self, row: dict) -> None:
+        """Take over a live job process whose worker stopped (see ``reconcile``)."""
+        h = self.executor.adopt(row, self.timeout)
+        if h is None:
+            return
+        with self.queue.store.connect() as db:
+            cur = db.execute("UPDATE jobs SET worker_id=? WHERE job_id=? AND status='running' AND pid=?",
+                             (self.wid, row["job_id"], row["pid"]))
+        if cur.rowcount == 1:
+            self.children[row["job_id"]] = h
+            print(f"{self.wid}: adopted job {row['job_id']} (process {row['pid']}) from a worker that stopped",
+                  file=sys.stderr, flush=True)
+
+    def shutdown(self) -> None:
+        """Stop the running jobs (killed after a grace), mark them failed, deregister, close the executor."""
+        for h in self.children.values():
+            self.executor.stop(h)
+        for job_id, h in self.children.items():
+            if not self.executor.wait(h, KILL_GRACE_S):
+                self.executor.stop(h, force=True)
+                self.executor.wait(h, KILL_GRACE_S)
+            snap = self.queue.get(job_id)
+            _fail(self.queue, job_id, snap.run_id, "the worker was stopped while this job ran")
+        self.queue.remove_worker(self.wid)
+        self.executor.close()
 
 
 def _reap(queue: JobQueue, children: dict, executor) -> None:
