@@ -35,4 +35,19 @@ def validate(cfg: RunConfig, store=None) -> Checked:
         from tlcore.training.ddp import precheck
 
         precheck(cfg, spec.name, spec.caches_features(params))
+    if spec.requires.target_views > 1:
+        _check_views(cfg, spec, params, backbone)
     return Checked(spec, params, backbone)
+
+
+def _check_views(cfg: RunConfig, spec, params, backbone) -> None:
+    """Consistency training augments raw target images every step: no cached features, no texts."""
+    if backbone.modality != "image":
+        raise ConfigError(f"strategy: {cfg.strategy!r} trains on weak and strong augmentations of target images; "
+                          f"backbone {cfg.backbone!r} reads {backbone.modality}s")
+    if spec.caches_features(params):
+        raise ConfigError(f"params.freeze_backbone: {cfg.strategy!r} needs the images themselves every step (their "
+                          "strong augmentation), not cached features; leave freeze_backbone off")
+    if getattr(params, "train_last_groups", 0) and not cfg.augment:
+        raise ConfigError(f"params.train_last_groups: with {cfg.strategy!r} the frozen layers must see the augmented "
+                          "images; set augment on (the prefix is then computed per batch) or train_last_groups 0")

@@ -65,12 +65,14 @@ class ImageSet(EncodedSet):
             return _resize_all([self._samples[i] for i in np.asarray(idx)], self.image_size)  # every epoch)
         return self.images[torch.as_tensor(idx)]  # resizes the whole set once
 
-    def batch(self, idx, device, train=False):
+    def batch(self, idx, device, train=False, policy=None):
+        """Normalised float batch; in training the set's augmentation policy (or ``policy`` instead)."""
         x = (self.images[torch.as_tensor(idx)] if train else self._uint8(idx)).to(device, non_blocking=True)
-        if train and self.augment:
+        policy = policy or (self.augment if train else None)
+        if train and policy:
             from tlcore.training.augment import apply_policy
 
-            x = apply_policy(x, self.augment)
+            x = apply_policy(x, policy)
         x = x.float().div_(255.0)
         x = (x - self.mean.to(device)) / self.std.to(device)
         return x.contiguous(memory_format=torch.channels_last)

@@ -117,7 +117,8 @@ class _Epochs:
         self.state = TrainState(epoch=0, epochs=1, step=0, total_steps=1, num_classes=data.num_classes)
         # target batches draw from their own stream: adding a target changes no source batch (trade-off 0 =
         # source-only)
-        self.tgt_iter = (_TargetCycle(data, batch_size, np.random.default_rng([seed, 1]))
+        self.tgt_iter = (_TargetCycle(data, batch_size, np.random.default_rng([seed, 1]),
+                                      strategy.requires.target_views)
                          if strategy.requires.needs_target and data.target_train else None)
         self.t0 = time.time()
 
@@ -220,8 +221,8 @@ def evaluate_accuracy(model, data: EncodedSet, batch_size: int, device) -> float
 class _TargetCycle:
     """Endless shuffled target-train batches (target labels masked to ``-1`` unless labeled)."""
 
-    def __init__(self, data: TrainData, batch_size: int, rng):
-        self.set = data.target_train
+    def __init__(self, data: TrainData, batch_size: int, rng, views: int = 1):
+        self.set, self.views = data.target_train, views
         self.mask = data.target_labeled_mask if data.target_labeled_mask is not None else np.zeros(len(self.set), bool)
         self.batch_size, self.rng, self.queue = batch_size, rng, []
 
@@ -231,8 +232,11 @@ class _TargetCycle:
         idx = self.queue.pop()
         idx = shard(idx) if shard else idx
         labels = np.where(self.mask[idx], self.set.labels[idx], -1)
-        return {"x_t": self.set.batch(idx, device, train=True), "y_t": torch.as_tensor(labels, device=device),
-                "m_t": torch.as_tensor(self.mask[idx], device=device)}
+        out = {"x_t": self.set.batch(idx, device, train=True), "y_t": torch.as_tensor(labels, device=device),
+               "m_t": torch.as_tensor(self.mask[idx], device=device)}
+        if self.views > 1:  # consistency training: the same samples, strongly augmented (images only, validated)
+            out["x_t_strong"] = self.set.batch(idx, device, train=True, policy="strong")
+        return out
 
 
 def _progress_event(kind: str, state: TrainState, t0: float, logs: dict) -> dict:

@@ -65,6 +65,8 @@ def test_configure_and_steps_give_finite_losses_and_frozen_stays_frozen(name, tm
             batch.update(x_t=data.target_train.batch(idx, "cpu", True),
                          y_t=torch.as_tensor(np.where(data.target_labeled_mask[idx], data.target_train.labels[idx], -1)),
                          m_t=torch.as_tensor(data.target_labeled_mask[idx]))
+        if strat.requires.target_views > 1:
+            batch["x_t_strong"] = data.target_train.batch(idx, "cpu", True, policy="strong")
         strat.on_epoch_start(model, opt, state)
         out = strat.training_step(model, batch, state)
         assert torch.isfinite(out.loss)

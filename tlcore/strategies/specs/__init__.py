@@ -11,7 +11,7 @@ from tlcore.strategies.specs.base import (NoParams, Requirements, StrategySpec, 
 
 SPECS: dict[str, StrategySpec] = {s.name: s for s in (
     _t.LINEAR_PROBE, _t.FINE_TUNING, _t.GRADUAL_UNFREEZING, _t.SCRATCH,
-    _a.DANN, _a.CDAN, _a.CORAL, _a.MMD, _a.MCC, _a.MCD, _a.SELF_TRAINING, _a.INSTANCE_WEIGHTING,
+    _a.DANN, _a.CDAN, _a.CORAL, _a.MMD, _a.MCC, _a.MCD, _a.FIXMATCH, _a.SELF_TRAINING, _a.INSTANCE_WEIGHTING,
     _t.MULTITASK, _c.TRADABOOST, _t.DISTILLATION,
     _c.SKADA_CORAL, _c.SKADA_SUBSPACE_ALIGNMENT, _c.SKADA_TCA, _c.SKADA_OT_MAPPING, _c.SKADA_KMM, _c.SKADA_KLIEP,
     _c.SKADA_JDOT,

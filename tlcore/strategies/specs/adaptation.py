@@ -63,6 +63,14 @@ class McdParams(AlignmentParams):
                                  min=1, max=20)
 
 
+@dataclass(frozen=True)
+class FixMatchParams(AlignmentParams):
+    threshold: float = param(0.95, "Only target samples whose weak view is predicted with at least this confidence "
+                                   "get a pseudo-label (FixMatch's tau).", min=0.0, max=1.0)
+    with_mcc: bool = param(False, "Add the MCC loss on the weak view's predictions (FixMatch + MCC).")
+    temperature: float = param(2.5, "MCC's softmax temperature (only with with_mcc).", min=0.1, max=100.0)
+
+
 DANN = StrategySpec(
     name="dann", title='DANN (domain-adversarial, gradient reversal)',
     impl="tlcore.strategies.adversarial:Dann",
@@ -182,3 +190,22 @@ MCD = StrategySpec(
     model's head; F2 is dropped after training. With a frozen backbone and no bottleneck there is no feature
     extractor to train and stage C is skipped. Reference: Saito et al., "Maximum Classifier Discrepancy for
     Unsupervised Domain Adaptation", CVPR 2018.""")
+
+
+
+FIXMATCH = StrategySpec(
+    name="fixmatch", title="FixMatch consistency (weak/strong target views)",
+    impl="tlcore.strategies.fixmatch:FixMatch",
+    Params=FixMatchParams,
+    requires=Requirements(target="unlabeled", target_views=2),
+    family="semi-supervised",
+    doc="""FixMatch on the target: the prediction on a weakly augmented view (the run's own augmentation, or
+    none) becomes the label of a strongly augmented view of the same image when it is confident enough.
+
+    Loss: ``CE(source) + trade_off x mean_t[ 1(max p_weak >= threshold) CE(logits_strong, argmax p_weak) ]``,
+    optionally ``+ trade_off x MCC(logits_weak / T)`` (``with_mcc``). The strong view is TrivialAugment-style
+    photometric ops on top of small affine and colour changes, never a flip (digits stay readable). It needs the
+    images every step, so the backbone (or its top layer groups, with augment on) trains; not for texts.
+    Logs the share of the target batch above the threshold. References: Sohn et al., "FixMatch: Simplifying
+    Semi-Supervised Learning with Consistency and Confidence", NeurIPS 2020; for UDA, e.g. Berthelot et al.,
+    "AdaMatch", ICLR 2022.""")

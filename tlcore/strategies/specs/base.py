@@ -37,11 +37,14 @@ class Requirements:
         backbone: "trainable" (pretrained, some of it may train; ``freeze_backbone`` can freeze it),
             "frozen" (pretrained, never trains: features are cached) or "random" (random init, all trains).
         bottleneck: False when the strategy fits a linear head on the raw backbone features.
+        target_views: 2 when every target batch also comes as a strongly augmented view (``x_t_strong``, for
+            consistency training); that needs images through a backbone that is not cached.
     """
 
     target: str = "none"
     backbone: str = "trainable"
     bottleneck: bool = True
+    target_views: int = 1
 
     def __post_init__(self):
         if self.target not in ("none", "unlabeled", "labeled"):
@@ -96,7 +99,7 @@ class StrategySpec:
         r = self.requires
         return {"name": self.name, "title": self.title, "doc": inspect.cleandoc(self.doc),
                 "needs_target": r.needs_target, "frozen_backbone": r.frozen_backbone, "pretrained": r.pretrained,
-                "target": r.target, "backbone": r.backbone, "bottleneck": r.bottleneck,
+                "target": r.target, "backbone": r.backbone, "bottleneck": r.bottleneck, "target_views": r.target_views,
                 "family": self.family, "params": params_schema(self.Params)}
 
     def load(self) -> type:
