@@ -91,11 +91,11 @@ def _images(path: Path, decode_max_side: int) -> Inputs:
     whole central directory is validated first (path escapes, links, bombs) by the domain reader's checks."""
     import zipfile
 
-    from tlcore.data.archive import ArchiveLimits, _folder_entries, _zip_entries
+    from tlcore.data.members import ArchiveLimits, folder_entries, zip_entries
 
     limits = ArchiveLimits()
     if path.is_dir():
-        entries, _ = _folder_entries(path, limits)
+        entries, _ = folder_entries(path, limits)
         names, samples = _decode_entries(path.name, entries, decode_max_side)
     else:
         try:
@@ -103,19 +103,19 @@ def _images(path: Path, decode_max_side: int) -> Inputs:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
             raise DataError(f"{path.name}: not a valid ZIP archive ({exc})") from None
         with archive:
-            names, samples = _decode_entries(path.name, _zip_entries(path.name, archive, limits), decode_max_side)
+            names, samples = _decode_entries(path.name, zip_entries(path.name, archive, limits), decode_max_side)
     if not samples:
         raise DataError(f"{path.name}: no images found (supported: {', '.join(IMAGE_SUFFIXES)})")
     return Inputs("image", names, samples)
 
 
 def _decode_entries(label: str, entries, decode_max_side: int):
-    from tlcore.data.archive import _junk_reason
+    from tlcore.data.members import junk_reason
     from tlcore.data.image import ImageRejected
 
     names, samples, bad = [], [], []
     for e in sorted(entries, key=lambda e: e.name):
-        if e.is_dir or _junk_reason(e.parts) or not e.name.lower().endswith(IMAGE_SUFFIXES):
+        if e.is_dir or junk_reason(e.parts) or not e.name.lower().endswith(IMAGE_SUFFIXES):
             continue
         try:
             samples.append(decode_bytes(e.load(), e.name, decode_max_side))
