@@ -16,27 +16,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sqlite3
 import time
 import unicodedata
 import uuid
-from contextlib import contextmanager
 from contextlib import nullcontext as _nullcontext
 from pathlib import Path
 from typing import BinaryIO
 
-from tlcore.data.archive import read_images
-from tlcore.data.domain import Domain
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
-from tlcore.data.table import read_text
+from tlcore.data.uploads import MAX_INGESTS, MAX_UPLOAD_MB, MIN_FREE_MB  # noqa: F401 - re-exported (pages, tests)
+from tlcore.data.uploads import (CHUNK, allowed_roots, check_free_space, copy_upload, in_use, ingest_slot,
+                                 inspect_domain, mark_owner, resolve_allowed, sanitize_filename)
 from tlcore.errors import DataError
-from tlcore.jobs.process import is_alive, process_start_time
 from tlcore.runs.store import RunStore, _add_column, current_user, private_dir
 
-MAX_UPLOAD_MB = 1024  # keep equal to server.maxUploadSize in .streamlit/config.toml
-CHUNK = 1024 * 1024
 UPLOAD_EXTENSIONS = (".zip", *TABLE_EXTENSIONS)
 MAX_NAME = 100
 CHILD_READ_BYTES = 8 * 1024 * 1024  # uploads larger than this are validated in a child process
@@ -59,24 +54,6 @@ CREATE TABLE IF NOT EXISTS domains (
     summary TEXT
 );
 """
-
-
-def sanitize_filename(name: str | None) -> str:
-    """A client file name made safe to display: NFC, no control/format characters, no folders, <= 255."""
-    text = unicodedata.normalize("NFC", str(name or ""))
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-    text = re.split(r"[\\/]", text)[-1].strip()
-    if len(text) > 255:
-        suffix = Path(text).suffix[:16]
-        text = text[: 255 - len(suffix)] + suffix
-    return text or "upload"
-
-
-def allowed_roots(root: Path) -> list[Path]:
-    """Folders under which server folders may be registered: env ``TL_ALLOWED_ROOTS`` or ``<root>/imports``."""
-    env = os.environ.get("TL_ALLOWED_ROOTS", "")
-    roots = [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
-    return [p.resolve() for p in (roots or [root / "imports"])]
 
 
 class DomainLibrary:
@@ -108,7 +85,7 @@ class DomainLibrary:
                 continue
             if not work.exists() and folder.name not in known:
                 work = folder  # an upload folder without a row (killed between rename and insert)
-            if _in_use(work, now, max_age_s):
+            if in_use(work, now, max_age_s):
                 continue
             target = folder if folder.name not in known else work
             shutil.rmtree(target, ignore_errors=True)
@@ -160,25 +137,12 @@ class DomainLibrary:
         try:
             folder.mkdir(mode=0o700)
             staging.mkdir(mode=0o700)
-            _mark_owner(staging)
+            mark_owner(staging)
             staged = staging / f"data{ext}"
-            limit = MAX_UPLOAD_MB * 1024 * 1024
-            copied = 0
-            with os.fdopen(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-                while True:
-                    chunk = fileobj.read(CHUNK)
-                    if not chunk:
-                        break
-                    copied += len(chunk)
-                    if copied > limit:
-                        raise DataError(f"{display}: larger than the {MAX_UPLOAD_MB} MB upload limit; ask an admin "
-                                        "to put large data in the server import folder")
-                    out.write(chunk)
-            if copied == 0:
-                raise DataError(f"{display}: the file is empty")
+            copied = copy_upload(fileobj, staged, display)
             big = copied > CHILD_READ_BYTES
             with ingest_slot(self.root, display) if big else _nullcontext():
-                info = self._inspect(staged, display, name, text_column, label_column, in_child=big)
+                info = inspect_domain(staged, display, name, text_column, label_column, in_child=big)
             final = folder / f"data{ext}"
             os.replace(staged, final)
             shutil.rmtree(staging, ignore_errors=True)
@@ -199,23 +163,8 @@ class DomainLibrary:
         """
         name = self._check_name(name)
         roots = [Path(r).expanduser().resolve() for r in allowed] if allowed else allowed_roots(self.root)
-        text = str(path or "")
-        shown = "".join(ch if ch.isprintable() else "?" for ch in text)[:300]
-        missing = DataError(f"{shown}: no such file or folder in the allowed import folders "
-                            f"({', '.join(map(str, roots))}); ask an admin to copy the data there or to set "
-                            "TL_ALLOWED_ROOTS")
-        if not text.strip() or "\x00" in text or any(not ch.isprintable() for ch in text):
-            raise missing
-        lexical = Path(os.path.abspath(os.path.expanduser(text)))
-        if not any(lexical == r or lexical.is_relative_to(r) for r in roots):
-            raise missing  # outside: never touch the file system for it
-        try:
-            resolved = lexical.resolve(strict=True)
-        except (OSError, RuntimeError, ValueError):
-            raise missing from None
-        if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
-            raise missing  # a link inside the roots pointing out of them
-        info = self._inspect(resolved, resolved.name, name, None, None, in_child=False)
+        resolved = resolve_allowed(path, roots)
+        info = inspect_domain(resolved, resolved.name, name, None, None, in_child=False)
         return self._insert(uuid.uuid4().hex, name, "folder", info, resolved, resolved.name, None, None, owner)
 
     def upload_columns(self, filename: str, fileobj: BinaryIO) -> list[str]:
@@ -230,7 +179,7 @@ class DomainLibrary:
         peek = self.dir / f".peek-{uuid.uuid4().hex}"
         try:
             peek.mkdir(parents=True, mode=0o700)
-            _mark_owner(peek)
+            mark_owner(peek)
             tmp = peek / f"data{ext}"
             copied = 0
             with open(tmp, "wb") as out:
@@ -322,40 +271,6 @@ class DomainLibrary:
             raise DataError(_taken(name))
         return name
 
-    @staticmethod
-    def _read(path: Path, display: str, name: str, text_column, label_column) -> Domain:
-        try:
-            if path.is_dir() or path.suffix.lower() == ".zip":
-                return read_images(path, name=name)
-            if path.suffix.lower() in TABLE_EXTENSIONS:
-                return read_text(path, text_column=text_column or None, label_column=label_column or None, name=name)
-        except DataError as exc:
-            raise DataError(f"{display}: {exc}".replace(f"{display}: {path.name}: ", f"{display}: ")) from None
-        raise DataError(f"{display}: unsupported file type; give a folder, a .zip or one of {', '.join(TABLE_EXTENSIONS)}")
-
-    @classmethod
-    def _inspect(cls, path: Path, display: str, name: str, text_column, label_column, in_child: bool) -> dict:
-        """Read the domain once (validation) and return what the index keeps: modality, n, classes, summary.
-        ``in_child``: read in a child process, so this process's memory stays flat in the file size."""
-        if not in_child:
-            return _domain_info(cls._read(path, display, name, text_column, label_column))
-        import subprocess
-        import sys
-
-        args = json.dumps({"path": str(path), "display": display, "name": name, "text_column": text_column,
-                           "label_column": label_column})
-        proc = subprocess.run([sys.executable, "-m", "tlcore.data.library", args], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": _pythonpath()}, stdin=subprocess.DEVNULL)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-        try:
-            out = json.loads(lines[-1])
-        except (IndexError, ValueError):
-            tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-            raise DataError(f"{display}: could not be read ({tail[0][:300]})") from None
-        if "error" in out:
-            raise DataError(out["error"])
-        return out
-
     def _insert(self, domain_id, name, kind, info: dict, path: Path, display, text_column, label_column,
                 owner=None) -> dict:
         small = {k: v for k, v in info["summary"].items() if k not in ("sizes", "lengths")}
@@ -377,92 +292,6 @@ class DomainLibrary:
         return self.get(domain_id)
 
 
-MAX_INGESTS = 2  # large uploads validated at once on one server (each reads its table: ~7x its size in memory)
-
-
-@contextmanager
-def ingest_slot(root: Path, display: str):
-    """One of ``TL_MAX_INGESTS`` (default 2) server-wide slots for validating a large upload (file locks, so
-    every dashboard process and user shares them); none free: "Server busy" instead of exhausting memory."""
-    import fcntl
-
-    try:
-        n = max(1, int(os.environ.get("TL_MAX_INGESTS", MAX_INGESTS)))
-    except ValueError:
-        n = MAX_INGESTS
-    locks = private_dir(Path(root) / "locks")
-    for i in range(n):
-        fh = open(locks / f"ingest-{i}.lock", "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            continue
-        try:
-            yield
-        finally:
-            fh.close()
-        return
-    raise DataError(f"{display}: the server is busy checking {n} other large upload(s); retry in a minute")
-
-
-MIN_FREE_MB = 512  # kept free on the data root's disk after an upload (runs and the database need room)
-
-
-def check_free_space(folder: Path, needed: int, display: str) -> None:
-    """Refuse an upload the disk cannot hold (plus ``TL_MIN_FREE_MB``, default 512 MB), with the numbers."""
-    try:
-        margin = int(os.environ.get("TL_MIN_FREE_MB", MIN_FREE_MB)) * 1024 * 1024
-    except ValueError:
-        margin = MIN_FREE_MB * 1024 * 1024
-    free = shutil.disk_usage(folder).free
-    if needed + margin > free:
-        raise DataError(f"{display}: not enough disk space on the server: {needed / 2**20:,.0f} MB to store plus "
-                        f"{margin / 2**20:,.0f} MB to keep free, {free / 2**20:,.0f} MB free; ask an admin to "
-                        "free space")
-
-
-def _domain_info(domain: Domain) -> dict:
-    return {"modality": domain.modality, "n": len(domain), "classes": list(domain.classes),
-            "summary": json.loads(json.dumps(domain.summary(), default=str))}
-
-
-def _pythonpath() -> str:
-    root = str(Path(__file__).resolve().parents[2])
-    extra = os.environ.get("PYTHONPATH")
-    return root + (os.pathsep + extra if extra else "")
-
-
-def _mark_owner(folder: Path) -> None:
-    pid = os.getpid()
-    (folder / "owner.json").write_text(json.dumps({"pid": pid, "start": process_start_time(pid)}), encoding="utf-8")
-
-
-def _in_use(folder: Path, now: float, max_age_s: float) -> bool:
-    """True while the process that made ``folder`` still runs (or, with no owner file, while it is young)."""
-    try:
-        owner = json.loads((folder / "owner.json").read_text(encoding="utf-8"))
-        return is_alive(owner.get("pid"), owner.get("start"))
-    except (OSError, ValueError, AttributeError):
-        try:
-            return now - folder.stat().st_mtime < max_age_s
-        except OSError:
-            return False
-
-
-def _main(argv: list[str]) -> int:
-    """``python -m tlcore.data.library ARGS_JSON``: read one domain file and print its index info (or error)."""
-    a = json.loads(argv[0])
-    try:
-        info = _domain_info(DomainLibrary._read(Path(a["path"]), a["display"], a["name"], a.get("text_column"),
-                                                a.get("label_column")))
-    except DataError as exc:
-        print(json.dumps({"error": str(exc)}))
-        return 0
-    print(json.dumps(info))
-    return 0
-
-
 def _taken(name: str) -> str:
     return f"a domain named {name!r} already exists; choose another name"
 
@@ -472,9 +301,3 @@ def _entry(row) -> dict:
     d["classes"] = json.loads(d["classes"] or "[]")
     d["summary"] = json.loads(d["summary"] or "{}")
     return d
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(_main(sys.argv[1:]))

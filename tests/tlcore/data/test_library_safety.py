@@ -16,6 +16,7 @@ from tlcore import auth
 from tlcore.data import library as library_mod
 from tlcore.data.library import DomainLibrary
 from tlcore.errors import DataError
+from tlcore.jobs.process import process_start_time
 from tlcore.jobs.queue import JobQueue
 from tlcore.runs.store import PermissionDenied
 
@@ -84,7 +85,7 @@ def test_staging_leftovers_of_a_killed_upload_are_swept_at_start(lib, tmp_path):
     live = lib.dir / "def" / ".staging"
     live.mkdir(parents=True)
     (live / "owner.json").write_text(json.dumps({"pid": os.getpid(),
-                                                 "start": library_mod.process_start_time(os.getpid())}))
+                                                 "start": process_start_time(os.getpid())}))
     peek = lib.dir / ".peek-123"
     peek.mkdir()
     (peek / "owner.json").write_text(json.dumps({"pid": dead.pid, "start": 1.0}))
