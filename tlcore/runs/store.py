@@ -15,7 +15,6 @@ which names the file and the recovery command.
 """
 from __future__ import annotations
 
-import errno
 import getpass
 import json
 import os
@@ -28,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tlcore.errors import TLError
+from tlcore.runs.files import (DIR_MODE, FILE_MODE, append_jsonl, is_disk_full, json_default, private_dir, read_json,
+                               read_jsonl, write_atomic)
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
@@ -40,8 +41,6 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 _CORRUPT = ("not a database", "malformed", "disk i/o error", "database or disk is full", "file is encrypted",
             "unsupported file format")
 
@@ -52,16 +51,6 @@ def current_user() -> str:
         return os.environ.get("TL_USER") or getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         return "unknown"
-
-
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it private (0700). Returns it."""
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(path, DIR_MODE)
-    except OSError:
-        pass
-    return path
 
 
 def default_root() -> Path:
@@ -269,66 +258,30 @@ class RunStore:
         return self.folder(run_id) / name
 
     def write_json(self, run_id: str, name: str, obj) -> Path:
-        return self.write_bytes(run_id, name, json.dumps(obj, indent=1, default=_json_default).encode("utf-8"))
+        return self.write_bytes(run_id, name, json.dumps(obj, indent=1, default=json_default).encode("utf-8"))
 
     def write_bytes(self, run_id: str, name: str, data: bytes) -> Path:
         """Write ``name`` atomically (temp file, fsync, rename). On any failure the temp file is removed; a full
         disk raises :class:`StorageFull` naming the file."""
         dst = self.path(run_id, name)
-        tmp = dst.with_name(f".tmp-{uuid.uuid4().hex}-{name}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, dst)
-        except BaseException as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFull(f"{dst}: the disk is full ({len(data) / 1e6:.1f} MB to write); free space on "
-                                  f"{self.root} and run again") from None
-            raise
-        return dst
+            return write_atomic(dst, data)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            raise StorageFull(f"{dst}: the disk is full ({len(data) / 1e6:.1f} MB to write); free space on "
+                              f"{self.root} and run again") from None
 
     def read_json(self, run_id: str, name: str, default=None):
-        p = self.path(run_id, name)
-        if not p.is_file():
-            return default
-        try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return default
+        return read_json(self.path(run_id, name), default)
 
     def append_event(self, run_id: str, event: dict) -> None:
         """Append one progress event. On a full disk the event is dropped (with a note on stderr) so recording
         the run's failure is not blocked by its progress log."""
-        line = json.dumps(event, default=_json_default) + "\n"
-        try:
-            fd = os.open(self.path(run_id, "events.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
-            with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                fh.write(line)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            import sys
-
-            print(f"warning: {run_id}: event not recorded, the disk is full", file=sys.stderr)
+        append_jsonl(self.path(run_id, "events.jsonl"), event, run_id)
 
     def events(self, run_id: str) -> list[dict]:
-        p = self.path(run_id, "events.jsonl")
-        if not p.is_file():
-            return []
-        out = []
-        for line in p.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash is skipped, the rest stays readable
-        return out
+        return read_jsonl(self.path(run_id, "events.jsonl"))
 
     def metrics(self, run_id: str) -> dict:
         return self.read_json(run_id, "metrics.json", {}) or {}
@@ -359,18 +312,3 @@ def _record(row) -> RunRecord:
     d = dict(row)
     d["config"] = json.loads(d["config"]) if d.get("config") else {}
     return RunRecord(**{k: v for k, v in d.items() if k in _RECORD_FIELDS})
-
-
-def _json_default(o):
-    try:
-        import numpy as np
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,104 @@
+"""Private files of the data root: folders made 0700, files written 0600 and atomically (temp file, fsync,
+rename), an append-only JSON-lines log that survives a full disk, and the JSON encoding of numpy values.
+
+The run store (:mod:`tlcore.runs.store`) writes every run file through these functions.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it private (0700). Returns it."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path, DIR_MODE)
+    except OSError:
+        pass
+    return path
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """The exception says the disk (or the user's quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def write_atomic(dst: Path, data: bytes) -> Path:
+    """Write ``dst`` atomically (temp file, fsync, rename), mode 0600. On any failure the temp file is removed
+    and the exception re-raised."""
+    tmp = dst.with_name(f".tmp-{uuid.uuid4().hex}-{dst.name}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return dst
+
+
+def read_json(path: Path, default=None):
+    """The JSON value in ``path``; ``default`` when the file is missing or unreadable."""
+    if not path.is_file():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return default
+
+
+def append_jsonl(path: Path, obj, what: str) -> None:
+    """Append one JSON line (mode 0600). On a full disk the line is dropped with a note on stderr naming
+    ``what``, so a progress log never blocks recording a failure."""
+    line = json.dumps(obj, default=json_default) + "\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(line)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        print(f"warning: {what}: event not recorded, the disk is full", file=sys.stderr)
+
+
+def read_jsonl(path: Path) -> list:
+    """Every readable line of a JSON-lines file; a line cut by a crash is skipped, the rest stays readable."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def json_default(o):
+    """numpy scalars and arrays as plain values, paths as strings (``json.dumps(..., default=json_default)``)."""
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
