@@ -49,7 +49,7 @@ def register(sub, commands: dict) -> None:
 
 
 def cmd_submit(a) -> int:
-    from tlcore.__main__ import _base_config
+    from tlcore.cli.common import base_config
     from tlcore.jobs.queue import JobQueue
 
     resources = {k: v for k, v in (("num_cpus", a.num_cpus), ("num_gpus", a.num_gpus)) if v is not None}
@@ -59,7 +59,7 @@ def cmd_submit(a) -> int:
                               resources=resources)
     else:
         a.demo = a.demo or None
-        raw = _base_config(a)
+        raw = base_config(a)
         if raw is None:
             return 2
         job_id = queue.submit(raw, label=a.label, submit_key=a.key, resources=resources)

@@ -104,7 +104,7 @@ def test_pipeline_metrics_carry_intervals_and_repro_card(store):
     card = store.read_json(rec.run_id, "repro.json")
     assert card["config"] == cfg.to_dict() and card["seed"] == 0 and card["device"]["type"] in ("cpu", "cuda")
     assert card["packages"]["torch"] and "git_commit" in card
-    from tlcore.__main__ import _slim
+    from tlcore.cli.common import slim as slim_metrics
 
-    slim = _slim(m["target_test"])
+    slim = slim_metrics(m["target_test"])
     assert "accuracy_ci" in slim and "roc_curve" not in slim and "per_class" not in slim
