@@ -250,9 +250,15 @@ class RunStore:
 
     # -- artifacts --------------------------------------------------------------------------------
     def folder(self, run_id: str) -> Path:
-        if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        """The run's folder; ids that could leave ``runs/`` (separators, dot names, control characters, a link
+        inside runs/ pointing elsewhere) are "not found" (RELIABILITY.md item 78)."""
+        if (not run_id or "/" in run_id or "\\" in run_id or run_id.startswith(".")
+                or any(ord(c) < 32 for c in run_id)):
             raise RunNotFound(f"run {run_id!r} not found")
-        return self.runs_dir / run_id
+        folder = self.runs_dir / run_id
+        if folder.is_symlink() and not folder.resolve().is_relative_to(self.runs_dir.resolve()):
+            raise RunNotFound(f"run {run_id!r} not found")
+        return folder
 
     def path(self, run_id: str, name: str) -> Path:
         return self.folder(run_id) / name
