@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from tlcore.errors import ConfigError, TLError
 from tlcore.producers import PRODUCERS, check, producer_for
 from tlcore.runs import audit
+from tlcore.runs.files import tail_text
 from tlcore.runs.store import RunStore, _add_column, current_user
 
 JOB_SCHEMA = """
@@ -288,14 +289,8 @@ class JobQueue:
                        "WHERE job_id=? AND status='running'", (status, time.time(), error, job_id))
 
     def log_tail(self, job_id: str, chars: int = 4000) -> str:
-        snap = self.get(job_id)
-        if not snap.log_path or not os.path.isfile(snap.log_path):
-            return ""
-        with open(snap.log_path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - chars))
-            return fh.read().decode("utf-8", "replace")
+        log = self.get(job_id).log_path
+        return tail_text(log, chars) if log and os.path.isfile(log) else ""
 
     # -- workers ----------------------------------------------------------------------------------
     def register_worker(self, worker_id: str, max_jobs: int) -> None:

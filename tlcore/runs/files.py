@@ -88,6 +88,14 @@ def read_jsonl(path: Path) -> list:
     return out
 
 
+def tail_text(path, chars: int) -> str:
+    """The last ``chars`` bytes of a file as text (a cut UTF-8 sequence becomes U+FFFD)."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - chars))
+        return fh.read().decode("utf-8", "replace")
+
+
 def json_default(o):
     """numpy scalars and arrays as plain values, paths as strings (``json.dumps(..., default=json_default)``)."""
     try:
