@@ -118,10 +118,152 @@ def run(a) -> list[dict]:
     return results
 
 
+def with_derived_scores(results: list[dict]) -> list[dict]:
+    """Rows recorded before ``im_calibrated_gated`` existed: its stored score is ``im_calibrated``'s by definition
+    (the gate is applied when runs are ranked), so it is filled from the row, not re-run."""
+    out = []
+    for r in results:
+        sc = r.get("scores")
+        if sc is not None and "im_calibrated_gated" not in sc and "im_calibrated" in sc:
+            r = dict(r, scores={**sc, "im_calibrated_gated": sc["im_calibrated"]})
+        out.append(r)
+    return out
+
+
+# --- choosing the default without tuning on the test pairs -------------------------------------------------
+# Candidate rules (analysis only; the one that holds up is a product validator). Each maps a pair's rows to
+# the picked row. Parameter-free: the median is the only split point. "Tuned": a threshold grid.
+
+def _pick_by(rows, key):
+    return max(rows, key=key) if rows else None
+
+
+def _score(r, name):
+    v = r["scores"].get(name)
+    return -1e18 if v is None else v
+
+
+def _rank01(rows, name):
+    from scipy.stats import rankdata
+
+    return dict(zip((r["run_id"] for r in rows), rankdata([_score(r, name) for r in rows]) / len(rows)))
+
+
+def _borda(names):
+    def pick(rows):
+        ranks = [_rank01(rows, n) for n in names]
+        return _pick_by(rows, lambda r: sum(rk[r["run_id"]] for rk in ranks))
+    return pick
+
+
+def _gate(base, gate, keep):  # keep(values of the gate over the rows, value) -> bool
+    def pick(rows):
+        vals = [_score(r, gate) for r in rows]
+        kept = [r for r in rows if keep(vals, _score(r, gate))] or rows
+        return _pick_by(kept, lambda r: _score(r, base))
+    return pick
+
+
+def candidate_rules() -> dict[str, tuple[str, object]]:
+    """name -> (family, pick function)."""
+    med = lambda vals, v: v >= statistics.median(vals) - 1e-12  # noqa: E731
+    rules = {"im_calibrated": ("parameter-free", lambda rows: _pick_by(rows, lambda r: _score(r, "im_calibrated"))),
+             "im_calibrated_gated (median source-accuracy floor)":
+                 ("parameter-free", _gate("im_calibrated", "source_accuracy", med)),
+             "median circular floor, then im_calibrated": ("parameter-free", _gate("im_calibrated", "circular", med)),
+             "Borda: im_calibrated + circular + source_accuracy":
+                 ("parameter-free", _borda(["im_calibrated", "circular", "source_accuracy"])),
+             "Borda: im_calibrated + circular": ("parameter-free", _borda(["im_calibrated", "circular"])),
+             "Borda: im_calibrated + source_accuracy": ("parameter-free", _borda(["im_calibrated", "source_accuracy"])),
+             "Borda: im_calibrated + circular + source_accuracy + dev":
+                 ("parameter-free", _borda(["im_calibrated", "circular", "source_accuracy", "dev"]))}
+    for d in (1, 2, 3, 5, 10, 15):
+        rules[f"source accuracy >= best - {d} pts, then im_calibrated"] = (
+            "tuned", _gate("im_calibrated", "source_accuracy", lambda vals, v, d=d: v >= max(vals) - d / 100 - 1e-12))
+    for k in (3, 5, 8):
+        rules[f"top {k} by circular, then im_calibrated"] = (
+            "tuned", _gate("im_calibrated", "circular", lambda vals, v, k=k: v >= sorted(vals)[-k] - 1e-12))
+    return rules
+
+
+def _outcome(rows, pick) -> tuple[float, bool]:
+    """(regret in points, pick >= median run) of ``pick`` on one set of runs."""
+    acc = [r["target_acc"] for r in rows]
+    return 100 * (max(acc) - pick["target_acc"]), pick["target_acc"] >= statistics.median(acc) - 1e-9
+
+
+def heldout_analysis(ok: list[dict], pairs: list[str]) -> dict:
+    """In-sample figures of every candidate rule (per pair, and per pair and seed: 13-run sets), and held-out
+    figures of the *procedure* "choose the rule on some pairs, apply it to the others" for several rule families
+    (leave-one-pair-out, and all 70 splits of the 8 pairs into 4 to choose on and 4 to report on)."""
+    import itertools
+
+    rules = candidate_rules()
+    seeds = sorted({r["seed"] for r in ok})
+    sets = {(p, s): [r for r in ok if r["pair"] == p and (s is None or r["seed"] == s)]
+            for p in pairs for s in [None, *seeds]}
+    res = {n: {k: _outcome(rows, fn(rows)) for k, rows in sets.items()} for n, (_, fn) in rules.items()}
+
+    def figures(n, keys):
+        out = [res[n][k] for k in keys]
+        return {"within_2": sum(x[0] <= 2 + 1e-9 for x in out), "not_below_median": sum(x[1] for x in out),
+                "mean_regret": statistics.mean(x[0] for x in out), "sets": len(out)}
+
+    def key(n, ps, level):
+        ks = [(p, None) for p in ps] + ([(p, s) for p in ps for s in seeds] if level == "pair+seed" else [])
+        f = figures(n, ks)
+        return (-f["within_2"], -f["not_below_median"], f["mean_regret"])
+
+    free = [n for n, (fam, _) in rules.items() if fam == "parameter-free"]
+    families = {"im_calibrated vs the median source floor": free[:2], "all parameter-free rules": free,
+                "all rules (with the tuned grids)": list(rules)}
+    held = []
+    for fam, names in families.items():
+        for level in ("pair", "pair+seed"):
+            choose = lambda ps: min(names, key=lambda n: key(n, ps, level))  # noqa: E731 (ties: first listed)
+            lopo = [(p, choose([q for q in pairs if q != p])) for p in pairs]
+            out = [res[c][(p, None)] for p, c in lopo]
+            splits = []
+            for a in itertools.combinations(pairs, len(pairs) // 2):
+                b = [q for q in pairs if q not in a]
+                c = choose(list(a))
+                splits.append((figures(c, [(q, None) for q in b])["within_2"],
+                               figures("im_calibrated", [(q, None) for q in b])["within_2"]))
+            held.append({"family": fam, "rules": len(names), "criterion": level,
+                         "lopo_within_2": sum(x[0] <= 2 + 1e-9 for x in out),
+                         "lopo_not_below_median": sum(x[1] for x in out),
+                         "lopo_mean_regret": statistics.mean(x[0] for x in out),
+                         "lopo_chosen": sorted(set(c for _, c in lopo)),
+                         "split_within_2": statistics.mean(x[0] for x in splits),
+                         "split_within_2_im_calibrated": statistics.mean(x[1] for x in splits),
+                         "splits": len(splits), "half": len(pairs) // 2})
+    insample = [{"rule": n, "family": rules[n][0], "pairs": figures(n, [(p, None) for p in pairs]),
+                 "pair_seed_sets": figures(n, [(p, s) for p in pairs for s in seeds]),
+                 "regret_per_pair": [round(res[n][(p, None)][0], 1) for p in pairs]} for n in rules]
+    return {"in_sample": insample, "held_out": held, "ceiling": noise_ceiling(ok, pairs)}
+
+
+def noise_ceiling(ok: list[dict], pairs: list[str], draws: int = 20000) -> dict:
+    """How often a validator as good as a *second labeled test set of the same size* would pick within 2 points
+    of the best run: pick the argmax of binomially resampled accuracies, measure against the stored ones."""
+    import numpy as np
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    per = {}
+    for p in pairs:
+        a = np.array([r["target_acc"] for r in ok if r["pair"] == p])
+        n = max(Fraction(x).limit_denominator(1000).denominator for x in a)  # the target test size
+        pick = a[(rng.binomial(n, np.tile(a, (draws, 1))) / n).argmax(1)]
+        per[p] = {"n_test": int(n), "p_within_2": float(np.mean(a.max() - pick <= 0.02 + 1e-9))}
+    return {"per_pair": per, "expected_pairs_within_2": sum(v["p_within_2"] for v in per.values())}
+
+
 def report(results: list[dict], max_samples: int) -> None:
     from tlcore.evaluation.selection import validator_report
     from tlcore.evaluation.validators import VALIDATORS
 
+    results = with_derived_scores(results)
     ok = [r for r in results if r.get("target_acc") is not None]
     pairs = [p for p in PAIRS if any(r["pair"] == p for r in ok)]
     names = list(VALIDATORS)
@@ -165,6 +307,25 @@ def report(results: list[dict], max_samples: int) -> None:
         lines.append(f"| {s['validator']} | {s['pairs']} | {s['within_2_points']} | {s['not_below_median']} | "
                      f"{f(s['mean_regret'], True)} | {f(s['max_regret'], True)} | {f(s['mean_spearman'])} | "
                      f"{f(s['mean_kendall'])} |")
+    seeds = sorted({r["seed"] for r in ok})
+    by_seed = {v: [] for v in names}  # the same on each pair's runs of one seed (13-run sets)
+    for p in pairs:
+        for sd in seeds:
+            cands = [{"run_id": r["run_id"], "label": r["strategy"], "scores": r["scores"], "accuracy": r["target_acc"]}
+                     for r in ok if r["pair"] == p and r["seed"] == sd]
+            for row in validator_report(cands, names):
+                if row["regret"] is not None:
+                    by_seed[row["validator"]].append(row)
+    lines += ["", f"Per pair and seed ({len(pairs) * len(seeds)} sets of one seed's runs, 12-13 runs each): a second, "
+              "noisier look at the same runs.", "",
+              "| validator | sets | pick within 2 pts of best | pick >= median run | mean regret (pts) |",
+              "|---|---:|---:|---:|---:|"]
+    for v in names:
+        rows = by_seed[v]
+        if rows:
+            lines.append(f"| {v} | {len(rows)} | {sum(r['regret'] <= 0.02 + 1e-9 for r in rows)} | "
+                         f"{sum(r['pick_accuracy'] >= r['median_accuracy'] - 1e-9 for r in rows)} | "
+                         f"{100 * statistics.mean(r['regret'] for r in rows):.1f} |")
     lines += ["", "## Per pair: regret in points (Spearman / Kendall)", "",
               "| pair | runs | best acc | median acc | " + " | ".join(names) + " |",
               "|---|---:|---:|---:|" + "---:|" * len(names)]
@@ -185,6 +346,37 @@ def report(results: list[dict], max_samples: int) -> None:
             lines.append(f"| {p.replace('_', ' -> ')} | {pick['strategy']} s{pick['seed']} | "
                          f"{f(pick['target_acc'], True)} | {top['strategy']} s{top['seed']} | "
                          f"{f(top['target_acc'], True)} |")
+    held = heldout_analysis(ok, pairs)
+    ceil = held["ceiling"]
+    lines += ["", "## Choosing the default without tuning on the test pairs", "",
+              "Candidate rules built from the stored per-run scores (no run repeated). In-sample: every pair "
+              "(26 runs) and every pair and seed (13 runs). Regret per pair in the order "
+              + ", ".join(p.replace("_", " -> ") for p in pairs) + ".", "",
+              "| rule | family | pairs within 2 pts | pairs >= median | mean regret | pair+seed sets within 2 pts "
+              "| sets >= median | regret per pair (pts) |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in held["in_sample"]:
+        a, b = r["pairs"], r["pair_seed_sets"]
+        lines.append(f"| {r['rule']} | {r['family']} | {a['within_2']}/{a['sets']} | {a['not_below_median']}/"
+                     f"{a['sets']} | {a['mean_regret']:.2f} | {b['within_2']}/{b['sets']} | "
+                     f"{b['not_below_median']}/{b['sets']} | {' '.join(f'{x:.1f}' for x in r['regret_per_pair'])} |")
+    lines += ["", "Held out: the *procedure* \"choose the rule on some pairs (most picks within 2 points, then fewest "
+              "below the median, then mean regret; ties go to the rule listed first, `im_calibrated`), apply it to "
+              "the others\". Leave-one-pair-out (each pair scored by a rule chosen on the other 7) and all "
+              f"{held['held_out'][0]['splits']} splits into {held['held_out'][0]['half']} pairs to choose on and "
+              f"{held['held_out'][0]['half']} to report on. Criterion `pair`: the training pairs' 26-run sets; "
+              "`pair+seed`: also their 13-run sets of each seed.", "",
+              "| rule family | rules | criterion | LOPO: pairs within 2 pts | LOPO: >= median | LOPO: mean regret "
+              "| rules LOPO chose | 4/4 splits: held-out pairs within 2 pts (of 4) | same for im_calibrated |",
+              "|---|---:|---|---:|---:|---:|---|---:|---:|"]
+    for h in held["held_out"]:
+        lines.append(f"| {h['family']} | {h['rules']} | {h['criterion']} | {h['lopo_within_2']}/8 | "
+                     f"{h['lopo_not_below_median']}/8 | {h['lopo_mean_regret']:.2f} | {'; '.join(h['lopo_chosen'])} | "
+                     f"{h['split_within_2']:.2f} | {h['split_within_2_im_calibrated']:.2f} |")
+    lines += ["", "Noise ceiling: a validator as good as a second labeled target test set of the same size (argmax "
+              "of binomially resampled accuracies, 20,000 draws, judged against the stored accuracies) would pick "
+              f"within 2 points on {ceil['expected_pairs_within_2']:.1f} of {len(pairs)} pairs on average ("
+              + ", ".join(f"{p.replace('_', ' -> ')} {100 * v['p_within_2']:.0f} % (n={v['n_test']})"
+                          for p, v in ceil["per_pair"].items()) + ")."]
     lines += ["", "## Cost", ""]
     vs = [(r["validator_cpu_seconds"], r["cpu_seconds"]) for r in ok if r.get("validator_cpu_seconds") is not None]
     if vs:
@@ -236,6 +428,10 @@ def report(results: list[dict], max_samples: int) -> None:
     data = json.loads((ROOT / "bench" / "results" / "validators.json").read_text())
     data["summary"], data["best_validator"] = summary, best
     data["per_pair"] = [dict(per[k], pair=k[0]) for k in per]
+    data["per_pair_seed_summary"] = {v: {"sets": len(rows), "within_2_points": sum(r["regret"] <= 0.02 + 1e-9
+                                                                                  for r in rows)}
+                                     for v, rows in by_seed.items()}
+    data["choosing_the_default"] = held
     (ROOT / "bench" / "results" / "validators.json").write_text(json.dumps(data, indent=1))
     print("\n".join(lines))
 

@@ -40,10 +40,15 @@ def validator_section(metrics: dict[str, dict], labels: dict[str, str]) -> None:
                icon=":material/recommend:")
     rows = [{"rank": r["rank"], "recommended": "★" if r["rank"] == 1 else "", "run": r["label"],
              by: r["score"], **({"target accuracy (%)": None if r["accuracy"] is None else 100 * r["accuracy"]}
-                                if labeled else {})} for r in ranked]
+                                if labeled else {}),
+             **({f"{VALIDATORS[by].gate} >= median": "no" if r["gated"] else "yes"} if VALIDATORS[by].gate else {})}
+            for r in ranked]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="tl_validator_ranking",
                  column_config={by: st.column_config.NumberColumn(format="%.4f"),
                                 "target accuracy (%)": st.column_config.NumberColumn(format="%.1f")})
+    if VALIDATORS[by].gate:
+        st.caption(f"{by}: runs whose {VALIDATORS[by].gate} is below the median of the selected runs are ranked "
+                   "after all the others, whatever their score.")  # md-safe: names are VALIDATORS keys
     if unscored:
         st.caption(f"Not scored by {by}: {md(', '.join(unscored))}.")  # md-safe: by is a VALIDATORS key
     if not labeled:

@@ -24,7 +24,8 @@ def _select(a) -> int:
 
     out = select(RunStore(), a.run_ids, a.by)  # an unknown run id raises RunNotFound (exit 2, named)
     for row in out["ranking"]:
-        print(f"{row['rank']:>3}  {row['run_id']}  {a.by}={row['score']:.4f}", file=sys.stderr)
+        gated = "  (below the gate's median: ranked last)" if row["gated"] else ""
+        print(f"{row['rank']:>3}  {row['run_id']}  {a.by}={row['score']:.4f}{gated}", file=sys.stderr)
     if out["unscored"]:
         print(f"not scored by {a.by} (older or classical runs): {', '.join(out['unscored'])}", file=sys.stderr)
     print(json.dumps(out))

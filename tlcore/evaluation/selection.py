@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from tlcore.evaluation.validators import DEFAULT, VALIDATORS
+from tlcore.evaluation.validators import DEFAULT, VALIDATORS, gate_passes
 
 
 def _finite(x) -> bool:
@@ -50,11 +50,17 @@ def check_validator(name: str) -> str:
 
 
 def rank_runs(cands: list[dict], by: str = DEFAULT) -> list[dict]:
-    """Candidates that have a score for ``by``, best first (ties keep the given order), each with ``score`` and
-    ``rank`` (1 = recommended). Runs without the score (older runs, classical baselines) are left out."""
+    """Candidates that have a score for ``by``, best first (ties keep the given order), each with ``score``,
+    ``rank`` (1 = recommended) and ``gated`` (True: the run failed the validator's gate, e.g. its source
+    accuracy is below the median of these runs, and is ranked after every run that passed). Runs without the
+    score (older runs, classical baselines) are left out."""
     check_validator(by)
     scored = [dict(c, score=c["scores"].get(by)) for c in cands if _finite(c["scores"].get(by))]
-    scored.sort(key=lambda c: -c["score"])
+    gate = VALIDATORS[by].gate
+    passes = gate_passes(by, [c["scores"].get(gate) if gate else None for c in scored])
+    for c, ok in zip(scored, passes):
+        c["gated"] = not ok
+    scored.sort(key=lambda c: (c["gated"], -c["score"]))
     for i, c in enumerate(scored, 1):
         c["rank"] = i
     return scored
@@ -89,9 +95,13 @@ def validator_report(cands: list[dict], names: list[str] | None = None) -> list[
                "kendall": None, "pick": None, "pick_label": None, "pick_accuracy": None, "best_accuracy": None,
                "median_accuracy": None, "regret": None}
         if pool:
-            s = np.array([c["scores"][name] for c in pool], float)
-            a = np.array([c["accuracy"] for c in pool], float)
-            pick = pool[int(np.argmax(s))]
+            ranked = rank_runs(pool, name)  # the validator's order (its gate included), best first
+            pool = ranked
+            s = -np.array([c["rank"] for c in ranked], float)
+            if VALIDATORS[name].gate is None:  # correlations on the scores themselves (ties kept)
+                s = np.array([c["score"] for c in ranked], float)
+            a = np.array([c["accuracy"] for c in ranked], float)
+            pick = ranked[0]
             row.update(pick=pick["run_id"], pick_label=pick["label"], pick_accuracy=pick["accuracy"],
                        best_accuracy=float(a.max()), median_accuracy=float(np.median(a)),
                        regret=float(a.max() - pick["accuracy"]))
@@ -108,14 +118,15 @@ def select(store, run_ids: list[str], by: str = DEFAULT) -> dict:
     best = ranked[0] if ranked else None
     return {"by": by, "run_id": best and best["run_id"], "score": best and best["score"],
             "label": best and best["label"],
-            "ranking": [{"run_id": c["run_id"], "score": c["score"], "rank": c["rank"]} for c in ranked],
+            "ranking": [{"run_id": c["run_id"], "score": c["score"], "rank": c["rank"], "gated": c["gated"]}
+                    for c in ranked],
             "unscored": missing}
 
 
 def sweep_picks(records, metrics_of: Callable[[str], dict], sweep_id: str, by: str = DEFAULT) -> list[dict]:
     """Per pair of sweep ``sweep_id``: the run ``by`` picks (strategy, seed, score, accuracy), the best run's
     accuracy and the regret. Completed runs with a score only."""
-    from tlcore.sweeps import sweep_of
+    from tlcore.sweep_naming import sweep_of
 
     check_validator(by)
     pairs: dict[str, list[tuple]] = {}

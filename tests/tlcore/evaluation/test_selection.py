@@ -97,3 +97,36 @@ def test_sweep_table_carries_the_picks(store):
     picks = sweep_table(store.list(), store.metrics, "s9")["picks"]
     assert len(picks) == 1 and picks[0]["pick"] == ids[1] and picks[0]["strategy"] == "coral"
     assert picks[0]["regret"] >= 0
+
+
+def _gated_cands():
+    # known answer: run "x" has the highest calibrated IM but fits its labeled source worse than the median run
+    # (and is the worst on the target); "e" has the highest score and no source score at all
+    rows = (("x", 2.0, 0.60, 0.55), ("a", 1.5, 0.90, 0.80), ("b", 1.2, 0.85, 0.75), ("c", 0.8, 0.88, 0.70),
+            ("d", 1.0, 0.70, 0.65), ("e", 3.0, None, 0.60))
+    return [{"run_id": rid, "label": rid, "accuracy": acc,
+             "scores": {"im_calibrated": imc, "im_calibrated_gated": imc, "source_accuracy": sa}}
+            for rid, imc, sa, acc in rows]
+
+
+def test_gated_validator_ranks_runs_below_the_source_median_last():
+    c = _gated_cands()
+    assert [r["run_id"] for r in rank_runs(c, "im_calibrated")][:2] == ["e", "x"]
+    gated = rank_runs(c, "im_calibrated_gated")
+    # median source accuracy of the 5 runs that have one: 0.85 -> a, b, c pass; d, x fail; e has none: fails
+    assert [r["run_id"] for r in gated] == ["a", "b", "c", "e", "x", "d"]
+    assert [r["gated"] for r in gated] == [False] * 3 + [True] * 3
+    rows = {r["validator"]: r for r in validator_report(c, ["im_calibrated", "im_calibrated_gated"])}
+    assert rows["im_calibrated"]["pick"] == "e" and rows["im_calibrated"]["regret"] == pytest.approx(0.20)
+    assert rows["im_calibrated_gated"]["pick"] == "a" and rows["im_calibrated_gated"]["regret"] == 0
+    assert rows["im_calibrated_gated"]["spearman"] > rows["im_calibrated"]["spearman"]
+    assert select.__defaults__[0] == "im_calibrated_gated"  # the default of `tlcore select`
+
+
+def test_gate_needs_three_runs_with_a_gate_score():
+    from tlcore.evaluation.validators import gate_passes
+
+    c = _gated_cands()[:2]  # x and a: two source scores, so no gate; x wins on its score
+    assert recommend(c, "im_calibrated_gated")["run_id"] == "x"
+    assert gate_passes("im_calibrated_gated", [0.5, None, 0.7, 0.9]) == [False, False, True, True]
+    assert gate_passes("im_calibrated", [0.1, 0.2, 0.3]) == [True] * 3  # no gate on this validator

@@ -159,3 +159,13 @@ def test_classical_baseline_carries_output_validators(store):
     s = store.metrics(rec.run_id)["target_unsupervised"]["scores"]
     assert s["im"] is not None and s["im_calibrated"] is not None and s["source_accuracy"] is not None
     assert s["dev"] is None and s["circular"] is None  # no deep features to read
+
+
+def test_gated_validator_stores_the_calibrated_im_once():
+    rng = np.random.default_rng(1)
+    p_t, p_s = rng.dirichlet(np.ones(4), 80), rng.dirichlet(np.ones(4), 60)
+    y_s = rng.integers(0, 4, 60)
+    s = score_run(p_t, p_s=p_s, y_s=y_s)["scores"]
+    assert s["im_calibrated_gated"] is not None and s["im_calibrated_gated"] == s["im_calibrated"]
+    assert VALIDATORS["im_calibrated_gated"].gate == "source_accuracy"
+    assert score_run(p_t)["scores"]["im_calibrated_gated"] is None  # no source outputs: no score
