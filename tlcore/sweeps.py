@@ -11,7 +11,6 @@ includes the classical baseline (:mod:`tlcore.evaluation.classical`) per pair an
 """
 from __future__ import annotations
 
-import uuid
 from typing import Callable
 
 import numpy as np
@@ -19,18 +18,9 @@ import pandas as pd
 
 from tlcore.config import RunConfig
 from tlcore.evaluation.classical import STRATEGY as CLASSICAL
+from tlcore.sweep_naming import PREFIX, new_sweep_id, sweep_of
 
-PREFIX = "sweep:"
 BASELINES = {"scratch": "scratch", "source_only": "fine_tuning"}
-
-
-def new_sweep_id() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-def sweep_of(name: str | None) -> str | None:
-    """The sweep id in a run name ``sweep:<id>``, else ``None``."""
-    return name[len(PREFIX):] if name and name.startswith(PREFIX) else None
 
 
 def reversed_pair(source: dict, target: dict) -> tuple[dict, dict]:
