@@ -118,12 +118,14 @@ def cmd_doctor(a) -> int:
         print(json.dumps({"backup": str(dest), "kept": len(backup.list_backups(root))}))
         return 0
     problems = backup.integrity(backup.db_path(root))
+    from tlcore.server_checks import problems as file_problems
     from tlcore.versions import problems as version_problems
 
     out = {"database": str(backup.db_path(root)), "ok": not problems, "problems": problems[:20],
            "backups": [str(p) for p in backup.list_backups(root)[:3]],
-           "versions": version_problems()}  # packages below the server's security floors (tlcore/versions.py)
-    for line in out["versions"]:
+           "versions": version_problems(),  # packages below the server's security floors (tlcore/versions.py)
+           "files": file_problems()}        # e.g. a secrets.toml others can read (tlcore/server_checks.py)
+    for line in out["versions"] + out["files"]:
         print(line, file=sys.stderr)
     if problems:
         print(f"{out['database']} is damaged: {problems[0]}", file=sys.stderr)
