@@ -26,7 +26,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from tlcore.errors import ConfigError
+from tlcore.errors import ConfigError, PermissionDenied
+from tlcore.runs.home import default_root
 
 ITERATIONS = 200_000
 FREE_FAILURES = 3
@@ -36,8 +37,6 @@ MIN_PASSWORD = 8
 
 
 def users_file(root: str | Path | None = None) -> Path:
-    from tlcore.runs.store import default_root
-
     return Path(root).expanduser().resolve() / "users.json" if root else default_root() / "users.json"
 
 
@@ -68,8 +67,6 @@ class LockedOut(ConfigError):
 
 
 def _root(root) -> Path:
-    from tlcore.runs.store import default_root
-
     return Path(root).expanduser().resolve() if root else default_root()
 
 
@@ -193,8 +190,6 @@ def authorize(actor: str | None, owner: str | None, what: str, root: str | Path 
     """
     if actor is None or actor == owner or is_admin(actor, root):
         return
-    from tlcore.runs.store import PermissionDenied
-
     raise PermissionDenied(f"{what} belongs to {owner or 'nobody (created before owners were recorded)'}; "
                            "only its owner or an admin may change it")
 

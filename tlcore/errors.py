@@ -23,3 +23,11 @@ class ModelError(TLError):
 
 class Cancelled(TLError):
     """A run was cancelled through its control flag."""
+
+
+class PermissionDenied(TLError):
+    """Only the owner or an admin may change this."""
+
+
+class ExportError(TLError):
+    """An export could not be produced; nothing was written."""

@@ -23,16 +23,12 @@ import uuid
 import warnings
 from pathlib import Path
 
-from tlcore.errors import TLError
+from tlcore.errors import ExportError
 from tlcore.models.io import META_FILE, WEIGHTS_FILE, load_model, run_model_folder
 
 FORMATS = ("onnx", "torchscript", "hf", "safetensors")
 OPSET = 18
 ONNX_TOLERANCE = 1e-4
-
-
-class ExportError(TLError):
-    """An export could not be produced; nothing was written."""
 
 
 def export_run(store, run_id: str, fmt: str, out, int8: bool = False) -> dict:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from tlcore.errors import TLError
+from tlcore.errors import ExportError, TLError
 
 TOLERANCE = 1e-3
 S = 1e5          # scale of the signal against the residual [CLS] state
@@ -37,7 +37,6 @@ def export_hf_text(loaded, dst: Path) -> list[str]:
     Returns the file names written."""
     from transformers import BertForSequenceClassification
 
-    from tlcore.export.formats import ExportError
 
     model, meta = loaded.model, loaded.meta
     enc = getattr(model.backbone, "model", None)
@@ -113,7 +112,6 @@ def _pooling_layer(hf, w, b) -> None:
 def _check(hf, model, tok, max_length: int) -> None:
     import torch
 
-    from tlcore.export.formats import ExportError
 
     enc = tok(CHECK_TEXTS, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
     with torch.inference_mode():

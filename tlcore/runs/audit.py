@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
+from tlcore.runs.home import current_user
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     ts REAL NOT NULL, actor TEXT, action TEXT NOT NULL, object TEXT, detail TEXT
@@ -19,8 +21,6 @@ CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 
 
 def record(store, actor: str | None, action: str, obj: str, detail: str = "") -> None:
-    from tlcore.runs.store import current_user
-
     try:
         with store.connect() as db:
             db.executescript(SCHEMA)

@@ -15,7 +15,6 @@ which names the file and the recovery command.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import shutil
@@ -26,9 +25,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tlcore.errors import TLError
+from tlcore.errors import PermissionDenied, TLError  # noqa: F401 - PermissionDenied re-exported
 from tlcore.runs.files import (DIR_MODE, FILE_MODE, append_jsonl, is_disk_full, json_default, private_dir, read_json,
                                read_jsonl, write_atomic)
+from tlcore.runs.home import current_user, default_root
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
@@ -43,18 +43,6 @@ CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
 _CORRUPT = ("not a database", "malformed", "disk i/o error", "database or disk is full", "file is encrypted",
             "unsupported file format")
-
-
-def current_user() -> str:
-    """Who acts from this process when no signed-in user is given: ``TL_USER`` or the OS user name."""
-    try:
-        return os.environ.get("TL_USER") or getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        return "unknown"
-
-
-def default_root() -> Path:
-    return Path(os.environ.get("TL_HOME", "tl_data")).expanduser().resolve()
 
 
 @dataclass(frozen=True)
@@ -101,10 +89,6 @@ class StorageFull(TLError, OSError):
 
 class StoreCorrupt(TLError):
     """The SQLite index cannot be read; the message names the file and how to recover."""
-
-
-class PermissionDenied(TLError):
-    """Only the owner or an admin may change this."""
 
 
 class RunStore:
