@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -62,7 +61,7 @@ def main() -> None:
 def report(results: list[dict]) -> None:
     ref = json.loads((OUT / "defaults.json").read_text())
     lines = ["# MCD on real pairs, in the recommended default's regime", "",
-             f"Machine: 2-core Intel Xeon (AVX512_BF16), no GPU, torch 2.14.1; "
+             "Machine: 2-core Intel Xeon (AVX512_BF16), no GPU, torch 2.14.1; "
              "other benchmark processes shared the cores, so seconds are inflated. Target unlabeled; frozen "
              "EfficientNet-Lite0 features at 224 px (cached), 256-wide bottleneck, 30 epochs, last epoch. MCC and "
              "source-only: `bench/results/defaults.json`, same configs and seeds. Target-test accuracy, mean +- "
