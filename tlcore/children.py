@@ -6,13 +6,16 @@ registered here and ``reap()`` collects the finished ones (non-blocking); it run
 status read, so at most a few seconds pass between a child's exit and its reaping.
 
 ``process_state(pid)`` says whether a pid still runs, is a reaped child of ours (with its exit code), or is gone;
-progress files that still say "running" for a process that is gone are reported as failed by their readers.
+progress files that still say "running" for a process that is gone are reported as failed by their readers
+(``settled``, ``read_report``; ``write_report`` writes them atomically).
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 _LOCK = threading.Lock()
@@ -109,3 +112,38 @@ def dead_process_detail(pid: int | None, log_path: str | Path) -> str:
     tail = log_tail(log_path)
     head = "The background process stopped" + (f" (exit code {code})" if code is not None else "")
     return f"{head} without finishing." + (f" Last output:\n{tail}" if tail else " It wrote no output.")
+
+
+def settled(report: dict | None, log_path: str | Path, stale_s: float) -> dict | None:
+    """A background process's status report as a reader should see it: one that still says "running" while its
+    process is gone (crashed, killed) reads "failed", with the exit code and the log's last lines as the detail.
+    A report without a pid counts as gone once it is older than ``stale_s``: nobody will finish it."""
+    if report and report.get("status") == "running" and _gone(report, stale_s):
+        report = {**report, "status": "failed", "detail": dead_process_detail(report.get("pid"), log_path)}
+    return report
+
+
+def _gone(report: dict, stale_s: float) -> bool:
+    if report.get("pid"):
+        return not pid_alive(report["pid"])
+    return time.time() - float(report.get("time") or 0) > stale_s
+
+
+def read_report(path: str | Path, stale_s: float) -> dict | None:
+    """The JSON status report at ``path`` (its process's log beside it, ``.log``), :func:`settled`; None when
+    missing or unreadable."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return settled(report, path.with_suffix(".log"), stale_s)
+
+
+def write_report(path: str | Path, obj: dict) -> None:
+    """Write a status report atomically (a reader never sees half of it); creates the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj), encoding="utf-8")
+    os.replace(tmp, path)

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from tlcore.children import dead_process_detail, pid_alive, spawn
+from tlcore.children import settled, spawn
 from tlcore.embeddings.project import FEATURES_FILES, load_features_npz
 
 SPLITS = ("source_val", "target_test")
@@ -84,16 +84,7 @@ def extraction_status(store, run_id: str) -> dict | None:
     on a command-line error before writing anything) reads as "failed", with the exit code and the log's last
     lines as the detail; finished children of this process are reaped on the way.
     """
-    s = store.read_json(run_id, PROGRESS_FILE)
-    if s and s.get("status") == "running" and _gone(s):
-        s = {**s, "status": "failed", "detail": dead_process_detail(s.get("pid"), store.path(run_id, LOG_FILE))}
-    return s
-
-
-def _gone(s: dict) -> bool:
-    if s.get("pid"):
-        return not pid_alive(s["pid"])
-    return time.time() - float(s.get("time") or 0) > STALE_S  # an old file without a pid: nobody will finish it
+    return settled(store.read_json(run_id, PROGRESS_FILE), store.path(run_id, LOG_FILE), STALE_S)
 
 
 def extract_before(store, run_id: str, device: str | None = None, batch_size: int = 64) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tlcore.children import dead_process_detail, pid_alive, spawn
+from tlcore.children import read_report, spawn, write_report
 from tlcore.embeddings.extract import model_features, stratified_cap
 from tlcore.embeddings.gap import gap_figures
 
@@ -74,27 +74,8 @@ def report_path(root, source: dict, target: dict, backbone: str | None = None, c
 def read_shift_report(root, source: dict, target: dict, backbone: str | None = None, cap: int = SHIFT_CAP,
                       seed: int = 0) -> dict | None:
     """The stored report (or its progress while it runs), None when never computed."""
-    p = report_path(root, source, target, backbone, cap, seed)
-    try:
-        rep = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if rep.get("status") == "running" and _gone(rep):  # crashed or killed: say so instead of "running" forever
-        rep = {**rep, "status": "failed", "detail": dead_process_detail(rep.get("pid"), p.with_suffix(".log"))}
-    return rep
-
-
-def _gone(rep: dict) -> bool:
-    if rep.get("pid"):
-        return not pid_alive(rep["pid"])
-    return time.time() - float(rep.get("time") or 0) > 600  # an old file without a pid: nobody will finish it
-
-
-def _write(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj), encoding="utf-8")
-    os.replace(tmp, path)
+    # crashed or killed: "failed" instead of "running" forever
+    return read_report(report_path(root, source, target, backbone, cap, seed), 600)
 
 
 def compute_shift_report(source: dict, target: dict, root, backbone: str | None = None, cap: int = SHIFT_CAP,
@@ -114,7 +95,8 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
     t0 = time.time()
 
     def progress(p, detail):
-        _write(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(), "time": time.time()})
+        write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
+                            "time": time.time()})
 
     try:
         progress(0.05, "loading the domains")
@@ -146,23 +128,23 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
         out = {"status": "done", "gap": gap, "backbone": name, "image_size": cfg.image_size, "cap": cap,
                "seed": seed, "classes_shared": len(shared), "seconds": round(time.time() - t0, 2)}
     except Exception as exc:
-        _write(path, {"status": "failed", "detail": f"{type(exc).__name__}: {exc}", "time": time.time()})
+        write_report(path, {"status": "failed", "detail": f"{type(exc).__name__}: {exc}", "time": time.time()})
         raise
-    _write(path, out)
+    write_report(path, out)
     return out
 
 
 def launch_shift_report(source: dict, target: dict, root, backbone: str | None = None) -> int:
     """Start ``python -m tlcore shift`` for the pair in its own process; returns its pid."""
     path = report_path(root, source, target, backbone)
-    _write(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time()})
+    write_report(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time()})
     args = [sys.executable, "-m", "tlcore", "shift", "--source", json.dumps(source), "--target", json.dumps(target)]
     if backbone:
         args += ["--backbone", backbone]
     proc = spawn(args, path.with_suffix(".log"), env={**os.environ, "TL_HOME": str(root)})
     try:
         if json.loads(path.read_text(encoding="utf-8")).get("detail") == "starting":  # the child has not written yet
-            _write(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time(),
+            write_report(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time(),
                           "pid": proc.pid})
     except (OSError, ValueError):
         pass

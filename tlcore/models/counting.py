@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from tlcore.children import read_report, write_report
+
 
 def trainable_parameters(backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
                          bottleneck: int = 0) -> dict:
@@ -49,25 +51,7 @@ def read_count(root, backbone: str, strategy: str, params: dict | None = None, n
                bottleneck: int = 0) -> dict | None:
     """``{"status": "done", "trainable", "total"}``, ``{"status": "running"}``, ``{"status": "failed",
     "detail"}`` (also for a counting process that died), or None when never counted."""
-    from tlcore.children import dead_process_detail, pid_alive
-
-    path = count_path(root, backbone, strategy, params, num_classes, bottleneck)
-    try:
-        rep = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if rep.get("status") == "running":
-        gone = (not pid_alive(rep["pid"])) if rep.get("pid") else time.time() - float(rep.get("time") or 0) > 300
-        if gone:
-            rep = {**rep, "status": "failed", "detail": dead_process_detail(rep.get("pid"), path.with_suffix(".log"))}
-    return rep
-
-
-def _write(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj), encoding="utf-8")
-    os.replace(tmp, path)
+    return read_report(count_path(root, backbone, strategy, params, num_classes, bottleneck), 300)
 
 
 def launch_count(root, backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
@@ -77,12 +61,12 @@ def launch_count(root, backbone: str, strategy: str, params: dict | None = None,
 
     choice = _choice(backbone, strategy, params, num_classes, bottleneck)
     path = count_path(root, **choice)
-    _write(path, {"status": "running", "time": time.time()})
+    write_report(path, {"status": "running", "time": time.time()})
     proc = spawn([sys.executable, "-m", "tlcore", "count-params", json.dumps(choice)], path.with_suffix(".log"),
                  env={**os.environ, "TL_HOME": str(root)})
     try:
         if json.loads(path.read_text(encoding="utf-8")).get("status") == "running":
-            _write(path, {"status": "running", "time": time.time(), "pid": proc.pid})
+            write_report(path, {"status": "running", "time": time.time(), "pid": proc.pid})
     except (OSError, ValueError):
         pass
     return proc.pid
@@ -97,5 +81,5 @@ def count_to_file(root, choice: dict) -> dict:
         rep = {"status": "done", **trainable_parameters(**choice)}
     except TLError as exc:
         rep = {"status": "failed", "detail": str(exc)}
-    _write(path, rep)
+    write_report(path, rep)
     return rep

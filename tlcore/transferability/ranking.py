@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tlcore.children import read_report, write_report
+
 RANK_CAP = 500  # source samples per backbone
 RANDOM_INIT = ("tiny", "reference")  # backbone families without pretrained weights (scored as built)
 
@@ -37,25 +39,7 @@ def ranking_path(root, source: dict, backbones: list[str] | None = None, cap: in
 def read_ranking(root, source: dict, backbones: list[str] | None = None, cap: int = RANK_CAP, seed: int = 0,
                  image_size: int | None = None) -> dict | None:
     """The stored ranking (or its progress while it runs); None when never computed."""
-    from tlcore.children import dead_process_detail, pid_alive
-
-    p = ranking_path(root, source, backbones, cap, seed, image_size)
-    try:
-        rep = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if rep.get("status") == "running":
-        gone = (not pid_alive(rep["pid"])) if rep.get("pid") else time.time() - float(rep.get("time") or 0) > 600
-        if gone:
-            rep = {**rep, "status": "failed", "detail": dead_process_detail(rep.get("pid"), p.with_suffix(".log"))}
-    return rep
-
-
-def _write(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj), encoding="utf-8")
-    os.replace(tmp, path)
+    return read_report(ranking_path(root, source, backbones, cap, seed, image_size), 600)
 
 
 def candidate_backbones(modality: str) -> list[str]:
@@ -93,7 +77,7 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
 
     def progress(p, detail):
         if write:
-            _write(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
+            write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
                           "time": time.time()})
 
     try:
@@ -140,10 +124,10 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
                "modality": dom.modality, "seed": seed, "seconds": round(time.time() - t0, 2)}
     except Exception as exc:
         if write:
-            _write(path, {"status": "failed", "detail": f"{type(exc).__name__}: {exc}", "time": time.time()})
+            write_report(path, {"status": "failed", "detail": f"{type(exc).__name__}: {exc}", "time": time.time()})
         raise
     if write:
-        _write(path, out)
+        write_report(path, out)
     return out
 
 
@@ -152,13 +136,13 @@ def launch_ranking(source: dict, root, image_size: int | None = None) -> int:
     from tlcore.children import spawn
 
     path = ranking_path(root, source, image_size=image_size)
-    _write(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time()})
+    write_report(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time()})
     args = [sys.executable, "-m", "tlcore", "rank-backbones", "--source", json.dumps(source)]
     args += ["--image-size", str(image_size)] if image_size else []
     proc = spawn(args, path.with_suffix(".log"), env={**os.environ, "TL_HOME": str(root)})
     try:
         if json.loads(path.read_text(encoding="utf-8")).get("detail") == "starting":
-            _write(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time(),
+            write_report(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time(),
                           "pid": proc.pid})
     except (OSError, ValueError):
         pass
