@@ -165,8 +165,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _timeout() -> timedelta:
-    return timedelta(seconds=float(os.environ.get("TL_DDP_TIMEOUT", "600")))
+def _timeout(name: str = "TL_DDP_TIMEOUT", default: str = "600") -> timedelta:
+    return timedelta(seconds=float(os.environ.get(name, default)))
 
 
 def _init(rank: int, world: int, port: int, device) -> None:
@@ -177,8 +177,11 @@ def _init(rank: int, world: int, port: int, device) -> None:
         torch.cuda.set_device(device)
     else:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-    dist.init_process_group(BACKENDS[device.type], init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=world, timeout=_timeout())
+    # joining has its own, shorter limit: a helper that dies while starting fails the run in minutes, not after
+    # the collective timeout, so a dead rank never holds the GPUs for long
+    store = dist.TCPStore("127.0.0.1", port, world, is_master=rank == 0,
+                          timeout=_timeout("TL_DDP_JOIN_TIMEOUT", "180"))
+    dist.init_process_group(BACKENDS[device.type], store=store, rank=rank, world_size=world, timeout=_timeout())
 
 
 def _fit_kwargs(cfg) -> dict:

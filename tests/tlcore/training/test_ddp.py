@@ -162,3 +162,35 @@ def test_the_job_queue_refuses_an_unsupported_data_parallel_run_at_submit(store)
         with pytest.raises(ConfigError, match=why):
             q.submit({**TINY, "strategy": strategy})
     assert q.list() == []
+
+
+def _explode():
+    raise RuntimeError("helper could not load its inputs")
+
+
+class _FailsInTheHelper:
+    """Pickles fine in rank 0; unpickling it (in the helper) raises."""
+
+    def __reduce__(self):
+        return (_explode, ())
+
+
+def test_a_helper_that_dies_while_starting_fails_the_run_with_its_reason_in_bounded_time(monkeypatch):
+    import time
+
+    from tlcore.errors import TLError
+    from tlcore.strategies import build_strategy
+    from tlcore.training.callbacks import Control
+    from tlcore.training.ddp import fit_distributed
+    from tests.tlcore.helpers import tiny_image_data, tiny_model
+
+    monkeypatch.setenv("TL_DDP_JOIN_TIMEOUT", "15")
+    strategy = build_strategy("scratch")
+    strategy.sabotage = _FailsInTheHelper()
+    cfg = SimpleNamespace(devices=2, batch_size=16, epochs=1, lr=1e-3, weight_decay=0.0, seed=0,
+                          early_stopping_patience=0, checkpoint="last")
+    t0 = time.time()
+    with pytest.raises(TLError, match="rank 1: RuntimeError: helper could not load its inputs"):
+        fit_distributed(tiny_model(), strategy, tiny_image_data(n=32), cfg, torch.device("cpu"), lambda e: None, [],
+                        Control())
+    assert time.time() - t0 < 60
