@@ -246,13 +246,18 @@ def _boolean(v: Any, name: str) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {v!r}")
 
 
-def _integer(v: Any, name: str, lo: int, hi: int) -> int:
+def _as_float(v: Any, name: str, expected: str) -> float:
+    """``v`` (a number or numeric text, never a bool) as a float; else "expected <expected>"."""
     if isinstance(v, bool):
-        raise ConfigError(f"{name}: expected an integer, got {v!r}")
+        raise ConfigError(f"{name}: expected {expected}, got {v!r}")
     try:
-        f = float(str(v).strip()) if isinstance(v, str) else float(v)
+        return float(str(v).strip()) if isinstance(v, str) else float(v)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected an integer, got {v!r}") from None
+        raise ConfigError(f"{name}: expected {expected}, got {v!r}") from None
+
+
+def _integer(v: Any, name: str, lo: int, hi: int) -> int:
+    f = _as_float(v, name, "an integer")
     if not math.isfinite(f) or f != int(f):
         raise ConfigError(f"{name}: expected an integer, got {v!r}")
     if not lo <= int(f) <= hi:
@@ -261,12 +266,7 @@ def _integer(v: Any, name: str, lo: int, hi: int) -> int:
 
 
 def _number(v: Any, name: str, lo: float, hi: float) -> float:
-    if isinstance(v, bool):
-        raise ConfigError(f"{name}: expected a number, got {v!r}")
-    try:
-        f = float(str(v).strip()) if isinstance(v, str) else float(v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected a number, got {v!r}") from None
+    f = _as_float(v, name, "a number")
     if not math.isfinite(f) or not lo <= f <= hi:
         raise ConfigError(f"{name}: {v!r} is out of range [{lo}, {hi}]")
     return f
