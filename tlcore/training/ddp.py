@@ -251,7 +251,7 @@ def fit_distributed(model, strategy, data, cfg, device, emit, callbacks, control
     except TLError:
         raise
     except RuntimeError as exc:  # a collective timed out or a peer vanished: name the helper's own error
-        why = _helper_error(errors)
+        why = _helper_error(errors) or _exits(helpers)
         raise TLError(f"data-parallel training failed: {why or exc}") from exc
     finally:
         for p in helpers:
@@ -272,6 +272,15 @@ def _save_for_tests(rank: int, model, strategy) -> None:
         for i, m in enumerate(strategy.extra_modules()):
             state.update({f"strategy.{i}.{k}": v.detach().cpu() for k, v in m.state_dict().items()})
         torch.save(state, os.path.join(folder, f"rank{rank}.pt"))
+
+
+def _exits(helpers) -> str | None:
+    """'rank 1 exited with code -9 (killed: out of memory?)' for helpers that ended without reporting."""
+    for p in helpers:
+        p.join(timeout=5)
+    dead = [(i + 1, p.exitcode) for i, p in enumerate(helpers) if p.exitcode not in (None, 0)]
+    return "; ".join(f"rank {r} exited with code {c}" + (" (killed: out of memory?)" if c in (-9, 9, 137) else "")
+                     for r, c in dead) or None
 
 
 def _helper_error(errors) -> str | None:

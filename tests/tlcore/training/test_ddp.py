@@ -11,6 +11,7 @@ import torch
 from tlcore.config import RunConfig
 from tlcore.errors import ConfigError
 from tlcore.pipeline import run_experiment
+from tlcore.strategies.scratch import Scratch
 
 TINY = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn", "epochs": 3,
         "image_size": 16, "batch_size": 16, "max_samples_per_domain": 160, "device": "cpu", "devices": 2,
@@ -194,3 +195,33 @@ def test_a_helper_that_dies_while_starting_fails_the_run_with_its_reason_in_boun
         fit_distributed(tiny_model(), strategy, tiny_image_data(n=32), cfg, torch.device("cpu"), lambda e: None, [],
                         Control())
     assert time.time() - t0 < 60
+
+
+def test_a_helper_killed_mid_training_fails_the_run_quickly(monkeypatch):
+    """The kernel's OOM killer takes one rank: the others must not wait for the collective timeout."""
+    import time
+
+    from tlcore.errors import TLError
+    from tlcore.training.callbacks import Control
+    from tlcore.training.ddp import fit_distributed
+    from tests.tlcore.helpers import tiny_image_data, tiny_model
+
+    monkeypatch.setenv("TL_DDP_TIMEOUT", "120")
+    cfg = SimpleNamespace(devices=2, batch_size=8, epochs=50, lr=1e-3, weight_decay=0.0, seed=0,
+                          early_stopping_patience=0, checkpoint="last")
+    t0 = time.time()
+    with pytest.raises(TLError, match=r"data-parallel training failed: rank 1 exited with code 9 \(killed"):
+        fit_distributed(tiny_model(), _DiesInRank1(), tiny_image_data(n=32), cfg, torch.device("cpu"),
+                        lambda e: None, [], Control())
+    assert time.time() - t0 < 60
+
+
+class _DiesInRank1(Scratch):
+    def training_step(self, model, batch, state):
+        import os
+
+        import torch.distributed as dist
+
+        if dist.get_rank() == 1 and state.step == 3:
+            os._exit(9)  # like SIGKILL: no exception, no message
+        return super().training_step(model, batch, state)
