@@ -51,6 +51,13 @@ def reap() -> dict[int, int]:
     return done
 
 
+def running_with(arg: str) -> int:
+    """How many registered children still run with ``arg`` among their command-line arguments."""
+    reap()
+    with _LOCK:
+        return sum(1 for p in _RUNNING.values() if arg in (p.args if isinstance(p.args, list) else []))
+
+
 def running_children() -> list[int]:
     """Pids of registered children still running (after reaping the finished ones)."""
     reap()

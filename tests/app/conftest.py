@@ -10,6 +10,8 @@ def tl_home(tmp_path, monkeypatch):
     home = tmp_path / "tl_home"
     monkeypatch.setenv("TL_HOME", str(home))
     monkeypatch.setenv("TL_NO_AUTOWORKER", "1")
+    monkeypatch.setenv("TL_PARAM_COUNT", "0")  # no torch-loading count process per page render; tests that
+    # check the count turn it on
     monkeypatch.delenv("TL_ALLOWED_ROOTS", raising=False)
     monkeypatch.chdir(ROOT)
     return home

@@ -171,9 +171,10 @@ def test_jobs_panel_shows_failed_job_and_cancels(tl_home):
     assert q.get(waiting).status == "cancelled"
 
 
-def test_train_frozen_adaptation_with_a_bottleneck(tl_home):
+def test_train_frozen_adaptation_with_a_bottleneck(tl_home, monkeypatch):
     """DANN on cached features: the bottleneck and freeze_backbone reach the job; run-all passes the frozen
     choice to the strategies that have it; the trainable count drops to the new layers."""
+    monkeypatch.setenv("TL_PARAM_COUNT", "1")
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
     at.selectbox(key="strategy-image").set_value("dann").run()
     full = _parameter_caption(at)

@@ -54,6 +54,14 @@ def read_count(root, backbone: str, strategy: str, params: dict | None = None, n
     return read_report(count_path(root, backbone, strategy, params, num_classes, bottleneck), 300)
 
 
+def counting_busy() -> bool:
+    """True while a count started by this process still runs: the page starts one at a time, so quick
+    changes of the form do not pile up processes that each load torch."""
+    from tlcore.children import running_with
+
+    return running_with("count-params") > 0
+
+
 def launch_count(root, backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
                  bottleneck: int = 0) -> int:
     """Start ``python -m tlcore count-params`` for this choice in its own process; returns its pid."""
