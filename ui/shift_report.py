@@ -1,7 +1,8 @@
 """The Domains page's shift report: the chosen pair's domain gap in a pretrained backbone, before any training.
 
-The features are computed by ``python -m tlcore shift`` in its own process (seconds to a minute on a CPU);
-this section only starts it, polls its progress file and shows the stored figures.
+The features are computed by a ``shift`` job (the worker runs it in a light slot, in its own process: seconds to a
+minute on a CPU); this section only queues it, polls its progress (settled from the job queue) and shows the
+stored figures.
 """
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import streamlit as st
 from tlcore.embeddings import shift
 from tlcore.embeddings.shift import SHIFT_CAP, read_shift, read_shift_report
 from tlcore.runs.store import default_root
+from tlcore.errors import TLError
+from ui.auth import signed_in_user
 from ui.embedding_view import GAP_ROWS
+from ui.job_cancel import cancel_job_button
 from ui.safe import md
+from ui.state import ensure_worker_once
 
 HELP = ("How far apart the two domains are in a pretrained backbone's feature space, on a seeded stratified "
         f"sample of up to {SHIFT_CAP} samples per domain. MMD² and CORAL: 0 = same distribution/covariance. Proxy "
@@ -32,12 +37,19 @@ def shift_report_section(source: dict, target: dict) -> None:
     if rep and rep.get("status") == "running":
         _progress(root, source, target)
         return
+    if rep and rep.get("status") == "cancelled":
+        st.info("The shift report was cancelled; press the button below to start it again.")
     if rep and rep.get("status") == "failed":
         st.error("The shift report failed; press the button below to try again.")
         st.code(str(rep.get("detail", "")), language=None)
     if st.button("Compute the shift report", key="shift-start",
-                 help="Runs the pretrained backbone over both domains in a background process."):
-        shift.launch_shift_report(source, target, root)
+                 help="Queues a job that runs the pretrained backbone over both domains in a background process."):
+        try:
+            shift.launch_shift_report(source, target, root, owner=signed_in_user())
+        except TLError as exc:
+            st.error(md(exc))
+            return
+        ensure_worker_once()
         st.rerun()
 
 
@@ -63,3 +75,4 @@ def _progress(root: str, source: dict, target: dict) -> None:
     if rep.get("status") != "running":
         st.rerun()  # finished or failed: redraw the page
     st.progress(float(rep.get("progress", 0)), text=f"Computing in the background: {rep.get('detail', '')}")
+    cancel_job_button(rep.get("job_id"), "shift-cancel")

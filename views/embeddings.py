@@ -21,9 +21,10 @@ from tlcore.errors import TLError
 from tlcore.runs.store import RunStore
 from tlcore.runs.view import RunView
 from ui import embedding_view as view
-from ui.auth import require_sign_in
+from ui.auth import require_sign_in, signed_in_user
+from ui.job_cancel import cancel_job_button
 from ui.safe import md
-from ui.state import get_store
+from ui.state import ensure_worker_once, get_store
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 SEL = "emb-selection"
@@ -83,9 +84,12 @@ def extraction_panel(root: str, run_id: str) -> None:
     s = extraction_status(RunStore(root), run_id) or {}
     if s.get("status") == "running":
         st.progress(float(s.get("progress", 0)), text=f"Working in the background: {s.get('detail', '')}")
+        cancel_job_button(s.get("job_id"), f"emb-cancel-{run_id}")
+    elif s.get("status") == "cancelled":
+        st.info("The background computation was cancelled. Press the button above to start it again.")
     elif s.get("status") == "failed":
-        st.error("The background computation failed (full output: extract.log in the run folder). "
-                 "Press the button above to try again.")
+        st.error("The background computation failed (full output: its job's log on the Train page, or extract.log "
+                 "in the run folder). Press the button above to try again.")
         st.code(str(s.get("detail", "")), language=None)
     elif s.get("status") == "done" and st.session_state.get("emb-launched") == run_id:
         st.session_state.pop("emb-launched", None)
@@ -95,13 +99,18 @@ def extraction_panel(root: str, run_id: str) -> None:
 def launch_button(store, run_id: str, label: str, method: str, dim: int, params: dict) -> None:
     status = (extraction_status(store, run_id) or {}).get("status")
     if st.button(label, key=f"emb-launch-{run_id}-{method}", disabled=status == "running", type="primary"):
-        launch_extraction(store, run_id, method=method, dim=dim, params=params)
+        try:
+            launch_extraction(store, run_id, method=method, dim=dim, params=params, owner=signed_in_user())
+        except TLError as exc:
+            st.error(md(exc))
+            return
+        ensure_worker_once()
         st.session_state["emb-launched"] = run_id
         st.rerun()
     cli = f"python -m tlcore embeddings {run_id} --method {method} --dim {dim}"
-    st.caption("Runs in its own process (progress below); the same as:")
+    st.caption("Queued as a job, run by the worker in its own process (progress below); the same as:")
     st.code(cli, language=None)
-    if status in ("running", "failed") or st.session_state.get("emb-launched") == run_id:
+    if status in ("running", "failed", "cancelled") or st.session_state.get("emb-launched") == run_id:
         extraction_panel(str(store.root), run_id)
 
 

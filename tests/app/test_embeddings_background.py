@@ -1,18 +1,21 @@
-"""The Embeddings page and the background command it launches, run together (no mock of the launch).
+"""The Embeddings page and the background job it queues, run together with a real worker (no mock of the launch).
 
 Issue 16: the page launched ``python -m tlcore embeddings ... --max-iter 500`` which the CLI rejected; the page
-then said "Working in the background" forever and the dead child stayed a zombie.
+then said "Working in the background" forever and the dead child stayed a zombie. Issue 15: the page no longer
+starts its own process; it queues an ``embeddings`` job (tlcore/jobs/tasks.py) that the worker runs.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from tlcore import children
 from tlcore.embeddings.extract import extraction_command, extraction_status, launch_extraction
+from tlcore.jobs.queue import JobQueue
 from tlcore.embeddings.project import PROJECTIONS, projection_cached, projection_params
 from tlcore.runs.store import RunStore
 
@@ -32,14 +35,14 @@ def wait_finished(store, rid, timeout=90.0) -> dict:
     raise AssertionError(f"the background command did not finish: {extraction_status(store, rid)}")
 
 
-def is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
+def run_worker_once(store) -> None:
+    env = {**os.environ, "TL_HOME": str(store.root)}
+    w = subprocess.run([sys.executable, "-m", "tlcore", "worker", "--once"], cwd=str(HERE.parents[1]), env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert w.returncode == 0, w.stderr
 
 
-def test_compute_tsne_button_runs_the_cli_to_completion(tl_home):
+def test_compute_tsne_button_queues_a_job_the_worker_runs_to_completion(tl_home):
     store = RunStore(tl_home)
     rid = make_run(store)
     add_before(store, rid)
@@ -48,16 +51,16 @@ def test_compute_tsne_button_runs_the_cli_to_completion(tl_home):
     button = next(b for b in at.button if "Compute t-SNE" in b.label)
     button.click().run()
     assert not at.exception
+    job = extraction_status(store, rid)["job_id"]
+    snap = JobQueue(store).get(job)
+    assert snap.kind == "embeddings" and snap.status == "queued" and snap.config["method"] == "tsne"
+    run_worker_once(store)
     status = wait_finished(store, rid)
     assert status["status"] == "done", status
+    assert JobQueue(store).get(job).status == "completed"
     params = projection_params("tsne", {"perplexity": 30.0})
     assert projection_cached(store, rid, "tsne", 2, 0, "after", **params)
     assert projection_cached(store, rid, "tsne", 2, 0, "before", **params)
-    pid = status["pid"]
-    deadline = time.time() + 20  # "done" is written just before the process prints its result and exits
-    while pid in children.running_children() and time.time() < deadline:
-        time.sleep(0.2)
-    assert children.exit_code(pid) == 0 and not is_zombie(pid)  # reaped: no <defunct> entry left
     at.run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 2 and not any("not computed yet" in i.value for i in at.info)
@@ -87,19 +90,19 @@ def test_every_projection_command_line_is_accepted_by_the_cli():
             assert getattr(a, k) == v, (method, k)
 
 
-def test_a_failed_background_command_is_shown_and_reaped(tl_home):
+def test_a_failed_background_job_is_shown_and_can_be_retried(tl_home):
     store = RunStore(tl_home)
     rid = make_run(store)
     add_before(store, rid)
-    pid = launch_extraction(store, rid, method="tsne", params={"no_such_option": 1})
+    launch_extraction(store, rid, method="tsne", params={"perplexity": -5.0})
+    run_worker_once(store)
     status = wait_finished(store, rid, timeout=60)
     assert status["status"] == "failed"
-    assert "unrecognized arguments" in status["detail"] and "exit code 2" in status["detail"]
-    assert not is_zombie(pid)
+    assert "perplexity" in status["detail"]
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.selectbox[1].set_value("tsne").run()
     assert not at.exception
     assert any("failed" in e.value for e in at.error)
-    assert any("unrecognized arguments" in c.value for c in at.code)
+    assert any("perplexity" in c.value for c in at.code)
     button = next(b for b in at.button if "Compute t-SNE" in b.label)
     assert not button.disabled  # the user can try again

@@ -172,7 +172,8 @@ def test_domains_page_shows_a_cached_shift_report_or_offers_to_compute_it(home, 
     assert not at.exception
     assert any(h.value == "Shift report" for h in at.header)
     started = []
-    monkeypatch.setattr(shift, "launch_shift_report", lambda s, t, root, backbone=None: started.append((s, t)) or 1)
+    monkeypatch.setattr(shift, "launch_shift_report",
+                        lambda s, t, root, backbone=None, **kw: started.append((s, t)) or 1)
     next(b for b in at.button if b.label == "Compute the shift report").click().run()
     assert started and started[0][0] == {"demo": "digits"}
     src, tgt = started[0]

@@ -1,4 +1,4 @@
-"""Features for the embedding inspector: the seeded stratified cap, before/after extraction, background launch.
+"""Features for the embedding inspector: the seeded stratified cap, before/after extraction, the queued job.
 
 ``features_before.npz`` (the backbone as it was before training: pretrained weights, or the random init of a
 from-scratch run) and ``features_after.npz`` (the trained model, the layer the head reads) hold the same
@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from tlcore.children import settled, spawn
+from tlcore.jobs.reports import settled
+from tlcore.jobs.tasks import current_job
 from tlcore.embeddings.project import FEATURES_FILES, load_features_npz
 
 SPLITS = ("source_val", "target_test")
@@ -73,18 +74,22 @@ def _Rows(ds, rows):  # noqa: N802 - a small factory that builds an EncodedSet v
 # -- existing runs: compute the missing before-features ------------------------------------------------------
 
 def write_progress(store, run_id: str, status: str, progress: float = 0.0, detail: str = "", **extra) -> None:
+    """Progress of the extraction; inside an ``embeddings`` job it names the job (readers then ask the queue)."""
+    job = {"job_id": current_job()} if current_job() else {}
     store.write_json(run_id, PROGRESS_FILE, {"status": status, "progress": round(progress, 3), "detail": detail,
-                                            "time": time.time(), "pid": os.getpid(), **extra})
+                                            "time": time.time(), "pid": os.getpid(), **job, **extra})
 
 
 def extraction_status(store, run_id: str) -> dict | None:
     """``{"status": "running"|"done"|"failed", "progress", "detail", ...}`` of the last extraction, or None.
 
-    A progress file that still says "running" while its process is gone (it crashed, was killed, or exited
-    on a command-line error before writing anything) reads as "failed", with the exit code and the log's last
-    lines as the detail; finished children of this process are reaped on the way.
+    Written for an ``embeddings`` job (``job_id``), it is settled from the job queue wherever the job ran: queued
+    ("waiting for a free worker slot"), or "failed"/"cancelled" with the job's error when the job ended without
+    writing its result. Written by ``python -m tlcore embeddings`` run directly, a file that still says "running"
+    while its process is gone reads as "failed" (:func:`tlcore.children.settled`).
     """
-    return settled(store.read_json(run_id, PROGRESS_FILE), store.path(run_id, LOG_FILE), STALE_S)
+    return settled(store.read_json(run_id, PROGRESS_FILE), store.root, store.path(run_id, LOG_FILE), STALE_S,
+                   reread=lambda: store.read_json(run_id, PROGRESS_FILE))
 
 
 def extract_before(store, run_id: str, device: str | None = None, batch_size: int = 64) -> dict:
@@ -137,24 +142,28 @@ def extract_before(store, run_id: str, device: str | None = None, batch_size: in
 
 
 def extraction_command(run_id: str, method: str = "pca", dim: int = 2, params: dict | None = None) -> list[str]:
-    """The exact command line ``launch_extraction`` runs (``python -m tlcore embeddings RUN_ID ...``): one
-    ``--name value`` option per projection parameter, spelled as the CLI spells them."""
+    """The command line that does what ``launch_extraction``'s job does (``python -m tlcore embeddings RUN_ID
+    ...``, shown on the page): one ``--name value`` option per projection parameter, spelled as the CLI spells
+    them."""
     args = [sys.executable, "-m", "tlcore", "embeddings", run_id, "--method", method, "--dim", str(dim)]
     for k, v in (params or {}).items():
         args += [f"--{k.replace('_', '-')}", str(v)]
     return args
 
 
-def launch_extraction(store, run_id: str, method: str = "pca", dim: int = 2, params: dict | None = None) -> int:
-    """Start ``python -m tlcore embeddings RUN_ID`` in its own process (never in the dashboard's); returns the
-    pid. Its progress is in ``extract_progress.json``, its output in ``extract.log``, both in the run folder;
-    the child is reaped by ``tlcore.children`` once it exits."""
-    write_progress(store, run_id, "running", 0.0, "starting")
-    env = {**os.environ, "TL_HOME": str(store.root)}
-    proc = spawn(extraction_command(run_id, method, dim, params), store.path(run_id, LOG_FILE), env=env)
-    if (store.read_json(run_id, PROGRESS_FILE) or {}).get("detail") == "starting":  # the child has not written yet
-        write_progress(store, run_id, "running", 0.0, "starting", pid=proc.pid)
-    return proc.pid
+def launch_extraction(store, run_id: str, method: str = "pca", dim: int = 2, params: dict | None = None,
+                      owner: str | None = None) -> str:
+    """Queue an ``embeddings`` job for the run (owner: the signed-in user); returns the job id. The worker runs it
+    in a light slot (never in the dashboard's process); its progress is in ``extract_progress.json`` in the run
+    folder (naming the job), its output in the job's log."""
+    from tlcore.jobs.queue import JobQueue
+
+    job_id = JobQueue(store).submit({"run_id": run_id, "method": method, "dim": dim, "params": params or {}},
+                                    kind="embeddings", owner=owner)
+    if (store.read_json(run_id, PROGRESS_FILE) or {}).get("job_id") != job_id:  # the job has not written yet
+        store.write_json(run_id, PROGRESS_FILE, {"status": "running", "progress": 0.0, "detail": "queued",
+                                                "time": time.time(), "job_id": job_id})
+    return job_id
 
 
 def json_line(obj) -> str:

@@ -4,22 +4,23 @@
 extracts the pretrained backbone's features and measures the gap (MMD, proxy A-distance, CORAL, class
 centroids). The result is cached as JSON under ``<TL_HOME>/shift/<key>.json``; while it runs the same file
 holds ``{"status": "running", "progress", "detail"}`` so the dashboard can poll it.
-``launch_shift_report`` starts ``python -m tlcore shift`` in its own process.
+``launch_shift_report`` queues a ``shift`` job (:mod:`tlcore.jobs.tasks`; the worker runs it in a light slot) and
+the file names the job, so readers settle it from the queue wherever it ran.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from tlcore.children import read_report, spawn, write_report
+from tlcore.children import write_report
 from tlcore.embeddings.extract import model_features, stratified_cap
 from tlcore.embeddings.gap import gap_figures
+from tlcore.jobs.tasks import current_job
 
 SHIFT_CAP = 500  # samples per domain
 DEFAULT_BACKBONE = {"image": "efficientnet_lite0", "text": "minilm_l6"}
@@ -74,8 +75,18 @@ def report_path(root, source: dict, target: dict, backbone: str | None = None, c
 def read_shift_report(root, source: dict, target: dict, backbone: str | None = None, cap: int = SHIFT_CAP,
                       seed: int = 0) -> dict | None:
     """The stored report (or its progress while it runs), None when never computed."""
-    # crashed or killed: "failed" instead of "running" forever
-    return read_report(report_path(root, source, target, backbone, cap, seed), 600)
+    # crashed, killed or cancelled: "failed"/"cancelled" instead of "running" forever
+    from tlcore.jobs.reports import settled
+
+    path = report_path(root, source, target, backbone, cap, seed)
+
+    def read():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    return settled(read(), root, path.with_suffix(".log"), 600, reread=read)
 
 
 def compute_shift_report(source: dict, target: dict, root, backbone: str | None = None, cap: int = SHIFT_CAP,
@@ -94,9 +105,11 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
     path = report_path(root, source, target, backbone, cap, seed)
     t0 = time.time()
 
+    job = {"job_id": current_job()} if current_job() else {}  # inside a shift job: readers ask the queue
+
     def progress(p, detail):
         write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
-                            "time": time.time()})
+                            "time": time.time(), **job})
 
     try:
         progress(0.05, "loading the domains")
@@ -134,18 +147,21 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
     return out
 
 
-def launch_shift_report(source: dict, target: dict, root, backbone: str | None = None) -> int:
-    """Start ``python -m tlcore shift`` for the pair in its own process; returns its pid."""
-    path = report_path(root, source, target, backbone)
-    write_report(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time()})
-    args = [sys.executable, "-m", "tlcore", "shift", "--source", json.dumps(source), "--target", json.dumps(target)]
-    if backbone:
-        args += ["--backbone", backbone]
-    proc = spawn(args, path.with_suffix(".log"), env={**os.environ, "TL_HOME": str(root)})
+def launch_shift_report(source: dict, target: dict, root, backbone: str | None = None,
+                        owner: str | None = None, cap: int = SHIFT_CAP, seed: int = 0) -> str:
+    """Queue a ``shift`` job for the pair (owner: the signed-in user); returns the job id. Its report file names
+    the job at once, so the page shows it queued."""
+    from tlcore.jobs.queue import JobQueue
+    from tlcore.runs.store import RunStore
+
+    path = report_path(root, source, target, backbone, cap, seed)
+    job_id = JobQueue(RunStore(root)).submit({"source": source, "target": target, "backbone": backbone,
+                                              "cap": cap, "seed": seed}, kind="shift", owner=owner)
     try:
-        if json.loads(path.read_text(encoding="utf-8")).get("detail") == "starting":  # the child has not written yet
-            write_report(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time(),
-                          "pid": proc.pid})
+        current = json.loads(path.read_text(encoding="utf-8")).get("job_id")
     except (OSError, ValueError):
-        pass
-    return proc.pid
+        current = None
+    if current != job_id:  # the job has not written yet
+        write_report(path, {"status": "running", "progress": 0.0, "detail": "queued", "time": time.time(),
+                            "job_id": job_id})
+    return job_id

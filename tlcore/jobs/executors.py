@@ -44,6 +44,7 @@ class Handle:
     ref: object = None                       # Ray ObjectRef
     adopted: bool = False
     error: str | None = None                 # what the executor knows about an abnormal end
+    lane: str = "normal"                     # "light": holds one of the worker's light slots (jobs/tasks.py)
 
 
 def pythonpath() -> str:

@@ -6,8 +6,9 @@ process (:mod:`tlcore.jobs.worker`) claims them and runs each in its own child p
 browser shows the same jobs.
 
 Jobs are typed (``kind``): ``train`` (a RunConfig), ``classical`` (the classical baseline of a RunConfig's pair,
-never fitted inside a page) and ``probe`` (a diagnostic that sleeps and reports where it ran: checks a worker or
-a Ray cluster without training). Each job records its ``owner`` (only the owner or
+never fitted inside a page), the light tasks ``embeddings`` and ``shift`` (:mod:`tlcore.jobs.tasks`: the
+Embeddings page's projections and the Domains page's shift report) and ``probe`` (a diagnostic that sleeps and
+reports where it ran: checks a worker or a Ray cluster without training). Each job records its ``owner`` (only the owner or
 an admin may cancel or delete it), the ``executor`` that ran it (``local`` or ``ray``), the ``node`` (host) and
 the ``gpus`` it was given.
 """
@@ -21,6 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 from tlcore.errors import ConfigError, TLError
+from tlcore.jobs.tasks import TASK_KINDS
 from tlcore.producers import PRODUCERS, check, producer_for
 from tlcore.runs import audit
 from tlcore.runs.files import tail_text
@@ -47,7 +49,7 @@ CREATE TABLE IF NOT EXISTS workers (
 
 JOB_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'train'", "owner": "TEXT", "executor": "TEXT", "node": "TEXT",
                "gpus": "TEXT", "resources": "TEXT"}
-KINDS = (*PRODUCERS, "probe")  # a run of each producer (train, classical), or a probe
+KINDS = (*PRODUCERS, "probe", *TASK_KINDS)  # a run of each producer (train, classical), a probe, a light task
 ACTIVE = ("queued", "running")
 MAX_QUEUED_PER_USER = 200
 HEARTBEAT_STALE_S = 60.0
@@ -125,6 +127,11 @@ class JobQueue:
         if kind in PRODUCERS:  # validated by its producer, with the store (distillation checks its teacher run)
             cfg = check(config, self.store, PRODUCERS[kind])
             text, label = cfg.to_json(), label or _label(cfg.to_dict())
+        elif kind in TASK_KINDS:
+            from tlcore.jobs import tasks
+
+            cfg, default_label = tasks.check(kind, config, self.store)
+            text, label = json.dumps(cfg), label or default_label
         else:
             seconds = config.get("seconds", 0.5)
             if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
@@ -228,10 +235,15 @@ class JobQueue:
         if cur.rowcount:
             audit.record(self.store, actor, "delete job", job_id)
 
-    def next_queued(self) -> JobSnapshot | None:
-        """The job :meth:`claim_next` would take (to check it fits a free GPU first)."""
+    def next_queued(self, kinds: tuple[str, ...] | None = None) -> JobSnapshot | None:
+        """The job :meth:`claim_next` would take (to check it fits a free GPU first); with ``kinds``, the oldest
+        queued job of those kinds (a light slot is free)."""
+        q, args = "SELECT * FROM jobs WHERE status='queued'", ()
+        if kinds:
+            q += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args = tuple(kinds)
         with self.store.connect() as db:
-            row = db.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
+            row = db.execute(q + " ORDER BY created LIMIT 1", args).fetchone()
         return _snapshot(row) if row else None
 
     def claim_next(self, worker_id: str, job_id: str | None = None, **fields) -> JobSnapshot | None:

@@ -14,7 +14,9 @@ import traceback
 
 from tlcore.errors import Cancelled, TLError
 from tlcore.jobs.process import process_start_time
+from tlcore.jobs import tasks
 from tlcore.jobs.queue import JobQueue
+from tlcore.jobs.tasks import TASK_KINDS
 from tlcore.producers import PRODUCERS
 
 
@@ -64,6 +66,8 @@ def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) 
     try:
         if snap.kind == "probe":
             _probe(queue, snap, cancel_check)
+        elif snap.kind in TASK_KINDS:
+            tasks.run(queue, snap, cancel_check)
         else:
             _produce(queue, snap, run_id, on_event, cancel_check)
     except Cancelled as exc:

@@ -22,6 +22,7 @@ from tlcore.jobs.executors import (PROJECT_ROOT, UNKNOWN_EXIT, Handle, gpu_devic
                                    pythonpath)
 from tlcore.jobs.process import describe_exit, is_alive
 from tlcore.jobs.queue import JobQueue
+from tlcore.jobs.tasks import LIGHT_KINDS, light_slots
 from tlcore.runs.backup import backup_if_due
 from tlcore.runs.store import RunStore, StorageFull, StoreCorrupt
 CANCEL_GRACE_S = 5.0
@@ -96,7 +97,7 @@ def reconcile(queue: JobQueue, own: set[str] | None = None, adopt=None) -> list[
 
 
 def _fail(queue: JobQueue, job_id: str, run_id: str | None, msg: str) -> None:
-    queue.finish(job_id, "failed", msg)
+    """Fail the job's run, then the job (a reader that sees the job failed sees its run failed too)."""
     if run_id:
         try:
             rec = queue.store.get(run_id)
@@ -104,6 +105,7 @@ def _fail(queue: JobQueue, job_id: str, run_id: str | None, msg: str) -> None:
                 queue.store.finish(run_id, "failed", error=msg.splitlines()[0])
         except Exception:  # noqa: BLE001 - the run row may not exist yet
             pass
+    queue.finish(job_id, "failed", msg)
 
 
 def _lock(root: Path):
@@ -157,9 +159,10 @@ def restart_worker_if_dead(root: Path | None = None, min_interval_s: float = 10.
 
 
 def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 0.5,
-               ray_address: str | None = None, executor=None) -> int:
+               ray_address: str | None = None, executor=None, light: int | None = None) -> int:
     """Main loop. ``once``: exit when nothing is queued or running. ``ray_address`` (or ``TL_RAY_ADDRESS``):
-    run jobs as Ray tasks on that cluster instead of local child processes."""
+    run jobs as Ray tasks on that cluster instead of local child processes. ``light``: slots for light kinds
+    beside ``max_jobs`` (default ``TL_LIGHT_JOBS``, 1)."""
     os.umask(0o077)
     queue = JobQueue()
     lock = _acquire_lock(queue.store.root)
@@ -171,13 +174,13 @@ def run_worker(max_jobs: int | None = None, once: bool = False, poll_s: float = 
     except Exception:
         lock.close()
         raise
-    worker = _Serving(queue, executor, max_jobs or _env_max_jobs(executor), job_timeout_s())
+    worker = _Serving(queue, executor, max_jobs or _env_max_jobs(executor), job_timeout_s(), light)
     queue.register_worker(worker.wid, worker.max_jobs)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, worker.on_signal)
         signal.signal(signal.SIGINT, worker.on_signal)
     print(f"{worker.wid}: serving {queue.store.root} through the {executor.name} executor with up to "
-          f"{worker.max_jobs} concurrent job(s)", file=sys.stderr, flush=True)
+          f"{worker.max_jobs} concurrent job(s) and {worker.light} light slot(s)", file=sys.stderr, flush=True)
     try:
         backup_if_due(queue.store)
     except Exception as exc:  # noqa: BLE001 - a backup problem must not stop the queue
@@ -211,8 +214,9 @@ class _Serving:
     """One worker's state while it serves the queue: its id, the handles of the jobs it runs, and the stop flag
     its signal handlers set."""
 
-    def __init__(self, queue: JobQueue, executor, max_jobs: int, timeout: float):
+    def __init__(self, queue: JobQueue, executor, max_jobs: int, timeout: float, light: int | None = None):
         self.queue, self.executor, self.max_jobs, self.timeout = queue, executor, max_jobs, timeout
+        self.light = light_slots() if light is None else max(0, light)
         self.wid = f"worker-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.children: dict[str, Handle] = {}
         self.stopping = False
@@ -247,28 +251,48 @@ class _Serving:
         self.start_queued()
 
     def start_queued(self) -> None:
-        """Claim and start queued jobs while there is room (and, for GPU jobs, a free GPU)."""
-        while len(self.children) < self.max_jobs and not self.stopping:
-            nxt = self.queue.next_queued()
+        """Claim and start queued jobs while there is room (and, for GPU jobs, a free GPU). ``max_jobs`` slots
+        take any kind, in queue order; the light slots only light kinds (a shift report does not wait behind a
+        day-long training job)."""
+        while not self.stopping:
+            nxt, lane, gpu = self.next_job()
             if nxt is None:
                 break
-            gpu = self.executor.pick_gpu(nxt, self.children)
-            if gpu is False:
-                break  # every GPU is busy: the job waits for one
             snap = self.queue.claim_next(self.wid, job_id=nxt.job_id, executor=self.executor.name,
                                          node=self.executor.node, gpus=gpu or None)
             if snap is None:
                 continue  # cancelled meanwhile
             try:
                 self.children[snap.job_id] = self.executor.start(self.queue, snap, self.wid, self.timeout)
+                self.children[snap.job_id].lane = lane
             except Exception as exc:  # noqa: BLE001 - e.g. no log folder, fork failure
                 _fail(self.queue, snap.job_id, None, f"could not start the job: {type(exc).__name__}: {exc}")
+
+    def next_job(self):
+        """``(job, lane, gpu)`` of the next job to start, or ``(None, None, None)``: the oldest queued job when a
+        normal slot is free (a light one goes to a free light slot first), else the oldest light job when a light
+        slot is free. A job that needs a busy GPU waits (and so does the normal lane behind it)."""
+        light_busy = sum(1 for h in self.children.values() if h.lane == "light")
+        room_light = light_busy < self.light
+        if len(self.children) - light_busy < self.max_jobs:
+            nxt = self.queue.next_queued()
+            if nxt is not None:
+                gpu = self.executor.pick_gpu(nxt, self.children)
+                if gpu is not False:
+                    return nxt, "light" if nxt.kind in LIGHT_KINDS and room_light else "normal", gpu
+        if room_light:
+            nxt = self.queue.next_queued(kinds=LIGHT_KINDS)
+            gpu = self.executor.pick_gpu(nxt, self.children) if nxt is not None else False
+            if gpu is not False:
+                return nxt, "light", gpu
+        return None, None, None
 
     def adopt(self, row: dict) -> None:
         """Take over a live job process whose worker stopped (see ``reconcile``)."""
         h = self.executor.adopt(row, self.timeout)
         if h is None:
             return
+        h.lane = "light" if row.get("kind") in LIGHT_KINDS and self._light_free() else "normal"
         with self.queue.store.connect() as db:
             cur = db.execute("UPDATE jobs SET worker_id=? WHERE job_id=? AND status='running' AND pid=?",
                              (self.wid, row["job_id"], row["pid"]))
@@ -276,6 +300,9 @@ class _Serving:
             self.children[row["job_id"]] = h
             print(f"{self.wid}: adopted job {row['job_id']} (process {row['pid']}) from a worker that stopped",
                   file=sys.stderr, flush=True)
+
+    def _light_free(self) -> bool:
+        return sum(1 for h in self.children.values() if h.lane == "light") < self.light
 
     def shutdown(self) -> None:
         """Stop the running jobs (killed after a grace), mark them failed, deregister, close the executor."""

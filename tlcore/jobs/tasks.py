@@ -1,0 +1,81 @@
+"""Light job kinds: short CPU work the dashboard asks for (``embeddings``: a run's missing before-training features,
+projections and gap figures; ``shift``: a source/target pair's shift report). They go through the persisted queue
+like training (owner, cancel, Local or Ray executor), and the worker keeps a small pool of **light slots**
+(``TL_LIGHT_JOBS``, default 1) for them, so they never wait behind a long training job when ``max_jobs`` is 1.
+Their check and work live with them (:mod:`tlcore.embeddings.jobs`), named in :data:`TASKS`.
+
+They make no run (unlike :mod:`tlcore.producers`): their results land beside a run (``extract_progress.json``,
+projections) or in the shift cache, and those files carry the ``job_id``, so a reader asks the queue how the job
+stands (:func:`tlcore.jobs.reports.settled`) instead of checking a local pid (wrong when the job ran on another node).
+Torch-free: pages import it; the work itself is imported when a job runs.
+"""
+from __future__ import annotations
+
+import _thread
+import importlib
+import os
+import threading
+
+from tlcore.errors import ConfigError
+
+# kind -> "module:function" of its check (``fn(config, store) -> (config, label)``) and of its work
+# (``fn(queue, config)``), by name: the work's modules import this one's readers (no import cycle)
+TASKS = {
+    "embeddings": ("tlcore.embeddings.jobs:check_embeddings", "tlcore.embeddings.jobs:run_embeddings"),
+    "shift": ("tlcore.embeddings.jobs:check_shift", "tlcore.embeddings.jobs:run_shift"),
+}
+TASK_KINDS = tuple(TASKS)
+LIGHT_KINDS = TASK_KINDS
+DEFAULT_LIGHT_SLOTS = 1
+JOB_ENV = "TL_JOB_ID"  # set in a task's process: its progress files name the job
+
+
+def light_slots() -> int:
+    """``TL_LIGHT_JOBS`` (default 1): worker slots only light kinds use, beside ``max_jobs``; 0 = none (light
+    jobs then wait for a normal slot like any other)."""
+    env = os.environ.get("TL_LIGHT_JOBS", "")
+    return int(env) if env.isdigit() else DEFAULT_LIGHT_SLOTS
+
+
+def current_job() -> str | None:
+    """The job this process runs for (a light task), else None."""
+    return os.environ.get(JOB_ENV) or None
+
+
+# -- validation at submit -------------------------------------------------------------------------------------
+
+def _load(ref: str):
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def check(kind: str, config: dict, store) -> tuple[dict, str]:
+    """The normalised config of a light job and its label; ConfigError when it cannot run."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"{kind}: expected a JSON object as the job's config")
+    return _load(TASKS[kind][0])(config, store)
+
+
+# -- running (inside the job's process) ---------------------------------------------------------------------
+
+def run(queue, snap, cancel_check) -> None:
+    """Run a light job in this process (started by the runner). A watcher thread mirrors nothing heavy: it asks
+    the queue whether the job was cancelled and interrupts the work (KeyboardInterrupt, which the runner records as
+    cancelled)."""
+    os.environ[JOB_ENV] = snap.job_id
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(0.5):
+            try:
+                if cancel_check():
+                    _thread.interrupt_main()
+                    return
+            except Exception:  # noqa: BLE001 - a busy database: ask again
+                pass
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        _load(TASKS[snap.kind][1])(queue, snap.config)
+    finally:
+        stop.set()
