@@ -1,4 +1,5 @@
-"""Background processes the dashboard starts (embeddings, shift report): spawn, reap, and tell a dead one.
+"""Background processes the dashboard starts itself (parameter counts, backbone ranking): spawn, reap, and tell a
+dead one. Embeddings and the shift report are queued jobs instead (:mod:`tlcore.jobs.tasks`).
 
 A process started with ``subprocess.Popen`` stays a zombie (``<defunct>``) in the process table until its
 parent waits for it. The dashboard starts short-lived commands and never blocks on them, so every spawn is

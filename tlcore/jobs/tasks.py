@@ -64,12 +64,14 @@ def run(queue, snap, cancel_check) -> None:
     cancelled)."""
     os.environ[JOB_ENV] = snap.job_id
     stop = threading.Event()
+    in_main = threading.current_thread() is threading.main_thread()
 
     def watch():
         while not stop.wait(0.5):
             try:
                 if cancel_check():
-                    _thread.interrupt_main()
+                    if in_main:  # else (a task on a thread) the worker stops it: SIGTERM to its group, ray.cancel
+                        _thread.interrupt_main()
                     return
             except Exception:  # noqa: BLE001 - a busy database: ask again
                 pass

@@ -73,3 +73,30 @@ def test_ray_cancel_maps_to_ray_cancel(cluster, store):
     assert done.get("rc") == 0
     assert q.get(long_job).status == "cancelled"
     assert time.time() - t0 < 30
+
+
+def test_light_jobs_run_as_ray_tasks_and_record_their_node(cluster, store):
+    """The embeddings and shift-report kinds go through the Ray executor like training (issue 15 item 1)."""
+    import sys
+    from pathlib import Path
+
+    from tlcore.embeddings import shift
+    from tlcore.embeddings.extract import extraction_status, launch_extraction
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
+    from fake_runs import make_run
+    from test_embeddings_page import add_before
+
+    q = JobQueue(store)
+    rid = make_run(store)
+    add_before(store, rid)
+    pair = ({"demo": "digits"}, {"demo": "digits"})
+    jobs = [launch_extraction(store, rid, method="pca", owner="ana"),
+            shift.launch_shift_report(*pair, store.root, backbone="tiny_cnn", owner="ana", cap=40)]
+    assert run_worker(max_jobs=1, once=True, poll_s=0.2, executor=RayExecutor(store.root)) == 0
+    for job in jobs:
+        snap = q.get(job)
+        assert snap.status == "completed", (snap.error, q.log_tail(job))
+        assert snap.executor == "ray" and "/" in (snap.node or "")  # host/ray-node-id
+    assert extraction_status(store, rid)["status"] == "done"
+    assert shift.read_shift_report(store.root, *pair, "tiny_cnn", 40)["status"] == "done"
