@@ -1,7 +1,9 @@
 """Job and server commands: ``submit``, ``jobs``, ``doctor`` and ``admin``.
 
 - ``python -m tlcore submit CONFIG [--set k=v] [--num-gpus N] [--num-cpus N]`` queues a training job; the last
-  stdout line is ``{"job_id": ...}``. ``--probe SECONDS`` queues a diagnostic job instead (no training).
+  stdout line is ``{"job_id": ...}``. ``--probe SECONDS`` queues a diagnostic job instead (no training);
+  ``--kind embeddings|shift CONFIG`` a light job (CONFIG: JSON text or file, e.g. ``{"run_id": R, "method": "tsne"}``
+  or ``{"source": {...}, "target": {...}}``), as the Embeddings and Domains pages do.
 - ``python -m tlcore jobs [--json] [--all]`` lists jobs with status, run_id, executor and node.
 - ``python -m tlcore cancel JOB_ID`` cancels a job.
 - ``python -m tlcore doctor [--backup | --restore [FILE] | --list]`` checks the database, backs it up, restores.
@@ -26,6 +28,8 @@ def register(sub, commands: dict) -> None:
     s.add_argument("--num-cpus", type=float, default=None, help="CPUs for the job (Ray task option, torch threads)")
     s.add_argument("--probe", type=float, default=None, metavar="SECONDS",
                    help="queue a diagnostic job that waits SECONDS and records where it ran (no CONFIG)")
+    s.add_argument("--kind", choices=("embeddings", "shift"), default=None,
+                   help="queue a light job; CONFIG is its JSON (text or file)")
     j = sub.add_parser("jobs", help="list jobs (status, run_id, executor, node)")
     j.add_argument("--json", action="store_true")
     j.add_argument("--limit", type=int, default=200)
@@ -57,6 +61,8 @@ def cmd_submit(a) -> int:
     if a.probe is not None:
         job_id = queue.submit({"seconds": a.probe}, label=a.label, submit_key=a.key, kind="probe",
                               resources=resources)
+    elif a.kind:
+        job_id = _submit_light(queue, a.kind, a.config)
     else:
         a.demo = a.demo or None
         raw = base_config(a)
@@ -73,6 +79,29 @@ def job_row(s) -> dict:
             "node": s.node, "gpus": s.gpus, "owner": s.owner, "label": s.label, "created": s.created,
             "started": s.started, "finished": s.finished,
             "error": (s.error or "").splitlines()[0][:300] if s.error else None}
+
+
+def _submit_light(queue, kind: str, text: str | None) -> str:
+    """Queue an embeddings or shift job the way the pages do (its progress file names the job)."""
+    from pathlib import Path
+
+    from tlcore.errors import ConfigError
+
+    try:
+        cfg = json.loads(Path(text).read_text(encoding="utf-8") if text and Path(text).is_file() else text or "")
+    except ValueError as exc:
+        raise ConfigError(f"--kind {kind}: CONFIG must be JSON text or a JSON file ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"--kind {kind}: CONFIG must be a JSON object")
+    if kind == "embeddings":
+        from tlcore.embeddings.extract import launch_extraction
+
+        return launch_extraction(queue.store, cfg.get("run_id"), method=cfg.get("method", "pca"),
+                                 dim=cfg.get("dim", 2), params=cfg.get("params"))
+    from tlcore.embeddings.shift import SHIFT_CAP, launch_shift_report
+
+    return launch_shift_report(cfg.get("source"), cfg.get("target"), queue.store.root, backbone=cfg.get("backbone"),
+                               cap=cfg.get("cap", SHIFT_CAP), seed=cfg.get("seed", 0))
 
 
 def cmd_jobs(a) -> int:

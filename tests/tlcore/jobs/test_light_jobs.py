@@ -4,6 +4,7 @@ shift report (``shift``) go through the persisted queue; the worker runs them li
 settle their progress files from the queue, not from a local pid."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -185,3 +186,22 @@ def test_cancel_stops_a_running_light_job(store):
     finally:
         worker.terminate()
         worker.wait(30)
+
+
+def test_cli_submit_queues_light_jobs_like_the_pages(store):
+    rid = make_run(store)
+    env = {**os.environ, "TL_HOME": str(store.root), "TL_USER": "cli-user"}
+    out = {}
+    for kind, cfg in (("embeddings", {"run_id": rid, "method": "tsne"}),
+                      ("shift", {"source": PAIR[0], "target": PAIR[1], "backbone": "tiny_cnn", "cap": 40})):
+        r = subprocess.run([sys.executable, "-m", "tlcore", "submit", "--kind", kind, json.dumps(cfg)], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        out[kind] = json.loads(r.stdout.strip().splitlines()[-1])["job_id"]
+    q = JobQueue(store)
+    assert [q.get(out[k]).kind for k in out] == ["embeddings", "shift"]
+    assert {q.get(j).owner for j in out.values()} == {"cli-user"}
+    assert extraction_status(store, rid)["job_id"] == out["embeddings"]
+    r = subprocess.run([sys.executable, "-m", "tlcore", "submit", "--kind", "embeddings", "{}"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "run_id is required" in r.stderr
