@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from tlcore.jobs.reports import settled
+from tlcore.jobs.reports import mirror, settled
 from tlcore.jobs.tasks import current_job
 from tlcore.embeddings.project import FEATURES_FILES, load_features_npz
 
@@ -78,6 +78,8 @@ def write_progress(store, run_id: str, status: str, progress: float = 0.0, detai
     job = {"job_id": current_job()} if current_job() else {}
     store.write_json(run_id, PROGRESS_FILE, {"status": status, "progress": round(progress, 3), "detail": detail,
                                             "time": time.time(), "pid": os.getpid(), **job, **extra})
+    if job and status == "running":
+        mirror(progress, detail)
 
 
 def extraction_status(store, run_id: str) -> dict | None:

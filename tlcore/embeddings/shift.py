@@ -20,6 +20,7 @@ import numpy as np
 from tlcore.children import write_report
 from tlcore.embeddings.extract import model_features, stratified_cap
 from tlcore.embeddings.gap import gap_figures
+from tlcore.jobs.reports import mirror
 from tlcore.jobs.tasks import current_job
 
 SHIFT_CAP = 500  # samples per domain
@@ -110,6 +111,8 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
     def progress(p, detail):
         write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
                             "time": time.time(), **job})
+        if job:
+            mirror(p, detail)
 
     try:
         progress(0.05, "loading the domains")

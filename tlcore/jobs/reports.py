@@ -5,7 +5,23 @@ from pathlib import Path
 
 from tlcore import children
 from tlcore.jobs.queue import JobNotFound, JobQueue
+from tlcore.jobs.tasks import current_job
 from tlcore.runs.store import RunStore
+
+_QUEUE: list = []  # this job process's queue, opened once
+
+
+def mirror(progress: float, detail: str) -> None:
+    """Inside a light job: copy its progress to the job's row too (the jobs list, ``jobs --json``); best effort."""
+    job = current_job()
+    if not job:
+        return
+    try:
+        if not _QUEUE:
+            _QUEUE.append(JobQueue())
+        _QUEUE[0].update(job, progress={"type": "phase", "phase": detail, "progress": round(float(progress), 3)})
+    except Exception:  # noqa: BLE001 - a busy or full disk: the progress file still has it
+        pass
 
 
 def settled(report: dict | None, root, log_path: str | Path, stale_s: float, reread=None) -> dict | None:

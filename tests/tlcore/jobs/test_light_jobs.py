@@ -137,6 +137,7 @@ def test_embeddings_and_shift_jobs_submit_worker_once_done(store):
         snap = q.get(job)
         assert snap.status == "completed", (snap.error, q.log_tail(job))
         assert snap.owner == owner and snap.executor == "local" and snap.node and snap.run_id is None
+        assert snap.progress.get("type") == "phase" and snap.progress.get("progress") > 0  # mirrored to the row
     s = extraction_status(store, rid)
     assert s["status"] == "done" and s["job_id"] == emb
     assert (store.metrics(rid).get("embeddings") or {}).get("gap")  # the job did what the CLI does
