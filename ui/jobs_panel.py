@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from tlcore.errors import TLError
+from tlcore.producers import PRODUCERS
 from tlcore.evaluation.summary import batch_summary, run_outcome
 from tlcore.runs.view import RunView
 from ui.auth import signed_in_user
@@ -66,6 +67,9 @@ def curves_figures(curves: dict) -> tuple[go.Figure, go.Figure]:
     return loss, acc
 
 
+RUN_KINDS = tuple(PRODUCERS)  # jobs that make a run (training, the classical baseline)
+
+
 @st.fragment(run_every=2)
 def jobs_panel(limit: int = 8, batch: list[str] | None = None) -> None:
     """Show the latest ``limit`` jobs of the shared queue (every user sees the same queue), after the summary
@@ -74,7 +78,7 @@ def jobs_panel(limit: int = 8, batch: list[str] | None = None) -> None:
     st.subheader("Jobs")
     if batch:  # read before the job list: a job finishing in between then never shows "finished" above "running"
         batch_panel(store, queue, batch)
-    jobs = queue.list(limit=limit)
+    jobs = queue.list(limit=limit, kinds=RUN_KINDS)  # shift reports and embeddings show on their own pages
     if not jobs:
         st.caption("No jobs yet. Start a run above; it is queued and trained by the worker process.")
         return

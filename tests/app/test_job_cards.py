@@ -104,3 +104,19 @@ def test_batch_panel_waits_then_summarises(tl_home):
 
 def test_tiny_p_values_are_not_zero():
     assert format_p(4.8e-318) == "< 1e-300" and format_p(0.0) == "< 1e-300" and format_p(0.0312) == "0.0312"
+
+
+def test_train_page_lists_run_jobs_only_light_jobs_show_on_their_own_pages(tl_home):
+    """A shift report or embeddings job is not a training job: the Train page's cards leave it out."""
+    from apptest_paths import page
+
+    q = JobQueue(RunStore(tl_home))
+    q.submit({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn", "cap": 40,
+              "seed": 0}, kind="shift")
+    train = q.submit({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn",
+                      "epochs": 1})
+    assert {j.kind for j in q.list()} == {"shift", "train"}
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    cards = [t.value for t in at.text if " · job-" in t.value]
+    assert len(cards) == 1 and train in cards[0] and "shift report" not in cards[0]

@@ -182,13 +182,18 @@ class JobQueue:
             raise JobNotFound(f"job {job_id!r} not found")
         return _snapshot(row)
 
-    def list(self, limit: int = 200, active_only: bool = False) -> list[JobSnapshot]:
-        q = "SELECT * FROM jobs"
+    def list(self, limit: int = 200, active_only: bool = False,
+             kinds: tuple[str, ...] | None = None) -> list[JobSnapshot]:
+        """The newest jobs first; ``active_only``: queued or running; ``kinds``: only jobs of those kinds."""
+        where, args = [], []
         if active_only:
-            q += " WHERE status IN ('queued', 'running')"
-        q += " ORDER BY created DESC LIMIT ?"
+            where.append("status IN ('queued', 'running')")
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args += list(kinds)
+        q = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created DESC LIMIT ?"
         with self.store.connect() as db:
-            return [_snapshot(r) for r in db.execute(q, (limit,)).fetchall()]
+            return [_snapshot(r) for r in db.execute(q, (*args, limit)).fetchall()]
 
     def counts(self) -> dict:
         with self.store.connect() as db:
