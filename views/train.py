@@ -157,7 +157,7 @@ with left:
                    + ". The CLI and API get it with `\"strategy\": \"auto\"`.")
     st.caption(SPECS[strategy].describe()["doc"])
     st.markdown("**Strategy parameters**")
-    params = params_form(SPECS[strategy], key_prefix="params",
+    params = params_form(SPECS[strategy], key_prefix=f"params-{modality}",  # per modality: defaults differ
                          defaults=defaults["params"] if strategy in (defaults["strategy"], "fine_tuning", "multitask")
                          else {k: v for k, v in defaults["params"].items() if k != "freeze_backbone"})
 with right:

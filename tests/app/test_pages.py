@@ -179,7 +179,7 @@ def test_train_frozen_adaptation_with_a_bottleneck(tl_home, monkeypatch):
     at.selectbox(key="strategy-image").set_value("dann").run()
     full = _parameter_caption(at)
     at.number_input(key="bottleneck").set_value(256).run()
-    at.checkbox(key="params.dann.freeze_backbone").check().run()
+    at.checkbox(key="params-image.dann.freeze_backbone").check().run()
     _no_exception(at)
     frozen = _parameter_caption(at)
     count = lambda text: int(text.split(":")[1].split(" of ")[0].replace(",", ""))  # noqa: E731

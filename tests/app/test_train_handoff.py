@@ -91,3 +91,16 @@ def test_carry_over_rules():
     assert out == {"epochs": 5} and changes == ["backbone: tiny_cnn → a text one (image backbones cannot read text)"]
     out, changes = carry_over({**img, "strategy": "mcc", "lr": "0.01"}, img, txt, "image", "text")
     assert out["strategy"] == "mcc" and out["lr"] == "0.01" and len(changes) == 3
+
+
+def test_strategy_parameters_follow_the_modality_of_the_pair(tl_home):
+    """The recommended parameters differ per modality (images: frozen features; texts on a CPU: the last layer
+    trains): switching the pair shows the other modality's own defaults, not the values of the first form."""
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.selectbox(key="train-pair").set_value("demo: reviews (generated)").run()
+    assert at.number_input(key="params-text.mcc.train_last_groups").value == 1
+    assert at.checkbox(key="params-text.mcc.freeze_backbone").value is False
+    at.selectbox(key="train-pair").set_value("demo: digits (generated)").run()
+    assert not at.exception
+    assert at.checkbox(key="params-image.mcc.freeze_backbone").value is True
+    assert at.number_input(key="params-image.mcc.train_last_groups").value == 0
