@@ -7,14 +7,13 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.test_browser import free_port
+from tests.dashboard_server import running_dashboard
 
 
 @pytest.fixture(scope="module")
@@ -24,25 +23,8 @@ def server(tmp_path_factory):
     env = {**os.environ, "TL_HOME": str(tmp / "home"), "TL_NO_AUTOWORKER": "1"}
     subprocess.run([sys.executable, "-c", "from tlcore import auth; auth.add_user('ana', 'correct horse 42')"],
                    env=env, cwd=ROOT, check=True, timeout=60)
-    port = free_port()
-    log = open(tmp / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port",
-                             str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        os.killpg(proc.pid, 15)
-        pytest.fail("the server did not start:\n" + (tmp / "streamlit.log").read_text()[-3000:])
-    yield port
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=30)
+    with running_dashboard(tmp, env) as (url, _):
+        yield int(url.rsplit(":", 1)[1])
 
 
 def _handshake(port: int, origin: str | None) -> str:

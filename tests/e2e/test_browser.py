@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.dashboard_server import running_dashboard
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -30,12 +29,6 @@ TIMINGS: dict[str, float] = {}
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
@@ -43,27 +36,10 @@ def dashboard(tmp_path_factory):
     pytest.importorskip("playwright")
     tmp = tmp_path_factory.mktemp("e2e")
     home = tmp / "home"
-    port = free_port()
     env = {**os.environ, "TL_HOME": str(home), "HF_HUB_OFFLINE": "1", "TL_MAX_JOBS": "2"}  # 2 cores: 2 tiny jobs
     env.pop("TL_NO_AUTOWORKER", None)
-    log = open(tmp / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-                             str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail("the dashboard did not start:\n" + (tmp / "streamlit.log").read_text()[-3000:])
-    yield url, home, tmp
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=30)
+    with running_dashboard(tmp, env, script="app.py") as (url, _):
+        yield url, home, tmp
     subprocess.run([sys.executable, "-c", "import os,signal,sys\nfrom tlcore.jobs.queue import JobQueue\n"
                     "for w in JobQueue().live_workers(): os.kill(w['pid'], signal.SIGTERM)"],
                    env={**env, "TL_HOME": str(home)}, cwd=ROOT, timeout=60)
