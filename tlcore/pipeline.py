@@ -26,12 +26,10 @@ __all__ = ["run_experiment", "validate", "prepare_data", "subsample", "trainable
 def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[dict], None]] | None = None,
                    cancel_check: Callable[[], bool] | None = None, run_id: str | None = None) -> RunRecord:
     """Run one experiment end to end and record it. Errors are recorded on the run and re-raised."""
-    checked = validate(cfg, store)
-    from tlcore.strategies.registry import get_strategy
+    spec = validate(cfg, store).backbone
+    from tlcore.strategies.registry import build_strategy
 
-    strategy = get_strategy(cfg.strategy)(checked.params)
-    strategy.bind_store(store)
-    spec = checked.backbone
+    strategy = build_strategy(cfg.strategy, cfg.params, store)
     callbacks = list(callbacks or [])
     rid = store.create(cfg.to_dict(), status="running", run_id=run_id)
     rec = Recorder(store, rid)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 
 import streamlit as st
 
@@ -10,7 +9,7 @@ from tlcore.config import RunConfig
 from tlcore.recommend import has_gpu, recommend, source_only_twin
 from tlcore.errors import TLError
 from tlcore.models.registry import BACKBONES
-from tlcore.models.counting import counting_busy, launch_count, read_count
+from tlcore.models.counting import counting_enabled, request_count
 from tlcore.runs.store import default_root
 from tlcore.strategies.specs import SPECS
 from tlcore.sweeps import strategy_batch
@@ -30,14 +29,11 @@ DEMO_CLASSES = {"digits": 10, "reviews": 2}
 def parameter_count(*choice) -> None:
     """The trainable-parameter caption. The count is computed by the engine in a background process
     (``python -m tlcore count-params``, stored per choice); this page never builds a model."""
-    if os.environ.get("TL_PARAM_COUNT", "1") in ("0", "false", "no"):
+    if not counting_enabled():
         st.caption("Trainable parameters: counted when the job starts (TL_PARAM_COUNT=0 on this server).")
         return
     root = default_root()
-    rep = read_count(root, *choice)
-    if rep is None and not counting_busy():
-        launch_count(root, *choice)
-    rep = rep or {"status": "running"}
+    rep = request_count(root, *choice)
     if rep["status"] == "done":
         st.caption(f"Trainable parameters: {rep['trainable']:,} of {rep['total']:,}")
     elif rep["status"] == "failed":
@@ -48,9 +44,8 @@ def parameter_count(*choice) -> None:
 
 @st.fragment(run_every=1.5)
 def _count_pending(root, choice) -> None:
-    rep = read_count(root, *choice)
-    if (rep or {}).get("status") not in (None, "running") or (rep is None and not counting_busy()):
-        st.rerun()  # done, failed, or its turn to start
+    if request_count(root, *choice)["status"] != "running":  # starts it when its turn comes
+        st.rerun()
     st.caption("Trainable parameters: counting in the background…")
 
 

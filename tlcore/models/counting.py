@@ -62,6 +62,20 @@ def counting_busy() -> bool:
     return running_with("count-params") > 0
 
 
+def counting_enabled() -> bool:
+    """``TL_PARAM_COUNT=0`` turns the dashboard's background counts off (the job still records its count)."""
+    return os.environ.get("TL_PARAM_COUNT", "1") not in ("0", "false", "no")
+
+
+def request_count(root, *choice) -> dict:
+    """The count for ``choice`` (``count_path``'s arguments) as :func:`read_count` reports it; when it was never
+    counted and no count of this process is running, starts one. ``{"status": "running"}`` until it is there."""
+    rep = read_count(root, *choice)
+    if rep is None and not counting_busy():
+        launch_count(root, *choice)
+    return rep or {"status": "running"}
+
+
 def launch_count(root, backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
                  bottleneck: int = 0) -> int:
     """Start ``python -m tlcore count-params`` for this choice in its own process; returns its pid."""
