@@ -6,7 +6,8 @@
   or ``{"source": {...}, "target": {...}}``), as the Embeddings and Domains pages do.
 - ``python -m tlcore jobs [--json] [--all]`` lists jobs with status, run_id, executor and node.
 - ``python -m tlcore cancel JOB_ID`` cancels a job.
-- ``python -m tlcore doctor [--backup | --restore [FILE] | --list]`` checks the database, backs it up, restores.
+- ``python -m tlcore doctor [--backup | --restore [FILE] | --list]`` checks the database, backs it up, restores;
+  it also reports the data root's filesystem (a network one: no WAL) and a missing or readable cookie secret.
 - ``python -m tlcore admin add|remove|list [NAME]`` grants dashboard users the admin role.
 - ``python -m tlcore audit [--json]``: who started, cancelled or deleted what, and when.
 """
@@ -147,14 +148,19 @@ def cmd_doctor(a) -> int:
         print(json.dumps({"backup": str(dest), "kept": len(backup.list_backups(root))}))
         return 0
     problems = backup.integrity(backup.db_path(root))
+    from tlcore.runs.fstype import report as fs_report
+    from tlcore.server_checks import cookie_secret_problems
     from tlcore.server_checks import problems as file_problems
     from tlcore.versions import problems as version_problems
 
     out = {"database": str(backup.db_path(root)), "ok": not problems, "problems": problems[:20],
            "backups": [str(p) for p in backup.list_backups(root)[:3]],
            "versions": version_problems(),  # packages below the server's security floors (tlcore/versions.py)
-           "files": file_problems()}        # e.g. a secrets.toml others can read (tlcore/server_checks.py)
-    for line in out["versions"] + out["files"]:
+           # e.g. a secrets.toml others can read, no stable cookie secret (tlcore/server_checks.py)
+           "files": file_problems() + cookie_secret_problems(root),
+           "filesystem": fs_report(root)}   # NFS/SMB: no WAL (tlcore/runs/fstype.py)
+    for line in out["versions"] + out["files"] + ([out["filesystem"]["warning"]] if out["filesystem"]["network"]
+                                                  else []):
         print(line, file=sys.stderr)
     if problems:
         print(f"{out['database']} is damaged: {problems[0]}", file=sys.stderr)

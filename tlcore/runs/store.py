@@ -1,4 +1,5 @@
-"""The run store: a SQLite index (WAL) plus one folder per run under the data root.
+"""The run store: a SQLite index (WAL; the rollback journal on a network filesystem, see :mod:`tlcore.runs.fstype`)
+plus one folder per run under the data root.
 
 Layout under ``TL_HOME`` (default ``./tl_data``)::
 
@@ -28,6 +29,7 @@ from pathlib import Path
 from tlcore.errors import PermissionDenied, TLError  # noqa: F401 - PermissionDenied re-exported
 from tlcore.runs.files import (DIR_MODE, FILE_MODE, append_jsonl, is_disk_full, json_default, private_dir, read_json,
                                read_jsonl, write_atomic)
+from tlcore.runs.fstype import journal_mode
 from tlcore.runs.home import current_user, default_root
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
@@ -99,6 +101,7 @@ class RunStore:
         private_dir(self.root)
         self.runs_dir = private_dir(self.root / "runs")
         self.db_path = self.root / "tl.db"
+        self.journal_mode = journal_mode(self.root)  # WAL on local disk, DELETE on NFS/SMB (runs/fstype.py)
         self.owner = owner  # recorded on runs this handle creates (default: current_user())
         if not self.db_path.exists():
             os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
@@ -117,9 +120,9 @@ class RunStore:
         try:
             db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA journal_mode={self.journal_mode}")
             db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA synchronous=" + ("NORMAL" if self.journal_mode == "WAL" else "FULL"))
         except sqlite3.DatabaseError as exc:
             raise self._translate(exc) from None
         try:
