@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--once", action="store_true", help="exit when the queue is empty")
     w.add_argument("--ray", metavar="ADDRESS", default=None,
                    help="run jobs as Ray tasks on this cluster (auto, ray://host:10001, or local)")
+    w.add_argument("--light-jobs", type=int, default=None, metavar="N",
+                   help="slots for light jobs (embeddings, shift reports) beside --max-jobs (default: TL_LIGHT_JOBS "
+                        "or 1; 0 = none)")
     e = sub.add_parser("embeddings", help="project a run's features (before/after) and print its domain gap")
     e.add_argument("run_id")
     e.add_argument("--method", default="pca", help="pca, tsne or umap (umap needs umap-learn)")
@@ -164,7 +167,10 @@ def cmd_strategies(a) -> int:
 def cmd_worker(a) -> int:
     from tlcore.jobs.worker import run_worker
 
-    return run_worker(max_jobs=a.max_jobs, once=a.once, ray_address=a.ray)
+    if a.light_jobs is not None and a.light_jobs < 0:
+        print("error: --light-jobs must be 0 or more", file=sys.stderr)
+        return 2
+    return run_worker(max_jobs=a.max_jobs, once=a.once, ray_address=a.ray, light=a.light_jobs)
 
 
 def cmd_run_job(a) -> int:
