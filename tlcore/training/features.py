@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tlcore import cache_budget
 from tlcore.training.batches import EncodedSet, FeatureSet, encode_for
 from tlcore.training.loop import predict
 
@@ -115,6 +116,7 @@ class FeatureCache:
         have = self._read(key)
         if not all(int(p) in have for p in positions):
             return None
+        cache_budget.touch(self._file(key))
         return np.stack([have[int(p)] for p in positions]).astype(np.float32) if len(positions) else None
 
     def save(self, name: str, feats: np.ndarray) -> None:
@@ -131,6 +133,8 @@ class FeatureCache:
             os.replace(tmp, self._file(key))
         except OSError:  # a full disk or a read-only store only costs the cache
             tmp.unlink(missing_ok=True)
+            return
+        cache_budget.enforce(self.folder.parent, keep=self._file(key))
 
 
 def has_batchnorm(module: nn.Module) -> bool:

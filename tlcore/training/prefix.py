@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tlcore import cache_budget
 from tlcore.models.split import FrozenPrefixBackbone, split_backbone
 from tlcore.training.batches import EncodedSet, batches
 from tlcore.training.device import autocast
@@ -140,6 +141,7 @@ class PrefixCache:
         have = self._read(key)
         if not len(positions) or not all(int(p) in have for p in positions):
             return None
+        cache_budget.touch(self.folder / f"{key}.npz")
         return [have[int(p)] for p in positions]
 
     def save(self, name: str, rows: list[np.ndarray]) -> None:
@@ -158,6 +160,8 @@ class PrefixCache:
             os.replace(tmp, self.folder / f"{key}.npz")
         except OSError:  # a full disk or a read-only store only costs the cache
             tmp.unlink(missing_ok=True)
+            return
+        cache_budget.enforce(self.folder.parent, keep=self.folder / f"{key}.npz")
 
 
 @torch.no_grad()
