@@ -25,8 +25,8 @@ def progress_text(snap) -> tuple[float, str]:
         return 1.0, "completed"
     if snap.status in ("failed", "cancelled"):
         return float(p.get("progress") or 0.0), snap.status
-    if snap.status == "queued":
-        return 0.0, "waiting for the worker"
+    if snap.status == "queued":  # the worker says why it cannot start the job yet (e.g. every GPU busy)
+        return 0.0, str(p["detail"]) if p.get("type") == "waiting" and p.get("detail") else "waiting for the worker"
     parts = []
     if p.get("phase") and p.get("type") == "phase":
         parts.append(str(p["phase"]) + (f" ({p['detail']})" if p.get("detail") else ""))

@@ -47,7 +47,8 @@ def _queue_glance() -> None:
         running = True
         st.text("Worker: was not running; restarted")
     st.text(worker_line(running, get_queue().live_workers()))
-    for line in gpu_lines(_device(), get_queue().list(active_only=True)):
+    active = get_queue().list(active_only=True)
+    for line in gpu_lines(_device(), active) + wait_lines(active):
         st.text(line)
     st.caption(WORKER_LIFECYCLE)
     tasks = running_children()
@@ -104,6 +105,13 @@ def gpu_lines(device: dict, jobs: list) -> list[str]:
         out.append(f"GPU {i}: {g['total_gb'] - g['free_gb']:.1f} / {g['total_gb']} GB used; "
                    + (f"{len(ids)} job(s): {', '.join(ids)}" if ids else "idle"))
     return out
+
+
+def wait_lines(jobs: list, limit: int = 3) -> list[str]:
+    """Why the oldest queued jobs wait, as the worker recorded it (e.g. a GPU another user's process holds)."""
+    waiting = sorted((j for j in jobs if j.status == "queued" and (j.progress or {}).get("type") == "waiting"),
+                     key=lambda j: j.created)
+    return [f"{j.job_id} {j.progress.get('detail', 'waiting')}" for j in waiting[:limit]]
 
 
 def _ago(seconds: float) -> str:

@@ -79,7 +79,9 @@ def job_row(s) -> dict:
     return {"job_id": s.job_id, "kind": s.kind, "status": s.status, "run_id": s.run_id, "executor": s.executor,
             "node": s.node, "gpus": s.gpus, "owner": s.owner, "label": s.label, "created": s.created,
             "started": s.started, "finished": s.finished,
-            "error": (s.error or "").splitlines()[0][:300] if s.error else None}
+            "error": (s.error or "").splitlines()[0][:300] if s.error else None,
+            "waiting": (s.progress or {}).get("detail") if s.status == "queued" and
+            (s.progress or {}).get("type") == "waiting" else None}  # why the worker cannot start it yet
 
 
 def _submit_light(queue, kind: str, text: str | None) -> str:
@@ -117,6 +119,9 @@ def cmd_jobs(a) -> int:
     for s in jobs:
         print(fmt.format(s.job_id, s.kind, s.status, s.run_id or "", s.executor or "", (s.node or "")[:20],
                          s.label[:60]))
+        why = job_row(s)["waiting"]
+        if why:
+            print(f"{'':<15} {why}")
     return 0
 
 

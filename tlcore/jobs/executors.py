@@ -3,7 +3,10 @@ its rules (claiming, cancel, timeout, reconciling); an executor only starts, pol
 
 - :class:`LocalExecutor`: one child process per job on this machine (``python -m tlcore run-job``), in its own
   process group. On a GPU server each job child sees only its GPU (``CUDA_VISIBLE_DEVICES``), one job per GPU
-  by default (``TL_JOBS_PER_GPU``); a job waits in the queue until a GPU is free.
+  by default (``TL_JOBS_PER_GPU``); a job waits in the queue until a GPU is free. A GPU that someone else uses
+  (another user's job, an external program: any compute process on it, or less free memory than
+  ``TL_GPU_MIN_FREE_GB``, read with ``nvidia-smi``, never by initialising CUDA here) is busy too; the waiting job
+  says why (``wait_reason``, shown by the job cards, the sidebar and ``python -m tlcore jobs``).
 - :class:`RayExecutor`: each job is a Ray task (``num_cpus``/``num_gpus`` from the job's resources) on a Ray
   cluster (``TL_RAY_ADDRESS=auto|ray://host:10001`` or ``python -m tlcore worker --ray ADDRESS``). Cancel maps
   to ``ray.cancel``; the task records the node that ran it. Every node must see the same data root at the same
@@ -12,6 +15,7 @@ its rules (claiming, cancel, timeout, reconciling); an executor only starts, pol
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -73,6 +77,93 @@ def gpu_devices() -> list[str]:
         return []
 
 
+DEFAULT_MIN_FREE_GB = 2.0
+PROBE_TTL_S = 2.0
+
+
+@dataclass(frozen=True)
+class GpuState:
+    """One GPU as the device probe sees it: memory used by anyone, and the compute processes on it."""
+
+    used_gb: float
+    total_gb: float
+    pids: tuple = ()
+
+    @property
+    def free_gb(self) -> float:
+        return self.total_gb - self.used_gb
+
+
+def min_free_gb() -> float:
+    """``TL_GPU_MIN_FREE_GB`` (default 2): a GPU with less free memory is busy, whoever uses it."""
+    try:
+        return max(0.0, float(os.environ.get("TL_GPU_MIN_FREE_GB", DEFAULT_MIN_FREE_GB)))
+    except ValueError:
+        return DEFAULT_MIN_FREE_GB
+
+
+def _num(text: str) -> float | None:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None  # "[N/A]" (e.g. a MIG device)
+
+
+def parse_nvidia_smi(gpus_csv: str, apps_csv: str) -> dict[str, GpuState]:
+    """``{index: GpuState}`` from ``nvidia-smi --query-gpu=index,uuid,memory.used,memory.total`` and
+    ``--query-compute-apps=gpu_uuid,pid`` (csv, noheader, nounits; MiB). Unparsable lines are left out."""
+    pids: dict[str, list[int]] = {}
+    for line in apps_csv.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 2 and parts[1].isdigit():
+            pids.setdefault(parts[0], []).append(int(parts[1]))
+    out = {}
+    for line in gpus_csv.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 4 or not parts[0].isdigit():
+            continue
+        used, total = _num(parts[2]), _num(parts[3])
+        if used is None or total is None:
+            continue
+        out[parts[0]] = GpuState(used / 1024, total / 1024, tuple(pids.get(parts[1], ())))
+    return out
+
+
+def probe_gpus() -> dict[str, GpuState]:
+    """Each GPU's memory and compute processes: ``TL_GPU_PROBE_FILE`` (JSON ``{"0": {"used_gb": 70,
+    "total_gb": 80, "pids": [4242]}}``; how tests fake a busy GPU beside ``TL_GPUS``), else ``nvidia-smi``;
+    ``{}`` when unknown (then only this worker's own jobs make a GPU busy)."""
+    fake = os.environ.get("TL_GPU_PROBE_FILE")
+    if fake:
+        try:
+            data = json.loads(Path(fake).read_text(encoding="utf-8"))
+            return {str(k): GpuState(float(v.get("used_gb", 0)), float(v.get("total_gb", 0)),
+                                     tuple(int(p) for p in v.get("pids", ()))) for k, v in data.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+    try:
+        gpus = subprocess.run(["nvidia-smi", "--query-gpu=index,uuid,memory.used,memory.total",
+                               "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5)
+        apps = subprocess.run(["nvidia-smi", "--query-compute-apps=gpu_uuid,pid",
+                               "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return parse_nvidia_smi(gpus.stdout if gpus.returncode == 0 else "", apps.stdout if apps.returncode == 0 else "")
+
+
+def busy_reason(state: GpuState | None, own_jobs: int, min_free: float) -> str | None:
+    """Why a GPU that this worker may still use is busy, else None: less free memory than ``min_free`` GB, or a
+    compute process on it while none of this worker's jobs runs there (another user's job, an external program)."""
+    if state is None or state.total_gb <= 0:
+        return None
+    if state.free_gb < min_free:
+        return f"{state.free_gb:.1f} of {state.total_gb:.1f} GB free (below TL_GPU_MIN_FREE_GB={min_free:g})"
+    if own_jobs == 0 and state.pids:
+        shown = ", ".join(str(p) for p in state.pids[:3]) + (" ..." if len(state.pids) > 3 else "")
+        return f"in use by another process (pid {shown}: another user's job or an external program)"
+    return None
+
+
 def jobs_per_gpu() -> int:
     env = os.environ.get("TL_JOBS_PER_GPU", "1")
     return max(1, int(env)) if env.isdigit() else 1
@@ -101,29 +192,61 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, root: Path, gpus: list[str] | None = None, per_gpu: int | None = None):
+    def __init__(self, root: Path, gpus: list[str] | None = None, per_gpu: int | None = None, probe=None,
+                 probe_ttl_s: float = PROBE_TTL_S):
         self.root = Path(root)
         self.gpus = gpu_devices() if gpus is None else list(gpus)
         self.per_gpu = per_gpu or jobs_per_gpu()
         self.node = socket.gethostname()
+        self.probe = probe or probe_gpus  # () -> {index: GpuState}
+        self.probe_ttl_s = probe_ttl_s
+        self._probed: tuple[float, dict] = (float("-inf"), {})
+        self.wait_reason: str | None = None  # why the last pick_gpu found no GPU
+
+    def gpu_state(self) -> dict:
+        """The device probe, read at most every ``probe_ttl_s`` (the worker polls twice a second)."""
+        if time.monotonic() - self._probed[0] >= self.probe_ttl_s:
+            try:
+                state = self.probe() or {}
+            except Exception:  # noqa: BLE001 - a broken probe must not stop the queue: own jobs still count
+                state = {}
+            self._probed = (time.monotonic(), state)
+        return self._probed[1]
 
     def default_max_jobs(self) -> int:
         return max(1, len(self.gpus) * self.per_gpu)
 
     def pick_gpu(self, snap, handles: dict) -> str | None | bool:
-        """The GPU for ``snap`` ("" when it needs none), or False when every GPU is busy (the job waits)."""
+        """The GPU(s) for ``snap`` ("" when it needs none), or False when too few GPUs are free (the job waits;
+        ``wait_reason`` says why). A GPU is free when it runs fewer than ``per_gpu`` of this worker's jobs and
+        nobody else uses it (:func:`busy_reason`)."""
+        self.wait_reason = None
         if not self.gpus or not needs_gpu(snap):
             return ""
-        load = {g: 0 for g in self.gpus}
+        load = {g: [] for g in self.gpus}
         for h in handles.values():
             for g in (h.gpus or "").split(","):
                 if g in load:
-                    load[g] += 1
-        free = sorted((g for g in self.gpus if load[g] < self.per_gpu), key=lambda g: (load[g], self.gpus.index(g)))
+                    load[g].append(h.job_id)
         n = devices_wanted(snap)
         if n > len(self.gpus):
             return ""  # cannot ever fit: the run itself refuses it with the numbers (ddp.check)
-        return ",".join(free[:n]) if len(free) >= n else False
+        state, floor = self.gpu_state(), min_free_gb()
+        free, why = [], []
+        for g in self.gpus:
+            if len(load[g]) >= self.per_gpu:
+                why.append(f"GPU {g} runs {', '.join(load[g])}")
+                continue
+            busy = busy_reason(state.get(g), len(load[g]), floor)
+            if busy:
+                why.append(f"GPU {g}: {busy}")
+                continue
+            free.append(g)
+        if len(free) >= n:
+            free.sort(key=lambda g: (len(load[g]), self.gpus.index(g)))
+            return ",".join(free[:n])
+        self.wait_reason = (f"waiting for {'a free GPU' if n == 1 else f'{n} free GPUs'}: " + "; ".join(why))[:500]
+        return False
 
     def start(self, queue, snap, worker_id: str, limit: float) -> Handle:
         log = open(snap.log_path, "ab")

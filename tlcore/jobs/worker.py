@@ -7,6 +7,7 @@ the dashboard starts one when none runs, or run ``python -m tlcore worker`` as a
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import signal
 import socket
@@ -219,6 +220,7 @@ class _Serving:
         self.light = light_slots() if light is None else max(0, light)
         self.wid = f"worker-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.children: dict[str, Handle] = {}
+        self.waiting: dict[str, str] = {}  # job id -> the reason it waits, as last recorded (note_wait)
         self.stopping = False
         self.last_reconcile = 0.0
 
@@ -258,8 +260,9 @@ class _Serving:
             nxt, lane, gpu = self.next_job()
             if nxt is None:
                 break
+            extra = {"progress": None} if self.waiting.pop(nxt.job_id, None) else {}  # no stale "waiting for a GPU"
             snap = self.queue.claim_next(self.wid, job_id=nxt.job_id, executor=self.executor.name,
-                                         node=self.executor.node, gpus=gpu or None)
+                                         node=self.executor.node, gpus=gpu or None, **extra)
             if snap is None:
                 continue  # cancelled meanwhile
             try:
@@ -280,12 +283,29 @@ class _Serving:
                 gpu = self.executor.pick_gpu(nxt, self.children)
                 if gpu is not False:
                     return nxt, "light" if nxt.kind in LIGHT_KINDS and room_light else "normal", gpu
+                self.note_wait(nxt)
         if room_light:
             nxt = self.queue.next_queued(kinds=LIGHT_KINDS)
             gpu = self.executor.pick_gpu(nxt, self.children) if nxt is not None else False
             if gpu is not False:
                 return nxt, "light", gpu
+            if nxt is not None:
+                self.note_wait(nxt)
         return None, None, None
+
+    def note_wait(self, snap) -> None:
+        """Record why a queued job cannot start (the executor's ``wait_reason``, e.g. every GPU busy) in its
+        progress, ``{"type": "waiting", "detail": ...}``, for the job cards, the sidebar and ``tlcore jobs``;
+        written only when the reason changes, and cleared when the job is claimed."""
+        reason = getattr(self.executor, "wait_reason", None)
+        if not reason or self.waiting.get(snap.job_id) == reason:
+            return
+        if len(self.waiting) > 1000:  # jobs cancelled while they waited
+            self.waiting.clear()
+        self.waiting[snap.job_id] = reason
+        with self.queue.store.connect() as db:
+            db.execute("UPDATE jobs SET progress=? WHERE job_id=? AND status='queued'",
+                       (json.dumps({"type": "waiting", "detail": reason}), snap.job_id))
 
     def adopt(self, row: dict) -> None:
         """Take over a live job process whose worker stopped (see ``reconcile``)."""
