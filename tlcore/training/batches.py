@@ -11,6 +11,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tlcore.errors import TLError
+
+
+class SampleError(TLError):
+    """A sample could not be turned into a model input (resize, augmentation): names the sample and its file.
+
+    Training prepares samples in the job's own process (no DataLoader worker processes), so such an error fails
+    the run at once with this message instead of a bare traceback, and cannot leave a hung worker behind."""
+
 
 class EncodedSet:
     """Indexable model inputs plus integer labels (``-1`` where unknown)."""
@@ -55,14 +64,15 @@ class ImageSet(EncodedSet):
     @property
     def images(self) -> torch.Tensor:
         if self._images is None:
-            self._images = _resize_all(self._samples, self.image_size)
+            self._images = _resize_all(self._samples, self.image_size, getattr(self, "sources", None))
             self._samples = None
         return self._images
 
     def _uint8(self, idx) -> torch.Tensor:
         if self._images is None and self._samples is not None and self._served < len(self):
             self._served += len(idx)  # the first pass resizes per batch; a second pass (e.g. validation
-            return _resize_all([self._samples[i] for i in np.asarray(idx)], self.image_size)  # every epoch)
+            idx = np.asarray(idx)     # every epoch) resizes the whole set once
+            return _resize_all([self._samples[i] for i in idx], self.image_size, getattr(self, "sources", None), idx)
         return self.images[torch.as_tensor(idx)]  # resizes the whole set once
 
     def batch(self, idx, device, train=False, policy=None):
@@ -72,7 +82,16 @@ class ImageSet(EncodedSet):
         if train and policy:
             from tlcore.training.augment import apply_policy
 
-            x = apply_policy(x, policy)
+            try:
+                x = apply_policy(x, policy)
+            except Exception as exc:
+                from tlcore.training.oom import is_out_of_memory
+
+                if is_out_of_memory(exc):
+                    raise  # the OOM retry handles it
+                raise SampleError(f"augmentation {policy!r} failed on a batch of {len(idx)} samples "
+                                  f"({_names(idx, getattr(self, 'sources', None))}): {type(exc).__name__}: {exc}; "
+                                  "try another augmentation policy or none") from exc
         x = x.float().div_(255.0)
         x = (x - self.mean.to(device)) / self.std.to(device)
         return x.contiguous(memory_format=torch.channels_last)
@@ -139,14 +158,30 @@ def encode_images(samples: list, labels, image_size: int, mean, std, augment=Fal
     return ImageSet(_resize_all(samples, image_size), labels, mean, std, augment)
 
 
-def _resize_all(samples: list, image_size: int) -> torch.Tensor:
+def _resize_all(samples: list, image_size: int, sources: list | None = None, idx=None) -> torch.Tensor:
+    """Resize to ``(N, 3, S, S)`` uint8. A sample that fails raises :class:`SampleError` with its position in
+    the set (``idx[i]`` when ``samples`` is a subset) and its file (``sources``)."""
     out = torch.empty((len(samples), 3, image_size, image_size), dtype=torch.uint8)
     for i, arr in enumerate(samples):
-        im = Image.fromarray(arr)
-        if im.size != (image_size, image_size):
-            im = im.resize((image_size, image_size), Image.BILINEAR)
-        out[i] = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)
+        try:
+            im = Image.fromarray(arr)
+            if im.size != (image_size, image_size):
+                im = im.resize((image_size, image_size), Image.BILINEAR)
+            out[i] = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)
+        except Exception as exc:  # noqa: BLE001 - any failure of one sample's transform names that sample
+            k = int(idx[i]) if idx is not None else i
+            raise SampleError(f"could not prepare {_names([k], sources)} for the model (resize to "
+                              f"{image_size} px): {type(exc).__name__}: {exc}") from exc
     return out
+
+
+def _names(idx, sources: list | None, limit: int = 3) -> str:
+    """``sample 17 (cats/x.png)`` for the first ``limit`` positions of ``idx``."""
+    idx = [int(i) for i in np.asarray(idx).reshape(-1)]
+    parts = [f"sample {i}" + (f" ({sources[i]})" if sources is not None and 0 <= i < len(sources) else "")
+             for i in idx[:limit]]
+    return ", ".join(parts) + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
+
 
 
 def encode_texts(texts: list[str], labels, tokenizer, max_length: int) -> TextSet:
