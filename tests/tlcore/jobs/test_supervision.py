@@ -49,34 +49,56 @@ def running(q):
 
 def test_orphaned_job_after_worker_kill_is_adopted_so_max_jobs_and_cancel_hold(store):
     q = JobQueue(store)
-    long_job = q.submit({"seconds": 60}, kind="probe")
+    long_job = q.submit({"seconds": 900}, kind="probe")  # ends by cancel, however slow the steps before it
     waiting = q.submit({"seconds": 0.1}, kind="probe")
     w1 = start_worker(store.root, "--max-jobs", "1")
-    w2 = None
-    try:
-        assert wait_for(lambda: q.get(long_job).pid and is_alive(q.get(long_job).pid), 30)
+    w2 = orphan = None
+    try:  # deadlines are generous (a loaded 2-core box is slow to start Python); no step depends on a fixed sleep
+        assert wait_for(lambda: q.get(long_job).pid and is_alive(q.get(long_job).pid), 120)
         orphan = q.get(long_job).pid
         os.kill(w1.pid, signal.SIGKILL)  # the worker only: its job keeps running in its own process group
         w1.wait()
         assert is_alive(orphan)
         w2 = start_worker(store.root, "--max-jobs", "1")
-        assert wait_for(lambda: _worker_of(store, long_job) == _wid_of_pid(store, w2.pid), 20), "adopted"
-        time.sleep(1.5)
+        assert wait_for(lambda: _worker_of(store, long_job) == _wid_of_pid(store, w2.pid), 120), "adopted"
+        # the new worker has polled the queue twice since it adopted the orphan: had it ignored the orphan, it
+        # would have started the waiting job by now
+        assert _ticks(store, _wid_of_pid(store, w2.pid), 3, 120)
         assert q.get(waiting).status == "queued", "max_jobs 1 holds: the adopted orphan counts"
         assert len(running(q)) == 1
         assert q.cancel(long_job) == "running"  # cancel reaches the orphan through its new worker
-        assert wait_for(lambda: q.get(long_job).status == "cancelled", 20)
-        assert wait_for(lambda: not is_alive(orphan), 10)
-        assert wait_for(lambda: q.get(waiting).status == "completed", 30)
+        assert wait_for(lambda: q.get(long_job).status == "cancelled", 120)
+        assert wait_for(lambda: not is_alive(orphan), 120)
+        assert wait_for(lambda: q.get(waiting).status == "completed", 120)
     finally:
         stop(w1)
         if w2:
             stop(w2)
+        if orphan and is_alive(orphan):  # a failed step must not leave the probe behind
+            os.killpg(orphan, signal.SIGKILL)
 
 
 def _worker_of(store, job_id) -> str:
     with store.connect() as db:
         return db.execute("SELECT worker_id FROM jobs WHERE job_id=?", (job_id,)).fetchone()[0] or ""
+
+
+def _ticks(store, worker_id, n, timeout) -> bool:
+    """Wait until ``worker_id`` has written ``n`` new heartbeats (one per poll of the queue, before it starts jobs)."""
+    def beat():
+        with store.connect() as db:
+            row = db.execute("SELECT heartbeat FROM workers WHERE worker_id=?", (worker_id,)).fetchone()
+        return row[0] if row else None
+
+    seen = [beat()]
+
+    def moved():
+        b = beat()
+        if b is not None and b != seen[-1]:
+            seen.append(b)
+        return len(seen) > n
+
+    return wait_for(moved, timeout, every=0.02)
 
 
 def _wid_of_pid(store, pid) -> str:
@@ -107,24 +129,24 @@ def test_dashboard_restarts_a_dead_worker(store, monkeypatch):
     started = []
     try:
         assert restart_worker_if_dead(store.root, min_interval_s=0)
-        assert wait_for(lambda: worker_running(store.root), 20)
+        assert wait_for(lambda: worker_running(store.root), 60)
         started += [w["pid"] for w in JobQueue(store).live_workers()]
         assert not restart_worker_if_dead(store.root, min_interval_s=0), "one runs: nothing to do"
-        assert wait_for(lambda: JobQueue(store).live_workers(), 20)
+        assert wait_for(lambda: JobQueue(store).live_workers(), 60)
         pid = JobQueue(store).live_workers()[0]["pid"]
         os.kill(pid, signal.SIGKILL)
-        assert wait_for(lambda: not worker_running(store.root), 10)
+        assert wait_for(lambda: not worker_running(store.root), 60)
         assert restart_worker_if_dead(store.root, min_interval_s=0)
-        assert wait_for(lambda: any(w["pid"] != pid for w in JobQueue(store).live_workers()), 20)
+        assert wait_for(lambda: any(w["pid"] != pid for w in JobQueue(store).live_workers()), 60)
         job = JobQueue(store).submit({"seconds": 0}, kind="probe")
-        assert wait_for(lambda: JobQueue(store).get(job).status == "completed", 30)
+        assert wait_for(lambda: JobQueue(store).get(job).status == "completed", 60)
     finally:
         for w in JobQueue(store).live_workers():
             try:
                 os.kill(w["pid"], signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        wait_for(lambda: not worker_running(store.root), 15)
+        wait_for(lambda: not worker_running(store.root), 60)
 
 
 def test_concurrent_submits_with_the_same_key_make_one_job_without_integrity_error(store):

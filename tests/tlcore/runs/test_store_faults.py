@@ -25,7 +25,7 @@ FAST = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": 
 def cli(home, *args, stdin=None):
     env = {**os.environ, "TL_HOME": str(home)}
     return subprocess.run([sys.executable, "-m", "tlcore", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, input=stdin, timeout=120)
+                          text=True, input=stdin, timeout=600)  # generous: a loaded box starts Python slowly
 
 
 def test_disk_full_while_saving_the_model_fails_the_run_removes_temp_files_and_keeps_the_store_readable(
