@@ -85,10 +85,8 @@ class ImageSet(EncodedSet):
             try:
                 x = apply_policy(x, policy)
             except Exception as exc:
-                from tlcore.training.oom import is_out_of_memory
-
-                if is_out_of_memory(exc):
-                    raise  # the OOM retry handles it
+                if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
+                    raise  # the OOM retry handles it (tlcore/training/oom.py)
                 raise SampleError(f"augmentation {policy!r} failed on a batch of {len(idx)} samples "
                                   f"({_names(idx, getattr(self, 'sources', None))}): {type(exc).__name__}: {exc}; "
                                   "try another augmentation policy or none") from exc
