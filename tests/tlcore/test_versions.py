@@ -35,3 +35,11 @@ def test_doctor_reports_versions(store):
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1])["versions"] == []
+
+
+def test_item_47_torch_below_2_6_is_named_with_the_weights_only_advisory():
+    for old in ("2.5.1", "2.5.1+cu121", "1.13.0"):
+        found = problems(lambda pkg, old=old: old if pkg == "torch" else metadata.version(pkg))
+        assert len(found) == 1 and found[0].startswith(f"torch {old} is older than 2.6"), found
+        assert "CVE-2025-32434" in found[0] and "pip install 'torch>=2.6'" in found[0]
+    assert problems(lambda pkg: "2.6.0" if pkg == "torch" else metadata.version(pkg)) == []

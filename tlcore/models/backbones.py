@@ -159,6 +159,10 @@ def load_effnet_lite0_weights(model: nn.Module) -> int:
 
 def _hf_load(name_or_path: str):
     local = Path(name_or_path).is_dir()
+    if local:  # custom code or an allocation bomb in config.json: refused before transformers reads it
+        from tlcore.models.hf_folder import check_folder
+
+        check_folder(name_or_path, name_or_path)
     if not local and _offline() and not _hf_cached(name_or_path):
         # fail at once: no loader call, no retries against an unreachable hub
         raise ModelError(f"backbone {name_or_path!r}: Hugging Face weights are not reachable here: not in the "

@@ -198,6 +198,10 @@ def _hf_architecture(name: str):
 
     path = name[3:] if name.startswith("hf:") else name
     local = Path(path).is_dir()
+    if local:
+        from tlcore.models.hf_folder import check_folder
+
+        check_folder(path, name)
     try:
         config = AutoConfig.from_pretrained(path, local_files_only=local, trust_remote_code=False)
         tok = AutoTokenizer.from_pretrained(path, local_files_only=local, trust_remote_code=False)
@@ -229,15 +233,33 @@ def load_model(folder, device: str = "cpu") -> LoadedModel:
     want = meta.get("weights_sha256")
     if want and hashlib.sha256(data).hexdigest() != want:
         raise ModelError(f"{weights}: checksum mismatch (the file changed after model.json was written)")
+    try:
+        state = load(data)
+    except Exception as exc:  # noqa: BLE001 - SafetensorError: bad header, offsets, sizes (nothing allocated)
+        raise ModelError(f"{weights}: {_why_not_loaded(data, exc)}"[:600]) from None
     model = build_architecture(meta)
     try:
-        model.load_state_dict(load(data), strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelError(f"{weights}: weights do not fit the architecture in model.json: {exc}"[:600]) from None
     model.eval()
     if meta.get("quantization") == "dynamic_int8":
         model = quantize_int8(model)
     return LoadedModel(model.to(device), meta)
+
+
+_OTHER_FORMATS = ((b"PK\x03\x04", "a ZIP archive such as torch.save or TorchScript writes"),
+                  (b"\x80", "a Python pickle"), (b"GGUF", "a GGUF file"), (b"\x89HDF", "a Keras/HDF5 file"))
+
+
+def _why_not_loaded(data: bytes, exc: Exception) -> str:
+    """Why safetensors refused ``data``: a known other weights format by its first bytes (RELIABILITY.md
+    item 48), else the parser's reason (item 49)."""
+    for magic, what in _OTHER_FORMATS:
+        if data.startswith(magic):
+            return (f"this is {what}, not safetensors; such files can run code and are never loaded here: "
+                    "export the weights as safetensors")
+    return f"corrupt safetensors file ({exc})"
 
 
 def quantize_int8(model):

@@ -219,6 +219,10 @@ class RunStore:
             jobs = self._active_jobs_of(run_id)
             raise RunBusy(f"run {run_id} is still {rec.status}" + (f" (job {', '.join(jobs)})" if jobs else "")
                           + "; cancel it first, then delete it")
+        pupils = self._jobs_distilling_from(run_id)
+        if pupils:  # its weights are referenced by a job that has not finished (RELIABILITY.md item 55)
+            raise RunBusy(f"run {run_id} is the teacher of queued or running job(s) {', '.join(pupils)}; "
+                          "delete it once they have finished, or cancel them first")
         with self.connect() as db:
             db.execute("DELETE FROM runs WHERE run_id = ? AND status NOT IN ('queued', 'running')", (run_id,))
         shutil.rmtree(self.folder(run_id), ignore_errors=True)
@@ -234,6 +238,24 @@ class RunStore:
         except sqlite3.OperationalError:  # no jobs table yet
             return []
         return [r["job_id"] for r in rows]
+
+    def _jobs_distilling_from(self, run_id: str) -> list[str]:
+        """Queued or running jobs whose config names ``run_id`` as the teacher to distil from."""
+        try:
+            with self.connect() as db:
+                rows = db.execute("SELECT job_id, config FROM jobs WHERE status IN ('queued', 'running') "
+                                  "AND config LIKE ? ORDER BY created", (f"%{run_id}%",)).fetchall()
+        except sqlite3.OperationalError:  # no jobs table yet
+            return []
+        out = []
+        for r in rows:
+            try:
+                params = json.loads(r["config"]).get("params") or {}
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(params, dict) and params.get("teacher_run_id") == run_id:
+                out.append(r["job_id"])
+        return out
 
     # -- artifacts --------------------------------------------------------------------------------
     def folder(self, run_id: str) -> Path:
