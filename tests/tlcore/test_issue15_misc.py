@@ -31,7 +31,7 @@ def _zip(path, names):
     return path
 
 
-def test_hf_backbone_not_cached_fails_at_once_when_offline_without_network_attempts(monkeypatch):
+def test_item_88_hf_backbone_not_cached_fails_at_once_when_offline_without_network_attempts(monkeypatch):
     import importlib
 
     importlib.import_module("huggingface_hub")  # imported before the clock starts (slow on a busy CI machine)
@@ -63,7 +63,7 @@ def test_job_processes_are_offline_by_default(monkeypatch):
     assert job_env(ROOT)["HF_HUB_OFFLINE"] == "0"
 
 
-def test_embeddings_on_a_run_missing_its_features_file_gives_a_clear_message(store):
+def test_item_77_embeddings_on_a_run_missing_its_features_file_gives_a_clear_message(store):
     rid = store.create({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn",
                         "strategy": "scratch", "image_size": 16}, status="completed")
     out = subprocess.run([sys.executable, "-m", "tlcore", "embeddings", rid], cwd=ROOT, capture_output=True,
@@ -73,7 +73,7 @@ def test_embeddings_on_a_run_missing_its_features_file_gives_a_clear_message(sto
     assert "features_after.npz" in out.stderr
 
 
-def test_one_class_zip_is_explained_not_silently_called_unlabeled(tmp_path):
+def test_item_23_one_class_zip_is_explained_not_silently_called_unlabeled(tmp_path):
     from tlcore.data.archive import read_images
     from tlcore.data.split import make_split
 
@@ -91,7 +91,7 @@ def test_one_class_zip_is_explained_not_silently_called_unlabeled(tmp_path):
     (["Cat/1.png", "cat/2.png", "dog/1.png"], "'Cat' vs 'cat'"),
     (["caf\u00e9/1.png", "cafe\u0301/2.png", "dog/1.png"], "(NFD) vs"),
 ])
-def test_class_folders_differing_only_by_unicode_form_or_case_are_flagged(tmp_path, names, shown):
+def test_item_21_class_folders_differing_only_by_unicode_form_or_case_are_flagged(tmp_path, names, shown):
     from tlcore.data.archive import read_images
 
     with pytest.raises(DataError, match="differ only by case or Unicode form") as err:

@@ -10,7 +10,7 @@ from tlcore.data import ArchiveLimits, read_images
 from tlcore.errors import DataError, UnsafeArchive
 
 
-def test_wrapped_folder_is_unwrapped_and_junk_counted(tmp_path, write_zip, image_bytes):
+def test_item_17_wrapped_folder_is_unwrapped_and_junk_counted(tmp_path, write_zip, image_bytes):
     png = image_bytes()
     path = write_zip(tmp_path / "pets.zip", {
         "pets/": None,
@@ -40,7 +40,7 @@ def test_wrapped_folder_is_unwrapped_and_junk_counted(tmp_path, write_zip, image
     assert any(s.file == "pets/labels.csv" and s.reason == "not an image" for s in domain.skipped)
 
 
-def test_unwrapped_layout_and_nested_subfolders_use_first_level_class(tmp_path, write_zip, image_bytes):
+def test_item_22_unwrapped_layout_and_nested_subfolders_use_first_level_class(tmp_path, write_zip, image_bytes):
     png = image_bytes()
     path = write_zip(tmp_path / "d.zip", {"cat/a.png": png, "cat/deep/b.png": png, "dog/c.png": png})
     domain = read_images(path)
@@ -55,7 +55,7 @@ def test_images_at_root_give_unlabeled_domain(tmp_path, write_zip, image_bytes):
     assert wrapped.labels is None and wrapped.sources == ["target/a.png", "target/b.png"]
 
 
-def test_single_top_folder_is_a_wrapper_not_a_class(tmp_path, write_zip, image_bytes):
+def test_item_22_single_top_folder_is_a_wrapper_not_a_class(tmp_path, write_zip, image_bytes):
     png = image_bytes()
     domain = read_images(write_zip(tmp_path / "one.zip", {"cat/a.png": png, "cat/b.png": png}))
     assert domain.labels is None
@@ -68,7 +68,7 @@ def test_root_images_beside_class_folders_are_skipped(tmp_path, write_zip, image
     assert [(s.file, s.reason) for s in domain.skipped] == [("x.png", "not in a class folder")]
 
 
-def test_empty_class_folder_reported(tmp_path, write_zip, image_bytes):
+def test_item_25_empty_class_folder_reported(tmp_path, write_zip, image_bytes):
     png = image_bytes()
     path = write_zip(tmp_path / "e.zip", {
         "ds/cat/a.png": png, "ds/dog/": None, "ds/bird/readme.txt": b"x", "ds/fish/bad.png": b"junk",
@@ -91,7 +91,7 @@ def test_empty_archive_and_no_images(tmp_path, write_zip):
 @pytest.mark.parametrize("member", [
     "../../evil.py", "/etc/x", "a/../../x", "..\\..\\x", "C:\\x", "C:/x", "\\\\host\\share\\x", "cat/../../x.png",
 ])
-def test_zip_slip_refused_and_nothing_written(tmp_path, write_zip, image_bytes, member):
+def test_item_12_zip_slip_refused_and_nothing_written(tmp_path, write_zip, image_bytes, member):
     work = tmp_path / "work"
     work.mkdir()
     path = write_zip(work / "slip.zip", {"cat/a.png": image_bytes(), member: b"print('pwned')"})
@@ -102,7 +102,7 @@ def test_zip_slip_refused_and_nothing_written(tmp_path, write_zip, image_bytes, 
     assert not (tmp_path / "evil.py").exists() and not (tmp_path.parent / "evil.py").exists()
 
 
-def test_symlink_member_refused(tmp_path, image_bytes):
+def test_item_13_symlink_member_refused(tmp_path, image_bytes):
     path = tmp_path / "link.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("cat/a.png", image_bytes())
@@ -113,7 +113,7 @@ def test_symlink_member_refused(tmp_path, image_bytes):
         read_images(path)
 
 
-def test_encrypted_member_refused(tmp_path, write_zip, image_bytes, patch_first_member):
+def test_item_18_encrypted_member_refused(tmp_path, write_zip, image_bytes, patch_first_member):
     data = write_zip(tmp_path / "plain.zip", {"cat/a.png": image_bytes()}).read_bytes()
     path = tmp_path / "secret.zip"
     path.write_bytes(patch_first_member(data, 6, 8, 0x1))
@@ -121,7 +121,7 @@ def test_encrypted_member_refused(tmp_path, write_zip, image_bytes, patch_first_
         read_images(path)
 
 
-def test_unsupported_compression_suggests_deflate(tmp_path, write_zip, image_bytes, patch_first_member):
+def test_item_19_unsupported_compression_suggests_deflate(tmp_path, write_zip, image_bytes, patch_first_member):
     data = write_zip(tmp_path / "plain.zip", {"cat/a.png": image_bytes()}).read_bytes()
     path = tmp_path / "deflate64.zip"
     path.write_bytes(patch_first_member(data, 8, 10, 9))
@@ -129,7 +129,7 @@ def test_unsupported_compression_suggests_deflate(tmp_path, write_zip, image_byt
         read_images(path)
 
 
-def test_corrupt_and_truncated_zips(tmp_path, write_zip, image_bytes):
+def test_item_20_corrupt_and_truncated_zips(tmp_path, write_zip, image_bytes):
     (tmp_path / "fake.zip").write_bytes(b"this is not a zip file at all")
     with pytest.raises(DataError, match=r"fake\.zip: not a valid ZIP archive"):
         read_images(tmp_path / "fake.zip")
@@ -139,7 +139,7 @@ def test_corrupt_and_truncated_zips(tmp_path, write_zip, image_bytes):
         read_images(tmp_path / "half.zip")
 
 
-def test_bad_crc_names_member(tmp_path, write_zip):
+def test_item_20_bad_crc_names_member(tmp_path, write_zip):
     payload = b"A" * 64
     data = bytearray(write_zip(tmp_path / "ok.zip", {"cat/a.png": payload}, zipfile.ZIP_STORED).read_bytes())
     data[data.find(payload) + 10] ^= 0xFF
@@ -148,7 +148,7 @@ def test_bad_crc_names_member(tmp_path, write_zip):
         read_images(tmp_path / "crc.zip")
 
 
-def test_zip_bomb_by_ratio_refused_quickly(tmp_path):
+def test_item_14_zip_bomb_by_ratio_refused_quickly(tmp_path):
     path = tmp_path / "bomb.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("cat/a.png", b"\0" * (20 * 1024**2))
@@ -162,13 +162,13 @@ def test_zip_bomb_by_ratio_refused_quickly(tmp_path):
     (ArchiveLimits(max_member_bytes=100), r"member 'c0/0\.png' expands to .* more than the limit of 100"),
     (ArchiveLimits(max_total_bytes=300), r"expands to more than .* GB \(limit reached at member"),
 ])
-def test_count_and_size_limits(tmp_path, write_zip, limits, pattern):
+def test_item_16_member_count_and_size_limits(tmp_path, write_zip, limits, pattern):
     members = {f"c{i % 2}/{i}.png": b"x" * 120 for i in range(11)}
     with pytest.raises(UnsafeArchive, match=pattern):
         read_images(write_zip(tmp_path / "many.zip", members), limits=limits)
 
 
-def test_depth_and_name_length_limits(tmp_path, write_zip, image_bytes):
+def test_item_16_depth_and_name_length_limits(tmp_path, write_zip, image_bytes):
     deep = write_zip(tmp_path / "deep.zip", {"a/b/c/d/e.png": image_bytes()})
     with pytest.raises(UnsafeArchive, match=r"deep\.zip: member 'a/b/c/d/e\.png' is nested 5 levels deep \(limit 3\)"):
         read_images(deep, limits=ArchiveLimits(max_depth=3))
@@ -177,7 +177,7 @@ def test_depth_and_name_length_limits(tmp_path, write_zip, image_bytes):
         read_images(long_name)
 
 
-def test_duplicate_member_names_refused(tmp_path, image_bytes):
+def test_item_21_duplicate_member_names_refused(tmp_path, image_bytes):
     path = tmp_path / "dup.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("cat/a.png", image_bytes())

@@ -49,7 +49,7 @@ def test_small_classes_keep_one_on_each_side():
     assert Counter(source.labels[i] for i in split.target_train)["a"] == 1
 
 
-def test_class_with_one_sample_named():
+def test_item_39_class_with_one_sample_named():
     source = text_domain("src", {"a": 10, "rare": 1})
     with pytest.raises(DataError, match=r"source 'src': class 'rare' has only 1 sample"):
         make_split(source, text_domain("tgt", {"a": 4}, labeled=False))
@@ -77,7 +77,7 @@ def test_fraction_validation_names_field(field, value):
         make_split(domain, domain, **{field: value})
 
 
-def test_align_label_mismatch_lists_both_sets():
+def test_item_24_align_label_mismatch_lists_both_sets():
     source = text_domain("src", {"a": 5, "b": 5, "c": 5})
     target = text_domain("tgt", {"b": 5, "c": 5, "d": 5})
     with pytest.raises(DataError) as info:

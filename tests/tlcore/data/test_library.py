@@ -83,7 +83,7 @@ def test_failed_ingest_leaves_library_unchanged(lib, filename, data):
     assert not list(lib.dir.rglob(".staging"))
 
 
-def test_failure_mid_copy_cleans_staging(lib):
+def test_item_05_failure_mid_copy_cleans_staging(lib):
     class Exploding(io.BytesIO):
         def read(self, n=-1):
             if self.tell() > 0:
@@ -143,7 +143,7 @@ def test_allowed_roots_from_env(lib, tmp_path, monkeypatch):
     "../../home/u/.bashrc.csv", "..\\..\\x.csv", "/etc/cron.d/x.csv", "C:\\x.csv", "a\x00b.csv",
     "\u202eevil.csv", "CON.csv", "x" * 300 + ".csv",
 ])
-def test_hostile_filename_stays_under_root(lib, hostile):
+def test_item_03_hostile_filename_stays_under_root(lib, hostile):
     e = lib.ingest_upload(f"t{abs(hash(hostile))}", hostile, io.BytesIO(CSV))
     stored = os.path.realpath(e["path"])
     assert stored.startswith(str(lib.dir.resolve()) + os.sep)
@@ -168,3 +168,27 @@ def test_upload_columns_leaves_nothing(lib):
     assert f.tell() == 0 and _leftovers(lib) == []
     with pytest.raises(DataError, match="r.zip"):
         lib.upload_columns("r.zip", f)
+
+
+def test_item_01_an_upload_over_the_limit_is_refused_with_the_limit_and_nothing_is_stored(lib, monkeypatch):
+    from tlcore.data import uploads
+
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_MB", 1)
+    big = b"text,label\n" + b"a fine text,pos\n" * (1024 * 1024 // 16 + 1)  # 1 MB + a bit
+    with pytest.raises(DataError, match=r"big\.csv: larger than the 1 MB upload limit; ask an admin"):
+        lib.ingest_upload("big", "big.csv", io.BytesIO(big))
+    assert lib.list() == [] and _leftovers(lib) == []
+    lib.ingest_upload("small", "small.csv", io.BytesIO(CSV))  # under the limit: accepted
+
+
+@pytest.mark.parametrize("filename,data,reason", [
+    ("data.zip", image_bytes(), r"data\.zip: not a valid ZIP archive"),     # a PNG named .zip
+    ("train.csv", _zip_bytes(), r"train\.csv: this looks like an Excel/ZIP file"),  # a ZIP named .csv
+    ("model.safetensors", b"MZ\x90\x00" + b"\x00" * 60, r"unsupported file type '\.safetensors'"),
+    ("x.exe:$DATA.zip", b"MZ\x90\x00" + b"\x00" * 60, r"not a valid ZIP archive"),  # NTFS-ADS-style, EXE inside
+])
+def test_item_02_content_that_does_not_match_the_extension_is_refused_and_nothing_is_stored(lib, filename, data,
+                                                                                           reason):
+    with pytest.raises(DataError, match=reason):
+        lib.ingest_upload("x", filename, io.BytesIO(data))
+    assert lib.list() == [] and _leftovers(lib) == []

@@ -44,7 +44,7 @@ def test_server_folder_field_does_not_reveal_whether_paths_exist_and_handles_nul
             lib.register_folder("nul", bad)
 
 
-def test_deleting_a_domain_used_by_a_queued_job_is_refused_with_the_job_ids(lib):
+def test_item_84_deleting_a_domain_used_by_a_queued_job_is_refused_with_the_job_ids(lib):
     e = lib.ingest_upload("reviews", "r.csv", io.BytesIO(CSV))
     q = JobQueue(lib.store)
     spec = lib.spec(e["domain_id"])
@@ -75,7 +75,7 @@ def test_only_the_owner_or_an_admin_deletes_a_domain_everyone_reads(lib):
     assert lib.list() == []
 
 
-def test_staging_leftovers_of_a_killed_upload_are_swept_at_start(lib, tmp_path):
+def test_item_05_staging_leftovers_of_a_killed_upload_are_swept_at_start(lib, tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     left = lib.dir / "abc" / ".staging"
@@ -130,7 +130,7 @@ def test_data_root_db_and_run_and_domain_folders_are_private(lib):
     assert mode(e["path"]) == 0o600
 
 
-def test_upload_refused_when_the_disk_is_almost_full_with_the_numbers(lib, monkeypatch):
+def test_item_76_upload_refused_when_the_disk_is_almost_full_with_the_numbers(lib, monkeypatch):
     import shutil
     from collections import namedtuple
 
@@ -143,7 +143,7 @@ def test_upload_refused_when_the_disk_is_almost_full_with_the_numbers(lib, monke
     assert lib.list() == [] and [p for p in lib.dir.iterdir()] == []
 
 
-def test_concurrent_large_ingests_are_bounded_server_busy_message(lib, monkeypatch, tmp_path):
+def test_item_04_concurrent_large_ingests_are_bounded_server_busy_message(lib, monkeypatch, tmp_path):
     import fcntl
 
     monkeypatch.setattr(library_mod, "CHILD_READ_BYTES", 100)

@@ -14,7 +14,7 @@ def _cells(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
-def test_exported_predictions_csv_neutralises_formula_cells():
+def test_item_42_exported_predictions_csv_neutralises_formula_cells():
     df = pd.DataFrame({"index": range(len(HOSTILE) + 2), "text": HOSTILE + ["fine text", "-0.5"],
                        "true": ["a"] * (len(HOSTILE) + 2), "confidence": [-0.25] * (len(HOSTILE) + 2)})
     raw = df.to_csv(index=False, lineterminator="\r\n").encode()
