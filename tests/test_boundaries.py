@@ -50,7 +50,7 @@ def _constant_str(node) -> bool:
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=_rel)
-def test_html_only_with_constant_content(path):
+def test_item_79_html_only_with_constant_content(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     bad = []
     for node in ast.walk(tree):

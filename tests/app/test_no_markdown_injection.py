@@ -98,7 +98,7 @@ def _calls():
             yield f"{path.relative_to(ROOT)}:{node.lineno}", args, marked
 
 
-def test_every_markdown_rendering_call_escapes_user_text():
+def test_item_11_every_markdown_rendering_call_escapes_user_text():
     bad = [where for where, args, marked in _calls() if not marked and not all(_safe(a) for a in args)]
     assert bad == [], "user text may reach Markdown; wrap it in ui.safe.md(...) or mark '# md-safe: why':\n" + \
         "\n".join(bad)

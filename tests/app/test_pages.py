@@ -103,7 +103,7 @@ def test_domains_rejects_bad_upload_name_clash(tl_home):
     assert len(lib.list()) == 1
 
 
-def test_train_start_run_queues_once(tl_home):
+def test_item_06_train_start_run_queues_once(tl_home):
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
     _no_exception(at)
     assert any("Trainable parameters" in c.value for c in at.caption)
@@ -192,3 +192,18 @@ def test_train_frozen_adaptation_with_a_bottleneck(tl_home, monkeypatch):
     assert jobs["mmd"]["params"]["freeze_backbone"] is True and jobs["linear_probe"]["params"] == {}
     assert jobs["mmd"]["params"].items() <= jobs["dann"]["params"].items() and "disc_hidden" not in jobs["mmd"]["params"]
     assert "tradaboost" not in jobs
+
+
+def test_item_85_a_new_session_sees_a_running_job_with_live_progress_from_the_database(tl_home):
+    q = _queue(tl_home)
+    job = q.submit({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn"},
+                   submit_key="first-tab")
+    q.update(job, status="running", progress={"type": "epoch", "epoch": 2, "epochs": 5, "progress": 0.4})
+    sessions = [AppTest.from_string(JOBS_SCRIPT, default_timeout=TIMEOUT).run() for _ in range(2)]  # reload, 2nd tab
+    for at in sessions:
+        _no_exception(at)
+        assert any(" running · " in t.value and t.value.endswith(job) for t in at.text), [t.value for t in at.text]
+        assert [p.proto.text for p in at.get("progress")] == ["epoch 2/5"]
+    q.update(job, progress={"type": "epoch", "epoch": 3, "epochs": 5, "progress": 0.6})  # the worker moves on
+    at = sessions[0].run()
+    assert [p.proto.text for p in at.get("progress")] == ["epoch 3/5"]

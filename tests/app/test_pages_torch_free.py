@@ -35,7 +35,7 @@ print(json.dumps({"errors": errors, "heavy": heavy, "captions": captions}))
 """
 
 
-def test_every_page_renders_without_loading_torch(tmp_path):
+def test_item_07_every_page_renders_without_loading_torch(tmp_path):
     env = {**os.environ, "TL_HOME": str(tmp_path / "home"), "TL_NO_AUTOWORKER": "1", "TL_PARAM_COUNT": "1"}
     r = subprocess.run([sys.executable, "-c", SCRIPT, APP], capture_output=True, text=True, timeout=300, env=env,
                        cwd=ROOT)

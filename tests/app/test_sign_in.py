@@ -56,7 +56,7 @@ def test_a_damaged_users_file_keeps_everyone_out(tl_home):
     assert not at.title or at.title[0].value != "Domains"
 
 
-def test_every_page_file_is_gated_on_its_own(tl_home):
+def test_item_08_every_page_file_is_gated_on_its_own(tl_home):
     """Each page file also gates itself (defence in depth: with a pages/ folder Streamlit served them directly)."""
     from apptest_paths import page
 

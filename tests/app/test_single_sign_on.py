@@ -39,7 +39,7 @@ def test_single_sign_on_user_enters_and_owns_what_they_create(tl_home):
     assert at.session_state["tl_user"] == "ana@team.example"
 
 
-def test_single_sign_on_refuses_other_domains_and_expired_tokens(tl_home):
+def test_item_08_single_sign_on_refuses_other_domains_and_expired_tokens(tl_home):
     at = _app({"is_logged_in": True, "email": "eve@evil.example"}, {"allowed_email_domains": ["team.example"]}).run()
     assert at.title[0].value == "Sign in to TL Studio" and "may not use this server" in at.error[0].value
     now = 1000.0

@@ -19,7 +19,7 @@ def test_round_trip_json():
     ("epochs", 0, "epochs"), ("batch_size", -1, "batch_size"), ("lr", "nan", "lr"), ("lr", "abc", "lr"),
     ("image_size", 10_000, "image_size"), ("device", "tpu", "device"), ("augment", "maybe", "augment"),
 ])
-def test_bad_values_name_the_field(key, value, field):
+def test_item_69_bad_values_name_the_field(key, value, field):
     with pytest.raises(ConfigError, match=field):
         RunConfig.from_dict({**BASE, key: value})
 

@@ -44,7 +44,7 @@ def test_gap_figures_all_measures():
     json.dumps(far)  # plain data
 
 
-def test_stratified_cap_keeps_class_proportions_and_is_seeded():
+def test_item_72_stratified_cap_keeps_class_proportions_and_is_seeded():
     labels = np.r_[np.zeros(900), np.ones(90), np.full(10, 2)].astype(int)
     idx = stratified_cap(labels, 100, seed=1)
     assert len(idx) == 100 and np.all(np.diff(idx) > 0)

@@ -23,7 +23,7 @@ print(json.dumps(got))
 """
 
 
-def test_two_processes_claiming_in_a_loop_claim_every_job_exactly_once(store):
+def test_item_81_two_processes_claiming_in_a_loop_claim_every_job_exactly_once(store):
     q = JobQueue(store)
     ids = [q.submit({"seconds": 0}, kind="probe") for _ in range(60)]
     env = {**os.environ, "TL_HOME": str(store.root), "PYTHONPATH": str(ROOT)}

@@ -66,7 +66,7 @@ def test_worker_runs_queued_jobs_in_child_processes(store):
         assert store.get(snap.run_id).status == "completed"
 
 
-def test_killed_job_is_failed_and_the_queue_goes_on(store):
+def test_item_61_killed_job_is_failed_and_the_queue_goes_on(store):
     q = JobQueue(store)
     victim = q.submit(SLOW)
     after = q.submit(FAST)
@@ -85,7 +85,7 @@ def test_killed_job_is_failed_and_the_queue_goes_on(store):
         w.wait(timeout=30)
 
 
-def test_cancel_stops_a_running_job_within_seconds(store):
+def test_item_60_cancel_stops_a_running_job_within_seconds(store):
     q = JobQueue(store)
     jid = q.submit(SLOW)
     w = start_worker(store.root)
@@ -103,7 +103,7 @@ def test_cancel_stops_a_running_job_within_seconds(store):
         w.wait(timeout=30)
 
 
-def test_reconcile_marks_dead_jobs_failed(store):
+def test_item_62_reconcile_marks_dead_jobs_failed(store):
     q = JobQueue(store)
     jid = q.submit(FAST)
     q.claim_next("gone-worker")
@@ -114,14 +114,14 @@ def test_reconcile_marks_dead_jobs_failed(store):
     assert q.get(jid).status == "failed" and "died" in q.get(jid).error
 
 
-def test_pid_reuse_is_detected():
+def test_item_63_pid_reuse_is_detected():
     me = os.getpid()
     assert is_alive(me, process_start_time(me))
     assert not is_alive(me, (process_start_time(me) or 0) + 1000)
     assert "signal 9" in describe_exit(-9)
 
 
-def test_runaway_job_is_stopped_at_the_wall_clock_limit(store):
+def test_item_68_runaway_job_is_stopped_at_the_wall_clock_limit(store):
     q = JobQueue(store)
     jid = q.submit(SLOW)
     after = q.submit(FAST)

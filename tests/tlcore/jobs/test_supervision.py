@@ -107,7 +107,7 @@ def _wid_of_pid(store, pid) -> str:
     return row[0] if row else "<none>"
 
 
-def test_worker_killed_10_times_during_20_queued_jobs_loses_none_and_runs_none_twice(store):
+def test_item_62_worker_killed_10_times_during_20_queued_jobs_loses_none_and_runs_none_twice(store):
     q = JobQueue(store)
     ids = [q.submit({"seconds": 0.3}, kind="probe") for _ in range(20)]
     rng = random.Random(15)
@@ -190,7 +190,7 @@ def test_one_job_per_gpu_and_jobs_wait_for_a_free_gpu_with_a_fake_device_list(st
     assert all(q.get(j).status == "completed" for j in [*ids, cpu_job])
 
 
-def test_one_user_cannot_fill_the_queue_quota_shows_usage(store, monkeypatch):
+def test_item_83_one_user_cannot_fill_the_queue_quota_shows_usage(store, monkeypatch):
     import pytest
 
     from tlcore.errors import ConfigError

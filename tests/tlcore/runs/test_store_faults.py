@@ -28,7 +28,7 @@ def cli(home, *args, stdin=None):
                           text=True, input=stdin, timeout=600)  # generous: a loaded box starts Python slowly
 
 
-def test_disk_full_while_saving_the_model_fails_the_run_removes_temp_files_and_keeps_the_store_readable(
+def test_item_64_disk_full_while_saving_the_model_fails_the_run_and_leaves_no_temp_files(
         store, monkeypatch):
     from tlcore.pipeline import run_experiment
 
@@ -53,7 +53,7 @@ def test_disk_full_while_saving_the_model_fails_the_run_removes_temp_files_and_k
     assert json.loads(out.stdout.splitlines()[-1])[0]["status"] == "failed"
 
 
-def test_store_write_on_a_full_disk_raises_storage_full_and_leaves_no_temp_file(store, monkeypatch):
+def test_item_76_store_write_on_a_full_disk_raises_storage_full_and_leaves_no_temp_file(store, monkeypatch):
     rid = store.create(FAST)
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
@@ -69,7 +69,7 @@ def _corrupt(path):
         fh.write(os.urandom(8192))
 
 
-def test_corrupt_database_names_the_file_and_doctor_backs_up_and_restores(store):
+def test_item_77_corrupt_database_names_the_file_and_doctor_backs_up_and_restores(store):
     rid = store.create(FAST)
     store.finish(rid, "completed", metrics={"target_test": {"accuracy": 0.5}})
     for i in range(3):  # enough pages that offset 4096..12288 hits table data
@@ -125,7 +125,7 @@ def test_delete_while_running_is_refused_with_the_reason(store):
     store.delete(rid)
 
 
-def test_owners_on_runs_and_jobs_owner_or_admin_may_delete_or_cancel(store):
+def test_item_09_only_the_owner_or_an_admin_may_delete_runs_or_cancel_jobs(store):
     for name in ("ana", "bo", "boss"):
         auth.add_user(name, "password-x", store.root)
     auth.set_admin("boss", True, store.root)

@@ -47,7 +47,7 @@ def test_cancel_raises_within_a_step():
     assert calls["n"] == 3
 
 
-def test_nan_loss_is_reported():
+def test_item_65_nan_loss_is_reported():
     from tlcore.strategies.scratch import Scratch
 
     class Exploding(Scratch):
@@ -73,3 +73,23 @@ def test_text_batches_sorted_and_shuffled():
     assert [list(lengths[b]) for b in ordered] == [[1, 2], [3, 5], [7, 9]]
     shuffled = batches(6, 2, np.random.default_rng(0), lengths)
     assert sorted(np.concatenate(shuffled).tolist()) == list(range(6))
+
+
+def test_head_threads_uses_one_thread_inside_and_restores_after(monkeypatch):
+    import torch
+
+    from tlcore.training.device import head_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with head_threads(True):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with head_threads(False):
+            assert torch.get_num_threads() == 2
+        monkeypatch.setenv("TL_HEAD_THREADS", "0")
+        with head_threads(True):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
