@@ -73,8 +73,8 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     from tlcore.evaluation.run_eval import evaluate_run
     from tlcore.models.backbones import create_backbone
     from tlcore.models.classifier import Classifier, count_parameters
-    from tlcore.training.device import (describe_device, inference_batch_size, precision_name, resolve_device,
-                                        seed_everything)
+    from tlcore.training.device import (describe_device, head_threads, inference_batch_size, precision_name,
+                                        resolve_device, seed_everything)
     from tlcore.training.features import FeatureCache, encode_split, extract_features
     from tlcore.training.prefix import partial_groups, prepare_partial_run
     from tlcore.training.callbacks import Control, SetupReport
@@ -114,22 +114,23 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     setup = SetupReport(emit, lambda: count_parameters(train_model) + sum(
         count_parameters(m) for m in strategy.extra_modules()), lambda: count_parameters(model, trainable_only=False),
         {"device": describe_device(device), "precision": precision_name(device)})
-    emit({"type": "phase", "phase": "training"})
-    result, batch_used = fit_with_oom_retry(train_model, strategy, data, cfg, device, emit,
-                                            callbacks=[setup, emit], control=Control(cancel_check=cancel_check))
-    rec.history(result.history)
-    emit({"type": "phase", "phase": "evaluating"})
-    metrics = {"classes": classes, "batch_size_used": batch_used, "best_epoch": result.best_epoch,
-               "stopped_early": result.stopped_early, "steps": result.steps,
-               "trainable_params": setup.trainable_params, "device": describe_device(device),
-               "precision": precision_name(device)}
-    evals, features = evaluate_run(train_model, sets, source, target, split, classes, cfg, device, rec)
-    metrics.update(evals)
-    metrics["seconds_train"] = result.history[-1]["seconds"] if result.history else 0.0
-    rec.features(features, "after")
-    rec.model(model, cfg, classes)  # model.safetensors + model.json, before the initial weights are loaded back
-    emit({"type": "phase", "phase": "embeddings"})
-    before = features_before(train_model if partial else model, sets, features, initial_state, cfg, device)
-    rec.features(before, "before")
-    metrics["embeddings"] = gap_summary(before, features, classes, cfg, initial_state is None and not cfg.bottleneck)
+    with head_threads(frozen and device.type == "cpu"):  # tiny matmuls: threads only wait on each other
+        emit({"type": "phase", "phase": "training"})
+        result, batch_used = fit_with_oom_retry(train_model, strategy, data, cfg, device, emit,
+                                                callbacks=[setup, emit], control=Control(cancel_check=cancel_check))
+        rec.history(result.history)
+        emit({"type": "phase", "phase": "evaluating"})
+        metrics = {"classes": classes, "batch_size_used": batch_used, "best_epoch": result.best_epoch,
+                   "stopped_early": result.stopped_early, "steps": result.steps,
+                   "trainable_params": setup.trainable_params, "device": describe_device(device),
+                   "precision": precision_name(device)}
+        evals, features = evaluate_run(train_model, sets, source, target, split, classes, cfg, device, rec)
+        metrics.update(evals)
+        metrics["seconds_train"] = result.history[-1]["seconds"] if result.history else 0.0
+        rec.features(features, "after")
+        rec.model(model, cfg, classes)  # model.safetensors + model.json, before the initial weights are loaded back
+        emit({"type": "phase", "phase": "embeddings"})
+        before = features_before(train_model if partial else model, sets, features, initial_state, cfg, device)
+        rec.features(before, "before")
+        metrics["embeddings"] = gap_summary(before, features, classes, cfg, initial_state is None and not cfg.bottleneck)
     return metrics
