@@ -57,10 +57,10 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
         fail("failed", f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
         raise
     rec.finish("completed", metrics=metrics, seconds=round(time.time() - t0, 2))
-    from tlcore.evaluation.sanity import store_flags  # below the small-CNN reference or the linear probe
+    from tlcore.evaluation.sanity import store_flags  # recorded data flags + below the small-CNN reference/probe
 
     flags = store_flags(store, rid)
-    if flags:
+    if flags != metrics.get("flags", []):
         rec.metrics({**metrics, "flags": flags})
     emit({"type": "status", "status": "completed"})
     return store.get(rid)
@@ -88,6 +88,11 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
         raise ConfigError(f"backbone: {cfg.backbone!r} is a {spec.modality} model but the domains hold "
                           f"{source.modality}s")
     rec.inputs(cfg.to_dict(), source, target, classes, split, describe_device(device))
+    from tlcore.data.duplicates import leakage_flag
+
+    leak = leakage_flag(source, target, split)  # same content in source and target (or train and test): flagged,
+    if leak:  # the split and the results are left as they are
+        emit({"type": "warning", "message": leak["message"]})
     emit({"type": "phase", "phase": "building model"})
     backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained and strategy.requires.pretrained)
     # the backbone as it was before training, for the "before" embeddings (frozen backbones do not change)
@@ -127,6 +132,8 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
         evals, features = evaluate_run(train_model, sets, source, target, split, classes, cfg, device, rec)
         metrics.update(evals)
         metrics["seconds_train"] = result.history[-1]["seconds"] if result.history else 0.0
+        if leak:
+            metrics["flags"] = [leak]
         rec.features(features, "after")
         rec.model(model, cfg, classes)  # model.safetensors + model.json, before the initial weights are loaded back
         emit({"type": "phase", "phase": "embeddings"})

@@ -39,3 +39,5 @@ def print_progress(ev: dict) -> None:
     elif kind == "setup":
         print(f"[{ev.get('t', 0):7.1f}s] trainable params {ev['trainable_params']:,} on {ev['device']['name']} "
               f"({ev['precision']})", file=sys.stderr)
+    elif kind == "warning":
+        print(f"[{ev.get('t', 0):7.1f}s] warning: {ev.get('message', '')}", file=sys.stderr)

@@ -91,7 +91,7 @@ class Domain:
             A Domain with the same name, modality, skipped list and metadata.
         """
         idx = [int(i) for i in indices]
-        return Domain(
+        out = Domain(
             name=self.name,
             modality=self.modality,
             samples=[self.samples[i] for i in idx],
@@ -102,15 +102,22 @@ class Domain:
             description=self.description,
             original_sizes=[self.original_sizes[i] for i in idx] if self.original_sizes else [],
         )
+        hashes = self.__dict__.get("_content_hashes")  # per-sample content hashes (tlcore.data.duplicates)
+        if hashes is not None and len(hashes) == len(self):
+            out.__dict__["_content_hashes"] = [hashes[i] for i in idx]
+        return out
 
     def summary(self) -> dict:
         """Describe the domain with plain JSON-able values.
 
         Returns:
             A dict with name, modality, n, classes, counts, n_skipped, skipped_reasons,
-            generated, description, and ``sizes`` (images: original heights and widths)
-            or ``lengths`` (text: word counts).
+            generated, description, ``sizes`` (images: original heights and widths)
+            or ``lengths`` (text: word counts), and ``duplicates``: identical samples inside the domain
+            (:func:`tlcore.data.duplicates.domain_duplicates`: label conflicts and same-label copies).
         """
+        from tlcore.data.duplicates import domain_duplicates
+
         out = {
             "name": self.name,
             "modality": self.modality,
@@ -121,6 +128,7 @@ class Domain:
             "skipped_reasons": dict(Counter(s.reason for s in self.skipped)),
             "generated": self.generated,
             "description": self.description,
+            "duplicates": domain_duplicates(self),
         }
         if self.modality == "image":
             out["sizes"] = {

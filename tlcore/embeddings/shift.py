@@ -2,8 +2,10 @@
 
 ``compute_shift_report`` loads both domains, takes a seeded stratified sample of at most ``cap`` per domain,
 extracts the pretrained backbone's features and measures the gap (MMD, proxy A-distance, CORAL, class
-centroids). The result is cached as JSON under ``<TL_HOME>/shift/<key>.json``; while it runs the same file
-holds ``{"status": "running", "progress", "detail"}`` so the dashboard can poll it.
+centroids), and lists identical samples inside each domain and across the pair (``duplicates``,
+:mod:`tlcore.data.duplicates`, over every sample, not the sample). The result is cached as JSON under
+``<TL_HOME>/shift/<key>.json``; while it runs the same file holds ``{"status": "running", "progress", "detail"}``
+so the dashboard can poll it.
 ``launch_shift_report`` queues a ``shift`` job (:mod:`tlcore.jobs.tasks`; the worker runs it in a light slot) and
 the file names the job, so readers settle it from the queue wherever it ran.
 """
@@ -141,8 +143,11 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
             labels[role] = y[rows]
         progress(0.9, "gap figures")
         gap = gap_figures(feats["source"], feats["target"], labels["source"], labels["target"], shared, seed=seed)
+        from tlcore.data.duplicates import domain_duplicates, pair_duplicates
+
+        dups = {"source": domain_duplicates(src), "target": domain_duplicates(tgt), "pair": pair_duplicates(src, tgt)}
         out = {"status": "done", "gap": gap, "backbone": name, "image_size": cfg.image_size, "cap": cap,
-               "seed": seed, "classes_shared": len(shared), "seconds": round(time.time() - t0, 2)}
+               "seed": seed, "classes_shared": len(shared), "duplicates": dups, "seconds": round(time.time() - t0, 2)}
     except Exception as exc:
         write_report(path, {"status": "failed", "detail": f"{type(exc).__name__}: {exc}", "time": time.time()})
         raise

@@ -75,7 +75,13 @@ def _is_probe_of(run):
     return pick
 
 
+REFERENCE_KINDS = ("below_small_cnn", "below_linear_probe")
+
+
 def store_flags(store, run_id: str) -> list[dict]:
-    """Flags of one stored run against the other runs of its store."""
+    """Flags of one stored run: those recorded with its metrics when it ran (e.g. ``duplicate_leakage``, see
+    :mod:`tlcore.data.duplicates`), then the reference flags checked now against the other runs of its store."""
     run = store.get(run_id)
-    return reference_flags(run, store.list(status="completed"))
+    recorded = [f for f in (store.metrics(run_id).get("flags") or [])
+                if isinstance(f, dict) and f.get("kind") not in REFERENCE_KINDS and f.get("message")]
+    return recorded + reference_flags(run, store.list(status="completed"))
