@@ -1,4 +1,5 @@
-"""Compare: warn when a pretrained run ends below the small-CNN reference or the frozen linear probe."""
+"""Compare: warn when a pretrained run ends below the small-CNN reference or the frozen linear probe, or was trained
+on a pair with duplicates across source and target (recorded when it ran)."""
 from __future__ import annotations
 
 import streamlit as st

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from tlcore.data import DEMOS, load_domain
+from tlcore.data.duplicates import describe_domain_duplicates, describe_pair_duplicates, pair_duplicates
 from tlcore.data.library import MAX_UPLOAD_MB, UPLOAD_EXTENSIONS, allowed_roots
 from tlcore.errors import TLError
 from ui import state
@@ -79,6 +80,7 @@ def add_domain_section() -> None:
                 st.success(f"Saved {md(e['n'])} samples, {len(e['classes'])} classes.")
                 if e["summary"].get("description"):  # e.g. why a one-folder ZIP reads as unlabeled
                     st.info(md(e["summary"]["description"]))
+                duplicate_warnings(e["summary"])
             except TLError as exc:
                 st.error(md(exc))
     with folder_tab:
@@ -94,6 +96,7 @@ def add_domain_section() -> None:
                 st.success(f"Registered {md(e['n'])} samples, {len(e['classes'])} classes.")
                 if e["summary"].get("description"):  # e.g. why a one-folder ZIP reads as unlabeled
                     st.info(md(e["summary"]["description"]))
+                duplicate_warnings(e["summary"])
             except TLError as exc:
                 st.error(md(exc))
 
@@ -154,6 +157,12 @@ def samples_view(role: str, dom) -> None:
         st.caption(f"Showing {MAX_CLASSES_SHOWN} of {len(by_class)} classes.")
 
 
+def duplicate_warnings(summary: dict, col=st) -> None:
+    """Identical samples inside one domain (engine: tlcore/data/duplicates.py), one warning per finding."""
+    for line in describe_domain_duplicates(summary.get("duplicates") or {}):
+        col.warning(md(line), icon=":material/content_copy:")
+
+
 def pair_overview(doms: dict) -> None:
     sums = {r: d.summary() for r, d in doms.items()}
     cols = st.columns(2)
@@ -161,8 +170,13 @@ def pair_overview(doms: dict) -> None:
         s = sums[role]
         col.metric(f"{role.title()}: {s['modality']}", f"{s['n']} samples",
                    f"{len(s['classes'])} classes, {s['n_skipped']} skipped", delta_color="off")
+        duplicate_warnings(s, col)
     if sums["source"]["modality"] != sums["target"]["modality"]:
         st.error("Source and target have different modalities (image vs text); choose a matching pair.")
+    else:
+        leakage = describe_pair_duplicates(pair_duplicates(doms["source"], doms["target"]))
+        if leakage:  # the same content in both domains: the target test accuracy would be inflated
+            st.warning(md(leakage), icon=":material/warning:")
     st.plotly_chart(class_chart(sums), width="stretch", key="class-counts")
 
     src, tgt = set(sums["source"]["classes"]), set(sums["target"]["classes"])
