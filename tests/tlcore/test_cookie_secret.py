@@ -56,3 +56,32 @@ def test_item_86_start_script_exports_the_stable_secret(tmp_path):
     a, b = printed(), printed()
     assert len(a) == 64 and a == b == (tmp_path / "home" / "cookie_secret").read_text().strip()
     assert printed(**{COOKIE_ENV: "admin-value"}) == ""
+
+
+SERVE = """
+import sys
+from streamlit import config
+from streamlit.web import bootstrap
+config._main_script_path = sys.argv[1]
+bootstrap.load_config_options(flag_options={k: None for k in ("server_cookieSecret",)} | dict(
+    a.split("=", 1) for a in sys.argv[2:]))  # what `streamlit run serve.py [--server.cookieSecret X]` does first
+import serve  # then uvicorn imports serve:app, before the server builds its app
+from streamlit.web.server.server_util import get_cookie_secret
+print(get_cookie_secret())
+"""
+
+
+def test_item_86_streamlit_run_serve_py_without_the_start_script_uses_the_stable_secret(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != COOKIE_ENV}
+    env.update(TL_HOME=str(tmp_path / "home"), HOME=str(tmp_path))
+
+    def secret(*flags, **extra):
+        out = subprocess.run([sys.executable, "-c", SERVE, str(ROOT / "serve.py"), *flags], cwd=ROOT,
+                             env={**env, **extra}, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.strip().splitlines()[-1]
+
+    first = secret()
+    assert first == (tmp_path / "home" / "cookie_secret").read_text().strip() and secret() == first
+    assert secret(**{COOKIE_ENV: "a" * 64}) == "a" * 64  # start.sh's export (or the admin's) is kept
+    assert secret("server_cookieSecret=" + "b" * 64) == "b" * 64  # so is --server.cookieSecret
