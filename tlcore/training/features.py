@@ -88,7 +88,8 @@ class FeatureCache:
         if os.path.exists(cfg.backbone):  # a local model folder: its weights may change
             weights += f"@{os.stat(cfg.backbone).st_mtime_ns}"
         bn = "|adabn" if getattr(cfg, "domain_bn", False) else ""
-        prep = f"v1|{cfg.backbone}|{weights}|{size}|{precision}{bn}|"
+        fold = "|bnfold" if source.modality == "image" and not bn and fold_enabled() else ""
+        prep = f"v1|{cfg.backbone}|{weights}|{size}|{precision}{bn}{fold}|"
 
         def key(dom):
             return hashlib.sha256((prep + dom.fingerprint()).encode()).hexdigest()[:32]
@@ -135,6 +136,25 @@ class FeatureCache:
             tmp.unlink(missing_ok=True)
             return
         cache_budget.enforce(self.folder.parent, keep=self._file(key))
+
+
+def fold_enabled() -> bool:
+    """``TL_FOLD_BN=0`` keeps batch norm unfolded in frozen feature extraction."""
+    return os.environ.get("TL_FOLD_BN", "1") not in ("0", "false", "no")
+
+
+def _extractor(backbone: nn.Module, ds: EncodedSet, device, fold: bool) -> nn.Module:
+    """The frozen backbone as a feature extractor; image backbones with batch norm get a BN-folded copy (about
+    1.5x faster on a CPU, tlcore/models/fuse.py) when it encodes a probe batch of ``ds`` like the original."""
+    from tlcore.models.classifier import BackboneOnly
+    from tlcore.models.fuse import folded_copy
+
+    if fold and getattr(backbone, "modality", None) == "image" and len(ds) and fold_enabled():
+        # checked in fp32, where folding is exact (bf16 alone moves features by cosine ~0.998)
+        folded = folded_copy(backbone, ds.batch(np.arange(min(8, len(ds))), device))
+        if folded is not None:
+            return BackboneOnly(folded)
+    return BackboneOnly(backbone)
 
 
 def has_batchnorm(module: nn.Module) -> bool:
@@ -187,7 +207,7 @@ def extract_features(model, sets: dict, device, batch_size: int, emit=None, cach
     else:
         domain_bn = False
     adapted = None
-    extractor = BackboneOnly(model.backbone)
+    extractor = None  # built at the first set the cache does not hold (BN folded where it checks out)
     total = max(1, sum(len(sets[k]) for k in names))
     before = 0  # samples of the sets already done
     last = [0.0]
@@ -211,6 +231,8 @@ def extract_features(model, sets: dict, device, batch_size: int, emit=None, cach
             adapt_batchnorm(model.backbone, fit_on, device, batch_size)
             adapted = dom
         if not hit:
+            if extractor is None:
+                extractor = _extractor(model.backbone, ds, device, fold=not domain_bn)
             _, feats = predict(extractor, ds, batch_size, device, return_features=True,
                                on_batch=lambda d, n, name=name: on_batch(d, n, name))
             feats = np.ascontiguousarray(feats, dtype=np.float32)
