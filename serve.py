@@ -3,13 +3,13 @@ Streamlit's ``st.App`` with TL Studio's HTTP middleware: images and downloads un
 browsers with a signed-in session when sign-in is on (ui/media_guard.py), and an uncaught page error shows an
 incident id instead of a traceback (ui/error_boundary.py). ``streamlit run app.py`` still works but without
 either. Started directly (not through scripts/start.sh), it still uses the data root's stable cookie secret
-(tlcore/server_checks.py), set here before the server builds its app."""
+(ui/cookie_secret.py), set here before the server builds its app."""
 from pathlib import Path
 
 import streamlit as st
 from starlette.middleware import Middleware
 
-from tlcore.server_checks import use_stable_cookie_secret
+from ui.cookie_secret import use_stable_cookie_secret
 from ui.error_boundary import report
 from ui.media_guard import MediaGuard
 

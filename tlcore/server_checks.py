@@ -6,7 +6,7 @@ Also the dashboard's stable cookie secret (item 86): Streamlit signs its XSRF an
 with 403 and signs everyone out. :func:`cookie_secret` creates one secret in the data root once (``cookie_secret``,
 mode 0600) and reuses it; ``scripts/start.sh`` passes it as ``STREAMLIT_SERVER_COOKIE_SECRET`` unless the admin
 set one (``python -m tlcore.server_checks --cookie-secret`` prints what to pass, nothing when the admin's wins).
-``serve.py`` calls :func:`use_stable_cookie_secret`, so ``streamlit run serve.py`` started without the script gets
+``serve.py`` calls ``ui.cookie_secret.use_stable_cookie_secret``, so ``streamlit run serve.py`` started without the script gets
 the same secret.
 """
 from __future__ import annotations
@@ -93,21 +93,6 @@ def admin_cookie_secret(folders=None, env=None) -> str | None:
         if str(conf.get("server", {}).get("cookieSecret") or ""):
             return str(path)
     return None
-
-
-def use_stable_cookie_secret() -> str | None:
-    """In the dashboard process (``serve.py``, imported by ``streamlit run`` after Streamlit read its config and
-    before the server builds its app): set ``server.cookieSecret`` to :func:`cookie_secret` unless it was set
-    (environment, as scripts/start.sh does, a ``--server.cookieSecret`` flag or a config.toml) or the admin's
-    own :func:`admin_cookie_secret` exists. Returns the secret it set, or None when it left the setting alone."""
-    from streamlit import config
-
-    if config.is_manually_set("server.cookieSecret") or admin_cookie_secret():
-        return None
-    value = cookie_secret()
-    os.environ[COOKIE_ENV] = value  # so a reload of the config files (they are watched) keeps it
-    config.set_option("server.cookieSecret", value, where_defined="environment variable")
-    return value
 
 
 def cookie_secret_problems(root: str | Path | None = None, folders=None, env=None) -> list[str]:

@@ -93,6 +93,28 @@ class StoreCorrupt(TLError):
     """The SQLite index cannot be read; the message names the file and how to recover."""
 
 
+def _ensure_journal_mode(db: sqlite3.Connection, mode: str, wait: float = 30.0) -> None:
+    """Switch the database to ``mode`` only when it is not in it already (WAL persists in the file, so this is a
+    read on every later connection). Switching needs the database to itself, and SQLite answers "database is
+    locked" at once instead of waiting when other processes are opening a fresh data root at the same moment
+    (catalogue item 73): retry for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        try:
+            current = str(db.execute("PRAGMA journal_mode").fetchone()[0]).upper()
+            if current == mode.upper():
+                return
+            db.execute(f"PRAGMA journal_mode={mode}")
+            return
+        except sqlite3.OperationalError as exc:
+            msg = str(exc).lower()
+            if ("locked" not in msg and "busy" not in msg) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 class RunStore:
     """Thread- and process-safe: every call opens its own short-lived connection."""
 
@@ -120,8 +142,8 @@ class RunStore:
         try:
             db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
             db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA journal_mode={self.journal_mode}")
             db.execute("PRAGMA busy_timeout=30000")
+            _ensure_journal_mode(db, self.journal_mode)
             db.execute("PRAGMA synchronous=" + ("NORMAL" if self.journal_mode == "WAL" else "FULL"))
         except sqlite3.DatabaseError as exc:
             raise self._translate(exc) from None
