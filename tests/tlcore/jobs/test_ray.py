@@ -100,3 +100,31 @@ def test_light_jobs_run_as_ray_tasks_and_record_their_node(cluster, store):
         assert snap.executor == "ray" and "/" in (snap.node or "")  # host/ray-node-id
     assert extraction_status(store, rid)["status"] == "done"
     assert shift.read_shift_report(store.root, *pair, "tiny_cnn", 40)["status"] == "done"
+
+
+def test_cli_submit_worker_ray_and_jobs_json(tmp_path):
+    """The issue's command-line path end to end: ``submit`` prints {"job_id": ...} last, ``worker --ray local``
+    serves it through a Ray cluster of its own, ``jobs --json`` lists it with status, executor and node."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "TL_HOME": str(tmp_path / "home"), "TL_GPUS": "none", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
+
+    def cli(*args, timeout=240):
+        out = subprocess.run([sys.executable, "-m", "tlcore", *args], cwd=ROOT, capture_output=True, text=True,
+                             timeout=timeout, env=env)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout
+
+    job_id = json.loads(cli("submit", "--probe", "0.2", "--label", "probe").strip().splitlines()[-1])["job_id"]
+    queued = {j["job_id"]: j for j in json.loads(cli("jobs", "--json"))}
+    assert queued[job_id]["status"] == "queued" and queued[job_id]["executor"] is None
+    cli("worker", "--once", "--ray", "local")
+    row = {j["job_id"]: j for j in json.loads(cli("jobs", "--json"))}[job_id]
+    assert row["status"] == "completed", row
+    assert row["executor"] == "ray" and row["node"] and "/" in row["node"], row
+    assert set(row) >= {"job_id", "kind", "status", "run_id", "executor", "node"}
