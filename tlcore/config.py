@@ -96,6 +96,7 @@ class RunConfig:
     label_intersection: bool = False
     bottleneck: int = 0
     domain_bn: bool = False  # AdaBN: per-domain batch-norm statistics in a frozen backbone (target model saved)
+    feature_views: int = 0  # frozen images: also cache N augmented views of the source training set
     name: str = ""
     resolved_from: str = ""  # "auto" when the recommended default chose strategy and settings
 
@@ -103,8 +104,9 @@ class RunConfig:
         d = dataclasses.asdict(self)
         d["source"] = self.source.to_dict()
         d["target"] = self.target.to_dict()
-        if d["devices"] == 1:  # the default is left out, so every earlier config keeps its JSON (and its key)
-            del d["devices"]
+        for key, default in (("devices", 1), ("feature_views", 0)):
+            if d[key] == default:  # the default is left out, so every earlier config keeps its JSON (and its key)
+                del d[key]
         return d
 
     def to_json(self) -> str:
@@ -157,6 +159,7 @@ class RunConfig:
             label_intersection=_boolean(d.get("label_intersection", cls.label_intersection), "label_intersection"),
             bottleneck=_integer(d.get("bottleneck", cls.bottleneck) or 0, "bottleneck", 0, 8192),
             domain_bn=_boolean(d.get("domain_bn", cls.domain_bn), "domain_bn"),
+            feature_views=_integer(d.get("feature_views", cls.feature_views) or 0, "feature_views", 0, 16),
             name=str(d.get("name") or ""),
             resolved_from=str(d.get("resolved_from") or ""),
         )

@@ -108,8 +108,14 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     if frozen:
         emit({"type": "phase", "phase": "caching frozen features"})
         cache = FeatureCache.for_run(rec.store.root, cfg, source, target, split, precision_name(device))
+        views, policy = cfg.feature_views if source.modality == "image" else 0, None
+        if views:
+            from tlcore.training.augment import resolve_policy
+
+            policy = resolve_policy(cfg.augment or "auto", classes)
         sets, train_model = extract_features(model, sets, device, inference_batch_size(device, cfg.batch_size), emit,
-                                             cache=cache, domain_bn=cfg.domain_bn)
+                                             cache=cache, domain_bn=cfg.domain_bn, views=views, policy=policy,
+                                             seed=cfg.seed)
     elif partial:  # the frozen layers below run once; train_model holds the top groups (tlcore/training/prefix.py)
         sets, train_model, initial_state = prepare_partial_run(model, sets, partial, cfg, rec.store.root, source,
                                                                target, split, device, emit)

@@ -37,6 +37,10 @@ def validate(cfg: RunConfig, store=None) -> Checked:
         precheck(cfg, spec.name, spec.caches_features(params))
     if spec.requires.target_views > 1:
         _check_views(cfg, spec, params, backbone)
+    if cfg.feature_views and (backbone.modality != "image" or not spec.caches_features(params)):
+        raise ConfigError("feature_views: augmented views are cached features of source images, so they need an "
+                          "image backbone and a frozen one (freeze_backbone, or linear_probe); set feature_views "
+                          "to 0 or use augment when the backbone trains")
     return Checked(spec, params, backbone)
 
 

@@ -17,7 +17,8 @@ from ui import state
 # setting -> widget key ({m}: the modality; those widgets keep one value per modality)
 KEYS = {"backbone": "backbone-{m}", "strategy": "strategy-{m}", "epochs": "epochs-{m}", "batch_size": "batch-{m}",
         "lr": "lr-{m}", "image_size": "image_size", "max_length": "max_length", "max_samples": "max_samples",
-        "seed": "seed", "labeled_fraction": "labeled_fraction", "augment": "augment", "bottleneck": "bottleneck"}
+        "seed": "seed", "labeled_fraction": "labeled_fraction", "augment": "augment", "bottleneck": "bottleneck",
+        "feature_views": "feature_views"}
 LAST_MODALITY = "train-last-modality"
 CHANGES = "train-pair-changes"      # (pair label, [sentences]) of the last modality change
 
@@ -35,7 +36,8 @@ def _typed(name: str, value, modality: str):
             return value if value in SPECS else None
         if name == "lr":
             return str(value)
-        if name in ("epochs", "batch_size", "image_size", "max_length", "max_samples", "seed", "bottleneck"):
+        if name in ("epochs", "batch_size", "image_size", "max_length", "max_samples", "seed", "bottleneck",
+                    "feature_views"):
             return int(value)
         if name == "labeled_fraction":
             return float(value)

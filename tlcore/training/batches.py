@@ -121,16 +121,28 @@ class TextSet(EncodedSet):
 
 
 class FeatureSet(EncodedSet):
-    """Cached backbone features ``(N, D)`` (float32)."""
+    """Cached backbone features ``(N, D)`` (float32). With ``views`` ``(V, N, D)`` (features of V augmented
+    copies of every sample, ``RunConfig.feature_views``), a training batch draws, per sample, the clean features
+    or one of the views, uniformly (torch's seeded generator); evaluation always sees the clean features."""
 
     kind = "features"
 
-    def __init__(self, features: torch.Tensor, labels):
+    def __init__(self, features: torch.Tensor, labels, views: torch.Tensor | None = None):
         super().__init__(labels)
         self.features = features
+        self.views = views if views is not None and len(views) else None
 
     def batch(self, idx, device, train=False):
-        return self.features[torch.as_tensor(idx)].to(device)
+        idx = torch.as_tensor(idx)
+        if not train or self.views is None:
+            return self.features[idx].to(device)
+        pick = torch.randint(0, len(self.views) + 1, (len(idx),))
+        out = self.features[idx].clone()
+        for v in range(len(self.views)):
+            rows = pick == v + 1
+            if bool(rows.any()):
+                out[rows] = self.views[v][idx[rows]]
+        return out.to(device)
 
 
 def encode_for(backbone, samples: list, labels, *, image_size: int | None = None, max_length: int = 128,

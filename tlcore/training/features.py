@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from tlcore import cache_budget
-from tlcore.training.batches import EncodedSet, FeatureSet, encode_for
+from tlcore.training.batches import EncodedSet, FeatureSet, ImageSet, batches, encode_for
 from tlcore.training.loop import predict
 
 
@@ -157,6 +157,43 @@ def _extractor(backbone: nn.Module, ds: EncodedSet, device, fold: bool) -> nn.Mo
     return BackboneOnly(backbone)
 
 
+@torch.no_grad()
+def _view_features(extractor, ds, name: str, views: int, policy: str, seed: int, device, batch_size: int, emit,
+                   cache: FeatureCache | None) -> torch.Tensor:
+    """Features ``(views, N, D)`` of ``views`` augmented copies of ``ds`` (each view its own seeded draw)."""
+    from tlcore.training.augment import apply_policy
+    from tlcore.training.device import autocast
+
+    out = []
+    for v in range(views):
+        vcache = None
+        if cache is not None and name in cache.parts:
+            key, pos = cache.parts[name]
+            vkey = hashlib.sha256(f"{key}|view{v}|{policy}|seed{seed}".encode()).hexdigest()[:32]
+            vcache = FeatureCache(cache.folder, {name: (vkey, pos)})
+            got = vcache.lookup(name)
+            if got is not None:
+                out.append(torch.from_numpy(got))
+                continue
+        if emit:
+            emit({"type": "phase", "phase": "caching frozen features",
+                  "detail": f"{name}: augmented view {v + 1}/{views} ({policy})"})
+        g = torch.Generator().manual_seed(int(seed) * 1009 + v + 1)
+        extractor.eval()
+        feats = []
+        for idx in batches(len(ds), batch_size):
+            x = apply_policy(ds._uint8(idx), policy, generator=g).to(device).float().div_(255.0)
+            x = ((x - ds.mean.to(device)) / ds.std.to(device)).contiguous(memory_format=torch.channels_last)
+            with autocast(device, training=False):
+                f, _ = extractor(x)
+            feats.append(f.float().cpu())
+        arr = np.ascontiguousarray(torch.cat(feats).numpy(), dtype=np.float32)
+        if vcache is not None:
+            vcache.save(name, arr)
+        out.append(torch.from_numpy(arr))
+    return torch.stack(out)
+
+
 def has_batchnorm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
@@ -189,7 +226,7 @@ DOMAIN_OF = {"source_train": "source", "source_val": "source", "target_train": "
 
 
 def extract_features(model, sets: dict, device, batch_size: int, emit=None, cache: FeatureCache | None = None,
-                     domain_bn: bool = False):
+                     domain_bn: bool = False, views: int = 0, policy: str | None = None, seed: int = 0):
     """Run the frozen backbone once over every set; returns feature sets and a head-only model.
 
     The returned model shares ``model.neck`` and ``model.head``, so training it trains the real model's.
@@ -197,6 +234,9 @@ def extract_features(model, sets: dict, device, batch_size: int, emit=None, cach
     With ``domain_bn`` (AdaBN), source sets are encoded with the batch-norm statistics of the source training
     set and target sets with those of the target training set; the model keeps the target statistics, so
     the saved (and exported) model is the target model.
+    With ``views`` (images), the source training set is also encoded ``views`` times under the augmentation
+    ``policy`` (seeded by ``seed``; cached like the clean features), and its FeatureSet draws among them in
+    training: augmentation at the cost of ``views`` extra passes, not one per epoch.
     """
     from tlcore.models.classifier import BackboneOnly, Classifier
 
@@ -238,7 +278,12 @@ def extract_features(model, sets: dict, device, batch_size: int, emit=None, cach
             feats = np.ascontiguousarray(feats, dtype=np.float32)
             if cache and len(ds):
                 cache.save(name, feats)
-        fs = FeatureSet(torch.from_numpy(feats), ds.labels)
+        extra = None
+        if views and policy and name == "source_train" and isinstance(ds, ImageSet) and len(ds):
+            if extractor is None:
+                extractor = _extractor(model.backbone, ds, device, fold=not domain_bn)
+            extra = _view_features(extractor, ds, name, views, policy, seed, device, batch_size, emit, cache)
+        fs = FeatureSet(torch.from_numpy(feats), ds.labels, views=extra)
         fs.sources = getattr(ds, "sources", None)
         out[name] = fs
         before += len(ds)

@@ -91,3 +91,46 @@ def test_teacher_with_a_bottleneck_loads(store):
     assert teacher.bottleneck == 16
     f, logits = teacher(torch.zeros(2, 3, 16, 16))
     assert logits.shape == (2, len(classes)) and np.isfinite(logits.numpy()).all()
+
+
+def test_feature_set_views_are_drawn_in_training_only():
+    from tlcore.training.batches import FeatureSet
+
+    clean = torch.zeros(6, 2)
+    views = torch.stack([torch.full((6, 2), 1.0), torch.full((6, 2), 2.0)])
+    fs = FeatureSet(clean, np.zeros(6, int), views=views)
+    assert torch.equal(fs.batch(np.arange(6), torch.device("cpu")), clean)
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(20):
+        seen |= set(fs.batch(np.array([0, 3, 5]), torch.device("cpu"), train=True)[:, 0].tolist())
+    assert seen == {0.0, 1.0, 2.0}
+
+
+def test_feature_views_are_extracted_once_cached_and_recorded_only_when_set(store):
+    cfg = {**TINY, "strategy": "mcc", "params": {"freeze_backbone": True}, "feature_views": 2}
+    rec1, details1 = _events(cfg, store)
+    assert rec1.status == "completed"
+    assert [d for d in details1 if "augmented view" in d] == ["source_train: augmented view 1/2 (shapes)",
+                                                              "source_train: augmented view 2/2 (shapes)"]
+    rec2, details2 = _events(cfg, store)
+    assert not any("augmented view" in d for d in details2)  # both views came from the cache
+    m1, m2 = store.metrics(rec1.run_id), store.metrics(rec2.run_id)
+    assert m1["target_test"]["accuracy"] == m2["target_test"]["accuracy"]
+    assert RunConfig.from_dict(cfg).to_dict()["feature_views"] == 2
+    assert "feature_views" not in RunConfig.from_dict(TINY).to_dict()  # earlier configs keep their JSON
+    with pytest.raises(ConfigError, match="feature_views"):
+        RunConfig.from_dict({**cfg, "feature_views": 17})
+
+
+def test_feature_views_are_refused_where_nothing_is_cached():
+    from tlcore.validation import validate
+
+    base = {**TINY, "feature_views": 4}
+    validate(RunConfig.from_dict({**base, "strategy": "linear_probe"}))
+    validate(RunConfig.from_dict({**base, "strategy": "mcc", "params": {"freeze_backbone": True}}))
+    with pytest.raises(ConfigError, match="feature_views: .*frozen"):
+        validate(RunConfig.from_dict({**base, "strategy": "fine_tuning"}))
+    with pytest.raises(ConfigError, match="feature_views: .*image backbone"):
+        validate(RunConfig.from_dict({"source": {"demo": "reviews"}, "target": {"demo": "reviews"},
+                                      "backbone": "tiny_text", "strategy": "linear_probe", "feature_views": 2}))
