@@ -108,7 +108,7 @@ def _run(cfg, strategy, spec, rec: Recorder, emit, cancel_check) -> dict:
     if frozen:
         emit({"type": "phase", "phase": "caching frozen features"})
         cache = FeatureCache.for_run(rec.store.root, cfg, source, target, split, precision_name(device))
-        views, policy = cfg.feature_views if source.modality == "image" else 0, None
+        views, policy = cfg.feature_views, None  # validation keeps them to frozen image backbones
         if views:
             from tlcore.training.augment import resolve_policy
 

@@ -90,9 +90,30 @@ class ImageSet(EncodedSet):
                 raise SampleError(f"augmentation {policy!r} failed on a batch of {len(idx)} samples "
                                   f"({_names(idx, getattr(self, 'sources', None))}): {type(exc).__name__}: {exc}; "
                                   "try another augmentation policy or none") from exc
+        return self.normalise(x, device)
+
+    def normalise(self, x: torch.Tensor, device) -> torch.Tensor:
+        """uint8 batch on ``device`` -> float, normalised with the set's mean/std, channels_last."""
         x = x.float().div_(255.0)
         x = (x - self.mean.to(device)) / self.std.to(device)
         return x.contiguous(memory_format=torch.channels_last)
+
+
+class AugmentedView(EncodedSet):
+    """One augmented copy of an :class:`ImageSet` under ``policy``, drawn from ``generator`` in batch order and
+    served forward-only (the set's lazy resize path): what ``RunConfig.feature_views`` encodes once per view."""
+
+    kind = "image"
+
+    def __init__(self, base: ImageSet, policy: str, generator: torch.Generator):
+        super().__init__(base.labels)
+        self.base, self.policy, self.generator = base, policy, generator
+
+    def batch(self, idx, device, train=False):
+        from tlcore.training.augment import apply_policy
+
+        x = apply_policy(self.base._uint8(idx), self.policy, generator=self.generator).to(device)
+        return self.base.normalise(x, device)
 
 
 class TextSet(EncodedSet):
@@ -136,12 +157,10 @@ class FeatureSet(EncodedSet):
         idx = torch.as_tensor(idx)
         if not train or self.views is None:
             return self.features[idx].to(device)
-        pick = torch.randint(0, len(self.views) + 1, (len(idx),))
+        pick = torch.randint(0, len(self.views) + 1, (len(idx),))  # 0: clean, v: view v
         out = self.features[idx].clone()
-        for v in range(len(self.views)):
-            rows = pick == v + 1
-            if bool(rows.any()):
-                out[rows] = self.views[v][idx[rows]]
+        rows = pick > 0
+        out[rows] = self.views[pick[rows] - 1, idx[rows]]
         return out.to(device)
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from tlcore import cache_budget
-from tlcore.training.batches import EncodedSet, FeatureSet, ImageSet, batches, encode_for
+from tlcore.training.batches import AugmentedView, EncodedSet, FeatureSet, ImageSet, encode_for
 from tlcore.training.loop import predict
 
 
@@ -157,13 +157,10 @@ def _extractor(backbone: nn.Module, ds: EncodedSet, device, fold: bool) -> nn.Mo
     return BackboneOnly(backbone)
 
 
-@torch.no_grad()
 def _view_features(extractor, ds, name: str, views: int, policy: str, seed: int, device, batch_size: int, emit,
                    cache: FeatureCache | None) -> torch.Tensor:
-    """Features ``(views, N, D)`` of ``views`` augmented copies of ``ds`` (each view its own seeded draw)."""
-    from tlcore.training.augment import apply_policy
-    from tlcore.training.device import autocast
-
+    """Features ``(views, N, D)`` of ``views`` augmented copies of ``ds`` (each view its own seeded draw),
+    extracted like the clean features (:func:`predict`) and cached per view."""
     out = []
     for v in range(views):
         vcache = None
@@ -178,16 +175,9 @@ def _view_features(extractor, ds, name: str, views: int, policy: str, seed: int,
         if emit:
             emit({"type": "phase", "phase": "caching frozen features",
                   "detail": f"{name}: augmented view {v + 1}/{views} ({policy})"})
-        g = torch.Generator().manual_seed(int(seed) * 1009 + v + 1)
-        extractor.eval()
-        feats = []
-        for idx in batches(len(ds), batch_size):
-            x = apply_policy(ds._uint8(idx), policy, generator=g).to(device).float().div_(255.0)
-            x = ((x - ds.mean.to(device)) / ds.std.to(device)).contiguous(memory_format=torch.channels_last)
-            with autocast(device, training=False):
-                f, _ = extractor(x)
-            feats.append(f.float().cpu())
-        arr = np.ascontiguousarray(torch.cat(feats).numpy(), dtype=np.float32)
+        view = AugmentedView(ds, policy, torch.Generator().manual_seed(int(seed) * 1009 + v + 1))
+        _, feats = predict(extractor, view, batch_size, device, return_features=True)
+        arr = np.ascontiguousarray(feats, dtype=np.float32)
         if vcache is not None:
             vcache.save(name, arr)
         out.append(torch.from_numpy(arr))
