@@ -16,6 +16,7 @@ import platform
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +111,7 @@ def main() -> None:
                                 "target_acc": tt.get("accuracy"), "target_ci": tt.get("accuracy_ci"),
                                 "source_val_acc": m.get("source_val", {}).get("accuracy"),
                                 "seconds": round(time.time() - t0, 1), "load1": round(os.getloadavg()[0], 1),
+                                "machine": machine(),
                                 "flags": [f["kind"] for f in m.get("flags", [])],
                                 "settings": {k: v for k, v in cfg.to_dict().items() if k not in ("source", "target")}})
                 path.write_text(json.dumps(results, indent=1))
@@ -128,16 +130,24 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine() -> str:
+    """The CPU and whether it has native bf16 (feature extraction runs in bf16 only there: speed, not accuracy)."""
+    from tlcore.training.device import cpu_supports_bf16
+
+    return f"{cpu_name()}, {os.cpu_count()} cores, {'AVX512_BF16' if cpu_supports_bf16() else 'no native bf16'}"
+
+
 def write_report(results: list) -> None:
     import torch
 
     pairs = [p for p in PUBLISHED if any(r["pair"] == p for r in results)]
     rows = list(ROWS_IMAGE) + ["source_only_partial", *ROWS_HISTORY]
     lines = ["# The defaults a user gets: target accuracy (%), mean +- std over seeds", "",
-             f"Machine: {cpu_name()}, {os.cpu_count()} CPU cores, no GPU, "
-             f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}. Target unlabeled. Written by "
-             "`bench/defaults.py` from `defaults.json`. Seconds are wall times while 4-6 other processes shared the "
-             "2 cores (load average 7-11).", "",
+             "Machines (no GPU, torch " + torch.__version__ + "): " + "; ".join(
+                 f"{m} ({n} runs)" for m, n in Counter(r.get("machine", "unrecorded") for r in results).items())
+             + f". Report written {time.strftime('%Y-%m-%d')}. Target unlabeled. Written by `bench/defaults.py` "
+             "from `defaults.json` (each run names its machine there). Seconds are wall times, mostly while other "
+             "processes shared the 2 cores (load per pair below).", "",
              "| row | " + " | ".join(p.replace("_", " -> ") for p in pairs) + " |",
              "|---|" + "---:|" * len(pairs)]
     for row in rows:
