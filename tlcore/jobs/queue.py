@@ -273,12 +273,18 @@ class JobQueue:
     def bind_process(self, job_id: str, worker_id: str | None, pid: int, pid_start: float | None) -> bool:
         """Record ``pid`` as the job's process, only while the job is running for ``worker_id`` and no other
         process holds it. Returns False when the job was re-queued, re-claimed or finished meanwhile: the caller
-        must then not run it (this is what keeps a job from running twice across worker restarts)."""
+        must then not run it (this is what keeps a job from running twice across worker restarts).
+
+        A row that already names this very process (``pid`` and its start time, written by the worker that
+        spawned it) is this process's whatever worker now holds it: a worker killed while its job process was
+        still starting has its job adopted by the next worker (``worker_id`` changes), and the job process must
+        then run on, not exit."""
         cond = "job_id=? AND status='running' AND (pid IS NULL OR pid=?)"
         args = [job_id, pid]
         if worker_id:
-            cond += " AND worker_id=?"
-            args.append(worker_id)
+            cond = ("job_id=? AND status='running' AND ((pid IS NULL AND worker_id=?) "
+                    "OR (pid=? AND (pid_start IS NULL OR ? IS NULL OR pid_start=?)))")
+            args = [job_id, worker_id, pid, pid_start, pid_start]
         with self.store.connect() as db:
             cur = db.execute(f"UPDATE jobs SET pid=?, pid_start=?, heartbeat=? WHERE {cond}",
                              (pid, pid_start, time.time(), *args))
