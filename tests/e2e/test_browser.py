@@ -73,6 +73,11 @@ def shot(page, name: str) -> None:
         page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=20_000)
     except Exception:  # noqa: BLE001 - a fragment may be polling: take the picture anyway
         pass
+    try:  # charts and images arrive after the script run: no grey placeholders or half-loaded pictures
+        page.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]') && "
+                               "[...document.images].every(i => i.complete)", timeout=15_000)
+    except Exception:  # noqa: BLE001 - take the picture anyway
+        pass
     page.mouse.move(0, 0)  # no tooltip of the last hovered button in the picture
     page.wait_for_timeout(800)
     # Streamlit scrolls inside its main container, so a "full page" screenshot is only the viewport: grow the

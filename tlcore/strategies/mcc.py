@@ -11,4 +11,9 @@ class Mcc(AlignmentStrategy):
     spec = adaptation.MCC
 
     def transfer(self, f_s, logits_s, f_t, logits_t, batch, state):
-        return MinimumClassConfusionLoss(self.params.temperature)(logits_t), {}
+        loss = MinimumClassConfusionLoss(self.params.temperature)(logits_t)
+        w = self.params.warmup
+        if w > 0:  # ramp: the source classifier takes shape before confusion is penalised on the target
+            ramp = min(1.0, state.progress / w)
+            return loss * ramp, {"mcc_ramp": ramp}
+        return loss, {}

@@ -32,6 +32,8 @@ class CdanParams(DannParams):
 class MccParams(AlignmentParams):
     temperature: float = param(2.5, "Softmax temperature of the target predictions (the paper's 2.5; higher "
                                     "= softer, more classes count as confused).", min=0.1, max=100.0)
+    warmup: float = param(0.0, "Fraction of training over which the MCC weight ramps linearly from 0 to "
+                               "trade_off (0 = full weight from the first step).", min=0.0, max=1.0)
 
 
 @dataclass(frozen=True)
