@@ -20,6 +20,8 @@ VARIANTS = {
     "default": {},
     "warmup50": {"params": {"warmup": 0.5}},
     "warmup100": {"params": {"warmup": 1.0}},
+    "warmup25": {"params": {"warmup": 0.25}},
+    "e3_warmup33": {"epochs": 3, "params": {"warmup": 0.34}},
 }
 
 

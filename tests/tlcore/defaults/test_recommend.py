@@ -84,10 +84,10 @@ def test_text_default_trains_the_last_layer_on_a_cpu_and_the_encoder_on_a_gpu(mo
     raw = {"source": {"demo": "reviews"}, "target": {"demo": "reviews"}, "strategy": "auto"}
     monkeypatch.setenv("TL_RECOMMEND_GPU", "0")
     cpu = RunConfig.from_dict(raw)
-    assert cpu.params == {"train_last_groups": 1, "backbone_lr_factor": 1.0} and cpu.bottleneck == 256
+    assert cpu.params == {"train_last_groups": 1, "backbone_lr_factor": 1.0, "warmup": 0.5} and cpu.bottleneck == 256
     assert (cpu.strategy, cpu.epochs, cpu.checkpoint) == ("mcc", 2, "last")
     few_cpu = RunConfig.from_dict({**raw, "target": {"demo": "reviews", "labeled_fraction": 0.2}})
-    assert few_cpu.strategy == "multitask" and few_cpu.params == cpu.params
+    assert few_cpu.strategy == "multitask" and few_cpu.params == {"train_last_groups": 1, "backbone_lr_factor": 1.0}
     monkeypatch.setenv("TL_RECOMMEND_GPU", "1")
     gpu = RunConfig.from_dict(raw)
     assert gpu.strategy == "mcc" and gpu.params == {"backbone_lr_factor": 0.1} and gpu.bottleneck == 0
