@@ -1,5 +1,6 @@
-"""Variants of the text default on the review pairs (CPU row: MCC, MiniLM's last layer trained on cached hidden
-states): each variant overrides the recommended config; results append to bench/results/text_variants.json.
+"""Variants of the recommended default (``strategy: auto`` resolved, then overridden): on the review pairs by
+default (CPU row: MCC, MiniLM's last layer trained on cached hidden states), on image pairs with ``--pairs``;
+results append to bench/results/text_variants.json (``--out`` for another file).
 
     .venv/bin/python bench/text_variants.py --variant warmup50 --pairs kitchen_books books_kitchen --seeds 0 1 2
 """
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--pairs", nargs="+", default=["kitchen_books", "books_kitchen"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--store", default="/tmp/tl_bench_text_variants")
+    ap.add_argument("--out", default="text_variants.json", help="file under bench/results/")
     a = ap.parse_args()
     os.environ["TL_HOME"] = a.store
     from defaults import config_for, machine
@@ -39,7 +41,7 @@ def main() -> None:
     from tlcore.recommend import resolve_auto
     from tlcore.runs.store import RunStore
 
-    out = ROOT / "bench" / "results" / "text_variants.json"
+    out = ROOT / "bench" / "results" / a.out
     rows = json.loads(out.read_text()) if out.exists() else []
     store = RunStore(a.store)
     for seed in a.seeds:
