@@ -11,32 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+from defaults import cpu_name  # noqa: E402
 from tlcore.models.backbones import create_backbone  # noqa: E402
 from tlcore.models.fuse import folded_copy  # noqa: E402
 from tlcore.models.ort import _cosine, ort_copy  # noqa: E402
 from tlcore.training.device import cpu_supports_bf16  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def rate(fn, x, batches: int) -> float:
