@@ -36,10 +36,10 @@ PUBLISHED = {
     "webcam_caltech10": "Office-Caltech-10 W->C: 80-90",
     "dslr_amazon": "Office-Caltech-10 D->A: 85-93",
 }
-ROWS_IMAGE = ("small_cnn_reference", "linear_probe", "source_only", "recommended")
+ROWS_IMAGE = ("small_cnn_reference", "linear_probe", "source_only", "recommended", "recommended_twin")
 ROWS_TEXT = ("linear_probe", "source_only", "source_only_partial", "recommended")
 # rows only reported: the text default before cached partial fine-tuning became the default (frozen MiniLM + MCC)
-ROWS_HISTORY = ("recommended_frozen_earlier", "recommended_no_warmup_earlier")
+ROWS_HISTORY = ("recommended_frozen_earlier", "recommended_no_warmup_earlier", "recommended_no_views_earlier")
 
 
 def domain(name: str) -> dict:
@@ -61,6 +61,10 @@ def config_for(pair: str, row: str, seed: int) -> dict:
     text = src in TEXT
     if row == "recommended":
         return {**base, "strategy": "auto"}
+    if row == "recommended_twin":  # what "Show what transfer buys" runs beside it: same network and views, no MCC
+        from tlcore.recommend import resolve_auto, source_only_twin
+
+        return source_only_twin(resolve_auto({**base, "strategy": "auto"}))
     if row == "small_cnn_reference":
         return reference_config(base)
     common = {"backbone": "minilm_l6" if text else "efficientnet_lite0", "epochs": 30, "batch_size": 64,
@@ -173,19 +177,21 @@ def write_report(results: list) -> None:
         lines.append(f"| {p.replace('_', ' -> ')} | {statistics.mean(secs):.0f} | {', '.join(flags) or 'none'} | "
                      f"{PUBLISHED[p]} |" if secs else f"| {p.replace('_', ' -> ')} | | | {PUBLISHED[p]} |")
     for modality, names in (("images", OFFICE | {"mnist", "usps"}), ("texts", TEXT)):
-        rec = next((r for r in results if r["row"] == "recommended" and r["pair"].split("_")[0] in names), None)
+        rec = next((r for r in reversed(results) if r["row"] == "recommended" and r["pair"].split("_")[0] in names),
+                   None)  # the newest: what the default is now
         if rec:
             s = rec["settings"]
             size = f"image size {s['image_size']}" if modality == "images" else f"max length {s['max_length']}"
             lines += ["", f"Recommended default for {modality} as resolved (`strategy: auto`, CPU): strategy "
                       f"`{s['strategy']}`, params `{s['params']}`, backbone `{s['backbone']}`, {size}, bottleneck "
                       f"{s['bottleneck']}, epochs {s['epochs']}, batch {s['batch_size']}, lr {s['lr']}, checkpoint "
-                      f"`{s.get('checkpoint')}`."]
+                      f"`{s.get('checkpoint')}`" + (f", feature views {s['feature_views']}" if s.get("feature_views") else "")
+                      + "."]
     lines += ["", "source_only = the image default's network with no transfer loss (fine_tuning, frozen backbone, "
               "256-wide bottleneck, best source-validation checkpoint); source_only_partial = the text default's "
               "network and schedule (last MiniLM layer trained) with no transfer loss, best source-validation "
               "checkpoint; recommended_frozen_earlier = the text default before cached partial fine-tuning (MCC on "
-              "frozen MiniLM features); recommended_no_warmup_earlier = the text default before MCC's weight was "
+              "frozen MiniLM features); recommended_twin = the recommended run's source-only twin as the Train page's Show what transfer buys runs it (the same network, feature views and split; no transfer loss; best source-validation checkpoint); recommended_no_views_earlier = the image default before it cached 2 augmented views of the source (`feature_views: 2`); recommended_no_warmup_earlier = the text default before MCC's weight was "
               "ramped up over the first epoch (`warmup: 0.5`); linear_probe = frozen backbone + linear head; small_cnn_reference = LeNet-size CNN from "
               "scratch on the source at 32 px, 15 epochs, augmented. Digits: 2,000 per domain (seeded, "
               "stratified); Office-Caltech-10 and reviews: every sample. Target test = half of the target."]

@@ -23,6 +23,8 @@ VARIANTS = {
     "warmup100": {"params": {"warmup": 1.0}},
     "warmup25": {"params": {"warmup": 0.25}},
     "e3_warmup33": {"epochs": 3, "params": {"warmup": 0.34}},
+    "views2": {"feature_views": 2},
+    "views4": {"feature_views": 4},
 }
 
 

@@ -20,9 +20,10 @@ RECOMMENDED = {
     "image": {
         "backbone": "efficientnet_lite0", "image_size": 224, "strategy": "mcc",
         "params": {"freeze_backbone": True}, "bottleneck": 256, "epochs": 30, "batch_size": 64, "lr": 1e-3,
-        "checkpoint": "last", "early_stopping_patience": 0,
+        "checkpoint": "last", "early_stopping_patience": 0, "feature_views": 2,
         "evidence": "bench/results/defaults.md: MCC on frozen EfficientNet-Lite0 features at 224 px "
-                    "(256-wide bottleneck) beat source-only on MNIST -> USPS and Office-Caltech-10 pairs",
+                    "(256-wide bottleneck, 2 augmented views of the source) beat source-only on MNIST <-> USPS "
+                    "and Office-Caltech-10 pairs",
     },
     "text": {
         "backbone": "minilm_l6", "max_length": 128, "strategy": "mcc",
@@ -47,8 +48,8 @@ GPU_OVERRIDES = {
 # with target labels the labeled target samples join the classification loss (multitask), still frozen;
 # labeled target samples do not pick the checkpoint either, so keep the last epoch there too
 LABELED_STRATEGY = {"strategy": "multitask", "params": {"freeze_backbone": True}}
-KEEP = ("checkpoint", "early_stopping_patience", "backbone", "image_size", "max_length", "epochs", "batch_size", "lr", "bottleneck", "seed",
-        "max_samples_per_domain", "device")
+KEEP = ("checkpoint", "early_stopping_patience", "backbone", "image_size", "max_length", "epochs", "batch_size", "lr",
+        "bottleneck", "seed", "max_samples_per_domain", "device", "feature_views")
 
 
 def infer_modality(domain: dict) -> str | None:
@@ -132,6 +133,8 @@ def resolve_auto(raw: dict, backbone_given: bool | None = None) -> dict:
     lf = float(target.get("labeled_fraction", 0.0) or 0.0) if isinstance(target, dict) else 0.0
     rec = recommend(modality, lf, gpu=_wants_gpu(raw, modality))
     out = _merge_recommended(raw, rec)
+    if "feature_views" not in raw and (out.get("params") or {}).get("freeze_backbone") is False:
+        out.pop("feature_views", None)  # views are cached features: not for a backbone the user unfroze
     out["resolved_from"] = "auto"
     return out
 

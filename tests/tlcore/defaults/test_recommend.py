@@ -114,3 +114,15 @@ def test_source_only_twin_is_the_same_run_without_transfer():
     assert twin.checkpoint == "best_val" and twin.resolved_from == ""
     same = ("source", "target", "seed", "backbone", "image_size", "bottleneck", "epochs", "max_samples_per_domain")
     assert all(getattr(twin, k) == getattr(cfg, k) for k in same)
+
+
+def test_image_default_caches_two_augmented_views_unless_the_user_says_otherwise():
+    base = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"}
+    assert RunConfig.from_dict(base).feature_views == 2
+    assert RunConfig.from_dict({**base, "feature_views": 0}).feature_views == 0  # the user's choice wins
+    assert RunConfig.from_dict({**base, "feature_views": 4}).feature_views == 4
+    # a backbone the user unfroze trains on images, not on cached views: no views, no refusal
+    unfrozen = RunConfig.from_dict({**base, "params": {"freeze_backbone": False}})
+    assert unfrozen.feature_views == 0 and unfrozen.params["freeze_backbone"] is False
+    assert RunConfig.from_dict({"source": {"demo": "reviews"}, "target": {"demo": "reviews"},
+                                "strategy": "auto"}).feature_views == 0
