@@ -93,6 +93,14 @@ def strategy_batch(config: dict, strategies: list[str] | None = None) -> tuple[l
             validate(RunConfig.from_dict(cfg))
             runnable.append((name, cfg))
         except TLError as exc:
+            if cfg.get("feature_views"):  # views are cached features: a strategy that trains the backbone
+                try:                      # runs on the images instead (its own augmentation setting)
+                    cfg = {**cfg, "feature_views": 0}
+                    validate(RunConfig.from_dict(cfg))
+                    runnable.append((name, cfg))
+                    continue
+                except TLError as exc2:
+                    exc = exc2
             skipped.append(f"{name} ({exc})")
     return runnable, skipped
 

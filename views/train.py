@@ -181,22 +181,25 @@ with right:
                                  help="A trainable Linear + BatchNorm + ReLU layer between the backbone and the "
                                       "head; alignment losses act on it. Needed for adaptation with a frozen "
                                       "backbone (strategy parameter freeze_backbone); 256 is the usual width.")
-    views = 0
+    views = views_set = 0  # views_set: the widget (remembered); views: what this strategy uses
+    frozen = SPECS[strategy].requires.frozen_backbone or bool(params.get("freeze_backbone"))
     if modality == "image":
-        views = c2.number_input("Augmented feature views", 0, 16, int(defaults.get("feature_views", 0)),
-                                key="feature_views",
+        views_set = c2.number_input("Augmented feature views", 0, 16, int(defaults.get("feature_views", 0)),
+                                key="feature_views", disabled=not frozen,
                                 help="Frozen backbone only: also cache the features of N augmented copies of every "
                                      "source training image (the Augment policy: no flips for digits); each "
                                      "training step draws the clean features or one view per sample. Costs N more "
                                      "passes over the source once. The image default uses 2: +2.4 points on "
                                      "USPS -> MNIST and +2.3 on amazon -> webcam (3 seeds), within 0.6 on the "
-                                     "other Office pairs (bench/results/defaults_findings.md).")
+                                     "other Office pairs (bench/results/defaults_findings.md). Not used when "
+                                     "the backbone trains (use Augment there).")
+        views = views_set if frozen else 0
 
 train_settings.remember(modality, {
     "backbone": backbone, "strategy": strategy, "epochs": epochs, "batch_size": batch, "lr": lr,
     ("image_size" if modality == "image" else "max_length"): size, "max_samples": max_samples, "seed": seed,
     "labeled_fraction": labeled, "augment": augment, "bottleneck": bottleneck,
-    **({"feature_views": views} if modality == "image" else {})})
+    **({"feature_views": views_set} if modality == "image" else {})})
 config = {
     "source": dict(source), "target": {**target, "labeled_fraction": labeled},
     "backbone": backbone, "strategy": strategy, "params": params, "epochs": epochs, "batch_size": batch, "lr": lr,

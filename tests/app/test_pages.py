@@ -196,15 +196,21 @@ def test_train_frozen_adaptation_with_a_bottleneck(tl_home, monkeypatch):
 
 def test_train_augmented_feature_views_reach_the_job_and_need_a_frozen_backbone(tl_home):
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    assert at.number_input(key="feature_views").value == 2  # the image default
     at.selectbox(key="strategy-image").set_value("dann").run()  # its backbone trains by default
-    at.number_input(key="feature_views").set_value(2).run()
-    assert any("feature\\_views" in e.value and "frozen" in e.value for e in at.error)  # md-escaped
-    at.selectbox(key="strategy-image").set_value("linear_probe").run()
-    assert not at.error
+    assert at.number_input(key="feature_views").disabled and not at.error  # views do not apply: no refusal
     at.button(key="start-run").click().run()
     _no_exception(at)
     (job,) = _queue(tl_home).list()
-    assert job.config["feature_views"] == 2 and job.config["strategy"] == "linear_probe"
+    assert not job.config.get("feature_views") and job.config["strategy"] == "dann"
+    at.selectbox(key="strategy-image").set_value("linear_probe").run()
+    assert not at.number_input(key="feature_views").disabled
+    at.number_input(key="feature_views").set_value(3).run()
+    assert not at.error
+    at.button(key="start-run").click().run()
+    _no_exception(at)
+    job = next(j for j in _queue(tl_home).list() if j.config["strategy"] == "linear_probe")
+    assert job.config["feature_views"] == 3
 
 
 def test_item_85_a_new_session_sees_a_running_job_with_live_progress_from_the_database(tl_home):
