@@ -25,6 +25,7 @@ VARIANTS = {
     "e3_warmup33": {"epochs": 3, "params": {"warmup": 0.34}},
     "views2": {"feature_views": 2},
     "views4": {"feature_views": 4},
+    "views0": {"feature_views": 0},
 }
 
 
@@ -35,12 +36,13 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--store", default="/tmp/tl_bench_text_variants")
     ap.add_argument("--out", default="text_variants.json", help="file under bench/results/")
+    ap.add_argument("--twin", action="store_true", help="also run each config's source-only twin")
     a = ap.parse_args()
     os.environ["TL_HOME"] = a.store
     from defaults import config_for, machine
     from tlcore.config import RunConfig
     from tlcore.pipeline import run_experiment
-    from tlcore.recommend import resolve_auto
+    from tlcore.recommend import resolve_auto, source_only_twin
     from tlcore.runs.store import RunStore
 
     out = ROOT / "bench" / "results" / a.out
@@ -52,16 +54,18 @@ def main() -> None:
             over = VARIANTS[a.variant]
             raw = {**raw, **{k: v for k, v in over.items() if k != "params"},
                    "params": {**raw.get("params", {}), **over.get("params", {})}}
-            t0 = time.time()
-            rec = run_experiment(RunConfig.from_dict(raw), store)
-            m = store.metrics(rec.run_id)
-            rows.append({"pair": pair, "variant": a.variant, "seed": seed, "run_id": rec.run_id,
-                         "target_acc": m.get("target_test", {}).get("accuracy"),
-                         "source_val_acc": m.get("source_val", {}).get("accuracy"),
-                         "seconds": round(time.time() - t0, 1), "machine": machine(),
-                         "date": time.strftime("%Y-%m-%d")})
-            out.write_text(json.dumps(rows, indent=1) + "\n")
-            print(json.dumps(rows[-1]), flush=True)
+            for twin in ([False, True] if a.twin else [False]):
+                cfg = source_only_twin(raw) if twin else raw
+                t0 = time.time()
+                rec = run_experiment(RunConfig.from_dict(cfg), store)
+                m = store.metrics(rec.run_id)
+                rows.append({"pair": pair, "variant": a.variant + ("_twin" if twin else ""), "seed": seed,
+                             "run_id": rec.run_id, "target_acc": m.get("target_test", {}).get("accuracy"),
+                             "source_val_acc": m.get("source_val", {}).get("accuracy"),
+                             "seconds": round(time.time() - t0, 1), "machine": machine(),
+                             "date": time.strftime("%Y-%m-%d")})
+                out.write_text(json.dumps(rows, indent=1) + "\n")
+                print(json.dumps(rows[-1]), flush=True)
 
 
 if __name__ == "__main__":
