@@ -74,11 +74,11 @@ def config_for(pair: str, row: str, seed: int) -> dict:
     if row == "source_only":  # the recommended network with trade-off 0: frozen backbone + bottleneck + head
         return {**base, **common, "strategy": "fine_tuning", "params": {"freeze_backbone": True}, "bottleneck": 256}
     if row == "source_only_partial":  # the text default's own network and schedule with trade-off 0
-        from tlcore.recommend import RECOMMENDED
+        from tlcore.recommend import FINE_TUNING_FIELDS, RECOMMENDED
 
         rec = {k: v for k, v in RECOMMENDED["text"].items() if k not in ("evidence", "strategy", "checkpoint",
                                                                          "early_stopping_patience")}
-        rec["params"] = {k: v for k, v in rec["params"].items() if k != "warmup"}  # MCC's own setting
+        rec["params"] = {k: v for k, v in rec["params"].items() if k in FINE_TUNING_FIELDS}
         return {**base, **rec, "strategy": "fine_tuning", "checkpoint": "best_val"}
     raise SystemExit(f"unknown row {row!r}")
 

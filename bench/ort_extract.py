@@ -23,8 +23,8 @@ import torch  # noqa: E402
 
 from defaults import cpu_name  # noqa: E402
 from tlcore.models.backbones import create_backbone  # noqa: E402
-from tlcore.models.fuse import folded_copy  # noqa: E402
-from tlcore.models.ort import _cosine, ort_copy  # noqa: E402
+from tlcore.models.fuse import folded_copy, min_cosine  # noqa: E402
+from tlcore.models.ort import ort_copy  # noqa: E402
 from tlcore.training.device import cpu_supports_bf16  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -59,7 +59,7 @@ def main() -> None:
     assert ort is not None, "the ONNX copy was refused"
     with torch.no_grad():
         ref = bb(x)
-        cos = {"ort_fp32": _cosine(ort(x), ref), "eager_fp32": _cosine(folded(xcl), ref)}
+        cos = {"ort_fp32": min_cosine(ort(x), ref), "eager_fp32": min_cosine(folded(xcl), ref)}
     bf16 = cpu_supports_bf16()
     variants = {"eager_fp32": lambda z: folded(z), "ort_fp32": lambda z: ort(z)}
     inputs = {"eager_fp32": xcl, "ort_fp32": x}
@@ -70,7 +70,7 @@ def main() -> None:
         variants["eager_bf16"] = eager_bf16
         inputs["eager_bf16"] = xcl
         with torch.no_grad():
-            cos["eager_bf16"] = _cosine(eager_bf16(xcl), ref)
+            cos["eager_bf16"] = min_cosine(eager_bf16(xcl), ref)
     got = {k: [] for k in variants}
     for _ in range(a.rounds):
         for k, fn in variants.items():

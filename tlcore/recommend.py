@@ -114,7 +114,7 @@ def recommend(modality: str, labeled_fraction: float = 0.0, gpu: bool = False) -
     if situation != "none":
         labeled = {k: dict(v) if isinstance(v, dict) else v for k, v in LABELED_STRATEGY.items()}
         if not rec["params"].get("freeze_backbone"):  # the GPU text row: the encoder trains there too
-            labeled["params"] = {k: v for k, v in rec["params"].items() if k != "warmup"}  # MCC's own
+            labeled["params"] = {k: v for k, v in rec["params"].items() if k in FINE_TUNING_FIELDS}
         rec.update(labeled)
     rec["target_labels"] = situation
     return rec

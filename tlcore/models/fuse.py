@@ -54,6 +54,17 @@ def fold_batchnorm(module: nn.Module) -> int:
 
 
 @torch.no_grad()
+def min_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The lowest per-sample cosine between two feature batches of the same shape."""
+    a, b = a.float().flatten(1), b.float().flatten(1)
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=1, eps=1e-6).min())
+
+
+def agrees(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Two encodings of the same batch agree: same shape, every sample at cosine >= MIN_COSINE."""
+    return a.shape == b.shape and min_cosine(a, b) >= MIN_COSINE
+
+
 def folded_copy(backbone: nn.Module, probe, forward=None) -> nn.Module | None:
     """A folded deep copy of ``backbone`` that encodes ``probe`` like the original (cosine >= MIN_COSINE per
     sample), or None when nothing folds or the copy disagrees. ``forward(model, probe)`` runs a model
@@ -67,9 +78,6 @@ def folded_copy(backbone: nn.Module, probe, forward=None) -> nn.Module | None:
         folded = copy.deepcopy(backbone).eval()
         if not fold_batchnorm(folded):
             return None
-        a, b = forward(backbone, probe).float().flatten(1), forward(folded, probe).float().flatten(1)
-        ok = a.shape == b.shape and bool(
-            (torch.nn.functional.cosine_similarity(a, b, dim=1, eps=1e-6) >= MIN_COSINE).all())
-        return folded if ok else None
+        return folded if agrees(forward(backbone, probe), forward(folded, probe)) else None
     finally:
         backbone.train(was_training)

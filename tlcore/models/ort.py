@@ -10,7 +10,7 @@ every CPU, ``TL_ORT=0`` never.
 
 The export (the TorchScript-based exporter, ~1.5 s for EfficientNet-Lite0; the ``torch.export``-based one takes
 ~18 s, longer than it saves on a demo) happens in memory, once per extraction. :func:`ort_copy` checks the
-session against the PyTorch module on a probe batch (fp32, cosine >= ``MIN_COSINE`` per sample) and returns
+session against the PyTorch module on a probe batch (fp32, cosine >= ``fuse.MIN_COSINE`` per sample) and returns
 None, so callers keep the PyTorch module, whenever anything fails: an op the exporter does not know, a model
 over protobuf's 2 GB, onnxruntime missing.
 """
@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-MIN_COSINE = 0.999
+from tlcore.models.fuse import agrees
+
 MAX_BYTES = 1_800_000_000  # one in-memory protobuf below its 2 GB limit
 
 
@@ -81,11 +82,6 @@ def _session(model_bytes: bytes, threads: int):
     return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
 
 
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.float().flatten(1), b.float().flatten(1)
-    return float(torch.nn.functional.cosine_similarity(a, b, dim=1, eps=1e-12).min())
-
-
 @torch.no_grad()
 def ort_copy(module: nn.Module, probe: torch.Tensor) -> OrtBackbone | None:
     """``module`` (an image backbone in eval mode) exported to ONNX and loaded in ONNX Runtime, or None when
@@ -107,9 +103,7 @@ def ort_copy(module: nn.Module, probe: torch.Tensor) -> OrtBackbone | None:
                               opset_version=17, dynamo=False)
         ext = OrtBackbone(_session(buf.getvalue(), torch.get_num_threads()), ref.shape[1])
         got = ext(probe)
-        if got.shape != ref.shape or not np.isfinite(got.numpy()).all() or _cosine(got, ref) < MIN_COSINE:
-            return None
-        return ext
+        return ext if np.isfinite(got.numpy()).all() and agrees(got, ref) else None
     except Exception:  # noqa: BLE001 - any export or runtime failure: the caller keeps the PyTorch module
         return None
     finally:
