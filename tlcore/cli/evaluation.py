@@ -16,7 +16,8 @@ def register(sub, commands: dict) -> None:
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     rp = sub.add_parser("report", help="write a self-contained HTML report comparing runs")
     rp.add_argument("run_ids", nargs="+")
-    rp.add_argument("--out", required=True, help="output file (.html)")
+    rp.add_argument("--out", required=True, help="output file (.html), outside the data root")
+    rp.add_argument("--force", action="store_true", help="replace --out when it exists (never inside the data root)")
     rp.add_argument("--title", default="TL Studio comparison report")
     sw = sub.add_parser("sweep", help="run several strategies (and seeds) on a pair, plus a classical baseline")
     sw.add_argument("config", nargs="?", help="base config file (YAML or JSON)")
@@ -52,9 +53,13 @@ def cmd_report(a) -> int:
     from tlcore.reports.html import build_report
     from tlcore.runs.store import RunStore
 
-    out = Path(a.out)
+    from tlcore.runs.outputs import check_output
+
+    out = check_output(a.out, force=a.force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(RunStore(), a.run_ids, title=a.title), encoding="utf-8")
+    html = build_report(RunStore(), a.run_ids, title=a.title)
+    out = check_output(out, force=a.force)  # again: the report takes a while and the path may have appeared
+    out.write_text(html, encoding="utf-8")
     print(json.dumps({"report": str(out.resolve()), "runs": a.run_ids, "bytes": out.stat().st_size}))
     return 0
 

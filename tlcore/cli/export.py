@@ -10,7 +10,8 @@ def register(sub, commands: dict) -> None:
                                       "with a model card")
     e.add_argument("run_id")
     e.add_argument("--format", required=True, help="onnx, torchscript, hf or safetensors")
-    e.add_argument("--out", required=True, help="a new (or empty) folder")
+    e.add_argument("--out", required=True, help="a new (or empty) folder, outside the data root")
+    e.add_argument("--force", action="store_true", help="replace --out when it holds an earlier export")
     e.add_argument("--int8", action="store_true", help="with --format onnx: also model.int8.onnx (ONNX Runtime "
                                                        "dynamic int8 quantization)")
     p = sub.add_parser("predict", help="predict with a completed run: an image, a ZIP/folder of images, a "
@@ -20,6 +21,7 @@ def register(sub, commands: dict) -> None:
     p.add_argument("--text-column", default=None, help="column holding the texts (default: guessed)")
     p.add_argument("--out", required=True, help="CSV file to write (atomically): input, predicted, probability, "
                                                 "top-k")
+    p.add_argument("--force", action="store_true", help="replace --out when it exists (never inside the data root)")
     p.add_argument("--top-k", type=int, default=3)
     c = sub.add_parser("compress", help="prune and/or int8-quantize a completed run into a new, linked run, "
                                         "with an accuracy / size / CPU latency table")
@@ -44,14 +46,15 @@ def _store():
 def _export(a) -> int:
     from tlcore.export.formats import export_run
 
-    print(json.dumps(export_run(_store(), a.run_id, a.format, a.out, int8=a.int8)))
+    print(json.dumps(export_run(_store(), a.run_id, a.format, a.out, int8=a.int8, force=a.force)))
     return 0
 
 
 def _predict(a) -> int:
     from tlcore.export.predict import predict_to_csv
 
-    out = predict_to_csv(_store(), a.run_id, a.input, a.out, text_column=a.text_column, top_k=a.top_k)
+    out = predict_to_csv(_store(), a.run_id, a.input, a.out, text_column=a.text_column, top_k=a.top_k,
+                         force=a.force)
     print(f"{out['n']} prediction(s) written to {out['out']}", file=sys.stderr)
     print(json.dumps(out))
     return 0

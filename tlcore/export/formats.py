@@ -31,16 +31,28 @@ OPSET = 18
 ONNX_TOLERANCE = 1e-4
 
 
-def export_run(store, run_id: str, fmt: str, out, int8: bool = False) -> dict:
+def export_run(store, run_id: str, fmt: str, out, int8: bool = False, force: bool = False) -> dict:
     """Export run ``run_id`` as ``fmt`` into the new folder ``out``. Returns a summary dict. With ``int8`` (ONNX
-    only) the folder also holds ``model.int8.onnx``: ONNX Runtime's dynamic int8 quantization (per channel)."""
+    only) the folder also holds ``model.int8.onnx``: ONNX Runtime's dynamic int8 quantization (per channel).
+
+    ``out`` must not exist (an empty folder is fine) unless ``force``, which replaces a file or an earlier export
+    (a folder with a model card); a path inside the data root is always refused (:mod:`tlcore.runs.outputs`)."""
     if int8 and fmt != "onnx":
         raise ExportError("--int8: only with --format onnx (ONNX Runtime dynamic quantization)")
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: unknown; choose one of {', '.join(FORMATS)}")
-    out = Path(out).expanduser().resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ExportError(f"--out {out}: already exists and is not an empty folder; choose a new folder")
+    from tlcore.runs.outputs import OutputRefused, check_output
+
+    try:
+        out = check_output(out, force=force, folder=True, root=store.root)
+        check_output(out, force=force, folder=True)  # TL_HOME too, when the store lives elsewhere
+    except OutputRefused as exc:
+        raise ExportError(str(exc)) from None
+    out = out.resolve()
+    replace = out.exists() and (not out.is_dir() or any(out.iterdir()))
+    if replace and out.is_dir() and not (out / "README.md").is_file():
+        raise ExportError(f"--out {out}: a folder that is not an earlier export (no README.md model card); "
+                          "--force replaces only files and earlier exports; choose a new folder")
     if not out.parent.is_dir():
         raise ExportError(f"--out {out}: folder {out.parent} does not exist")
     src = run_model_folder(store, run_id)
@@ -56,9 +68,13 @@ def export_run(store, run_id: str, fmt: str, out, int8: bool = False) -> dict:
         from tlcore.export.card import model_card
 
         (tmp / "README.md").write_text(model_card(store, run_id, loaded.meta, fmt), encoding="utf-8")
-        if out.exists():
-            out.rmdir()
+        old = None
+        if out.exists() or out.is_symlink():  # an empty folder, or what --force replaces: moved aside, then removed
+            old = out.with_name(f".old-{uuid.uuid4().hex[:8]}-{out.name}")
+            out.rename(old)
         tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

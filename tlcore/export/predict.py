@@ -115,14 +115,16 @@ def write_csv_atomic(out: Path, header: list[str], rows: list[list]) -> None:
 
 
 def predict_to_csv(store, run_id: str, spec: str, out, text_column: str | None = None, top_k: int = TOP_K,
-                   batch_size: int = 32) -> dict:
+                   batch_size: int = 32, force: bool = False) -> dict:
     """``python -m tlcore predict``: every input of ``spec`` through run ``run_id``'s artifact into ``out``.
 
-    The output is written only when every input was read and predicted (temporary file + rename).
+    The output is written only when every input was read and predicted (temporary file + rename). An existing
+    ``out`` is refused unless ``force``; one inside the data root always (:mod:`tlcore.runs.outputs`).
     """
-    out = Path(out).expanduser()
-    if out.is_dir():
-        raise TLError(f"--out {out}: is a folder; give a file name such as predictions.csv")
+    from tlcore.runs.outputs import check_output
+
+    out = check_output(out, force=force, root=store.root)
+    check_output(out, force=force)  # TL_HOME too, when the store lives elsewhere
     if not out.parent.is_dir():
         raise TLError(f"--out {out}: folder {out.parent} does not exist")
     t0 = time.perf_counter()
