@@ -52,7 +52,10 @@ def kill_group(pid: int, sig: int = signal.SIGTERM) -> None:
 
 def describe_exit(rc: int) -> str:
     if rc < 0:
-        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = str(-rc)
         hint = " (possibly out of host memory)" if -rc == signal.SIGKILL else ""
         return f"killed by signal {-rc} ({name}){hint}"
     return f"exit code {rc}"

@@ -17,9 +17,12 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 MIN_COSINE = 0.999
+# Every batch-norm layer, by its public classes (torch's common base class ``_BatchNorm`` is private). timm's
+# BatchNormAct2d subclasses BatchNorm2d; lazy batch norms become these classes at their first forward.
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
-def _plain_bn(bn: nn.modules.batchnorm._BatchNorm) -> nn.BatchNorm2d:
+def _plain_bn(bn: BATCH_NORMS) -> nn.BatchNorm2d:
     """A plain ``BatchNorm2d`` with ``bn``'s statistics and affine weights (timm's BatchNormAct2d subclasses it)."""
     plain = nn.BatchNorm2d(bn.num_features, eps=bn.eps, affine=bn.affine, track_running_stats=True)
     with torch.no_grad():
@@ -70,7 +73,7 @@ def folded_copy(backbone: nn.Module, probe, forward=None) -> nn.Module | None:
     sample), or None when nothing folds or the copy disagrees. ``forward(model, probe)`` runs a model
     (default: ``model(probe)``) and returns features."""
     forward = forward or (lambda m, x: m(x))
-    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in backbone.modules()):
+    if not any(isinstance(m, BATCH_NORMS) for m in backbone.modules()):
         return None
     was_training = backbone.training
     backbone.eval()

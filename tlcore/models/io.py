@@ -72,7 +72,7 @@ def backbone_revision(backbone) -> str:
         return str(cfg.get("hf_hub_id") or cfg.get("tag") or "timm")
     if family == "hf":
         cfg = getattr(getattr(backbone, "model", None), "config", None)
-        return str(getattr(cfg, "_commit_hash", None) or getattr(cfg, "_name_or_path", "") or "hf")
+        return str(getattr(cfg, "name_or_path", "") or "hf")  # public property (not the private _commit_hash)
     return "unknown"
 
 

@@ -158,7 +158,9 @@ def split_backbone(backbone: Backbone, top: int) -> tuple[FrozenPrefix, Suffix]:
         h = layers(x["hidden"], x["attention_mask"], high)
         return _masked_mean(h, x["attention_mask"])
 
-    return FrozenPrefix(low, bert_low), Suffix(backbone, high, [], bert_high, groups[cut:])
+    prefix, suffix = FrozenPrefix(low, bert_low), Suffix(backbone, high, [], bert_high, groups[cut:])
+    _check_bert_split(backbone, prefix, suffix)
+    return prefix, suffix
 
 
 def _seq(mods):
@@ -175,12 +177,64 @@ def _masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def _bert_mask(model, mask: torch.Tensor, hidden: torch.Tensor):
-    """The attention mask in the form the model's layers take (as its own forward builds it)."""
-    make = getattr(model, "_create_attention_masks", None)
-    if make is not None:
-        return make(attention_mask=mask, encoder_attention_mask=None, embedding_output=hidden,
-                    encoder_hidden_states=None, cache=None)[0]
-    return model.get_extended_attention_mask(mask, mask.shape)  # older transformers
+    """The attention mask in the form the model's layers take, through public API only.
+
+    transformers' own forward builds it with a private method whose signature changed in every 5.x release
+    (``BertModel._create_attention_masks``: 5.20/5.22 take ``past_key_values``, 5.24 ``cache``, 5.25 requires
+    ``position_ids``), so it is never called here. Two public paths, both checked by the tests:
+
+    1. ``transformers.masking_utils.create_bidirectional_mask`` (public since the 4.5x releases; keyword arguments
+       whose names have not changed): the mask for whatever attention implementation the model was loaded with.
+    2. Fallback when that function is missing or refuses the call: the additive ``(B, 1, 1, L)`` mask (0 where a
+       token is attended, the dtype's minimum where it is padding), which eager and SDPA attention both take.
+
+    Whichever path runs, :func:`split_backbone` checks once that the split reproduces the backbone's own forward.
+    """
+    path = _BERT_MASK_PATH.get("force")
+    if path != "additive":
+        try:
+            from transformers.masking_utils import create_bidirectional_mask
+        except ImportError:
+            create_bidirectional_mask = None
+        if create_bidirectional_mask is not None:
+            try:
+                return create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=mask)
+            except TypeError:
+                if path == "public":
+                    raise
+    return additive_mask(mask, hidden.dtype)
+
+
+# Tests set {"force": "public"} or {"force": "additive"} to run one path of _bert_mask.
+_BERT_MASK_PATH: dict[str, str] = {}
+
+
+def additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``(B, L)`` 1/0 attention mask -> ``(B, 1, 1, L)`` additive mask for eager/SDPA attention."""
+    return (1.0 - mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+
+def _check_bert_split(backbone, prefix, suffix) -> None:
+    """The split of a Hugging Face encoder reproduces the backbone on a padded probe batch (cosine >= 0.999 per
+    sample), or a clear error: a dependency change can never silently train a different network."""
+    tok = getattr(backbone, "tokenizer", None)
+    if tok is None:
+        return
+    enc = tok(["a short probe", "a longer probe sentence so that the first one is padded in this batch"],
+              padding=True, return_tensors="pt")
+    x = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+    was = backbone.training
+    backbone.eval()
+    try:
+        with torch.no_grad():
+            want, got = backbone(x), suffix(prefix(x))
+    finally:
+        backbone.train(was)
+    cos = torch.nn.functional.cosine_similarity(want.float(), got.float(), dim=1)
+    if not bool((cos >= 0.999).all()):
+        raise ModelError("cached partial fine-tuning: this backbone's split does not reproduce its own forward "
+                         f"(cosine {float(cos.min()):.4f} with the installed transformers); use trainable_groups "
+                         "instead")
 
 
 def _check_alignment(units, trailing, groups, name: str) -> None:

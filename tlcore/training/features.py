@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from tlcore import cache_budget
+from tlcore.models.fuse import BATCH_NORMS
 from tlcore.training.batches import AugmentedView, EncodedSet, FeatureSet, ImageSet, encode_for
 from tlcore.training.loop import predict
 
@@ -195,7 +196,7 @@ def _view_features(extractor, ds, name: str, views: int, policy: str, seed: int,
 
 
 def has_batchnorm(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    return any(isinstance(m, BATCH_NORMS) for m in module.modules())
 
 
 @torch.no_grad()
@@ -205,7 +206,7 @@ def adapt_batchnorm(backbone: nn.Module, data: EncodedSet, device, batch_size: i
     no weight changes). Leaves the backbone in eval mode."""
     from tlcore.training.batches import batches as index_batches
 
-    bns = [m for m in backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    bns = [m for m in backbone.modules() if isinstance(m, BATCH_NORMS)]
     if not bns or len(data) == 0:
         return
     saved = [m.momentum for m in bns]
