@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     except TLError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        from tlcore.runs.files import disk_full_message, is_disk_full
+        from tlcore.runs.home import default_root
+
+        if not is_disk_full(exc):
+            raise
+        print(f"error: {disk_full_message(default_root())}", file=sys.stderr)  # one line, no traceback
+        return 2
 
 
 def cmd_train(a) -> int:
