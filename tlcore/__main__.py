@@ -17,6 +17,9 @@ from tlcore.config import DEMO_CONFIGS, RunConfig  # noqa: E402
 from tlcore.errors import Cancelled, TLError  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
+    from tlcore.runs.files import private_umask
+
+    private_umask()  # files under the data root are private, whichever command writes them (issue 22 item 5)
     ap = argparse.ArgumentParser(prog="python -m tlcore", description="TL Studio engine")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train one run from a YAML/JSON config (or --demo digits|reviews)")

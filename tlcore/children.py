@@ -150,8 +150,11 @@ def read_report(path: str | Path, stale_s: float) -> dict | None:
 
 def write_report(path: str | Path, obj: dict) -> None:
     """Write a status report atomically (a reader never sees half of it); creates the folder."""
+    from tlcore.runs.files import FILE_MODE, private_dir
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj), encoding="utf-8")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(obj))
     os.replace(tmp, path)

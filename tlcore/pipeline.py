@@ -15,7 +15,8 @@ from tlcore.data.prepare import prepare_data, subsample  # noqa: F401  (re-expor
 from tlcore.errors import Cancelled, ConfigError, TLError
 from tlcore.models.counting import trainable_parameters  # noqa: F401  (re-exported)
 from tlcore.runs.recorder import Recorder
-from tlcore.runs.store import RunRecord, RunStore
+from tlcore.runs.files import disk_full_message, is_disk_full
+from tlcore.runs.store import RunRecord, RunStore, StorageFull
 from tlcore.training.oom import fit_with_oom_retry, is_out_of_memory  # noqa: F401  (re-exported)
 from tlcore.validation import validate
 
@@ -42,8 +43,11 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
             cb(event)
 
     def fail(status: str, error: str, **extra):
-        emit({"type": "status", "status": status, **({"error": error} if status == "failed" else {}), **extra})
-        rec.finish(status, error=error, seconds=round(time.time() - t0, 2))
+        try:
+            emit({"type": "status", "status": status, **({"error": error} if status == "failed" else {}), **extra})
+            rec.finish(status, error=error, seconds=round(time.time() - t0, 2))
+        except StorageFull:  # nothing can be recorded: readers mark the run failed once this process is gone
+            pass
 
     try:
         metrics = _run(cfg, strategy, spec, rec, emit, cancel_check)
@@ -54,6 +58,10 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
         fail("failed", str(exc))
         raise
     except Exception as exc:
+        if is_disk_full(exc):  # one clear line, not a traceback from whichever writer hit it
+            full = StorageFull(disk_full_message(store.root))
+            fail("failed", str(full))
+            raise full from None
         fail("failed", f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
         raise
     rec.finish("completed", metrics=metrics, seconds=round(time.time() - t0, 2))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -44,10 +43,10 @@ def save_settings(root, user: str | None, settings: dict) -> bool:
     if load_settings(root, user) == settings:
         return False
     path = settings_path(root, user)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(settings, indent=1, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    from tlcore.runs.files import private_dir, write_atomic
+
+    private_dir(path.parent)
+    write_atomic(path, json.dumps(settings, indent=1, sort_keys=True, default=str).encode("utf-8"))  # 0600
     return True
 
 

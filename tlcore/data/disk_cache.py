@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tlcore.data.domain import Domain, Skipped
+from tlcore.runs.files import FILE_MODE, private_dir
 
 VERSION = 1
 
@@ -55,7 +56,8 @@ def save(path: Path | None, domain: Domain) -> None:
             "description": domain.description, "original_sizes": [list(x) for x in domain.original_sizes]}
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.npz")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE))  # 0600 before numpy writes
         np.savez(tmp, flat=np.concatenate([np.asarray(s, np.uint8).ravel() for s in domain.samples]),
                  shapes=np.array([s.shape for s in domain.samples], dtype=np.int64), meta=np.array(json.dumps(meta)))
         os.replace(tmp, path)

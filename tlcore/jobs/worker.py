@@ -110,7 +110,7 @@ def _fail(queue: JobQueue, job_id: str, run_id: str | None, msg: str) -> None:
 
 
 def _lock(root: Path):
-    fh = open(root / "worker.lock", "a+")
+    fh = os.fdopen(os.open(root / "worker.lock", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -135,8 +135,8 @@ def ensure_worker(root: Path | None = None) -> bool:
     if worker_running(store.root):
         return False
     env = {**os.environ, "TL_HOME": str(store.root), "PYTHONPATH": pythonpath()}
-    (store.root / "logs").mkdir(parents=True, exist_ok=True)
-    log = open(store.root / "logs" / "worker.log", "ab")
+    (store.root / "logs").mkdir(parents=True, exist_ok=True, mode=0o700)
+    log = os.fdopen(os.open(store.root / "logs" / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
     subprocess.Popen([sys.executable, "-m", "tlcore", "worker"], stdout=log, stderr=subprocess.STDOUT,
                      stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd=str(PROJECT_ROOT))
     log.close()

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,15 +135,10 @@ def save_model(folder, model, meta: dict) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Temp file (mode 0600), fsync, rename: :func:`tlcore.runs.files.write_atomic`."""
+    from tlcore.runs.files import write_atomic as private_write
+
+    private_write(Path(path), data)
 
 
 def read_meta(folder) -> dict:

@@ -8,27 +8,68 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import sys
 import uuid
 from pathlib import Path
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+PRIVATE_UMASK = 0o077
+
+
+def private_umask() -> None:
+    """Make every file and folder this process creates from now on private (0600/0700), whatever writes it
+    (numpy, SQLite, logs): set where the engine starts (the CLI, the run store a dashboard or job opens)."""
+    os.umask(PRIVATE_UMASK)
 
 
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) and make it private (0700). Returns it."""
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(path, DIR_MODE)
-    except OSError:
-        pass
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:  # every level made here is private, not only the last
+        missing.append(p)
+        p = p.parent
+    for p in reversed(missing):
+        p.mkdir(exist_ok=True, mode=DIR_MODE)
+        try:
+            os.chmod(p, DIR_MODE)
+        except OSError:
+            pass
+    if not missing:
+        try:
+            os.chmod(path, DIR_MODE)
+        except OSError:
+            pass
     return path
 
 
 def is_disk_full(exc: BaseException) -> bool:
     """The exception says the disk (or the user's quota) is full."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+LOW_SPACE_MB = 64  # "disk I/O error" from SQLite with less free than this is a full disk, not a damaged file
+
+
+def free_mb(path) -> float | None:
+    """Free megabytes on the filesystem holding ``path`` (its nearest existing parent); None when unknown."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return shutil.disk_usage(p).free / 1e6
+    except OSError:
+        return None
+
+
+def disk_full_message(root) -> str:
+    """The one line every full-disk failure shows (issue 22 item 4)."""
+    free = free_mb(root)
+    amount = "unknown" if free is None else f"{free:.0f}"
+    return f"the disk holding TL_HOME is full: {amount} MB free ({root}); free space there and run again"
 
 
 def write_atomic(dst: Path, data: bytes) -> Path:

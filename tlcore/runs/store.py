@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import time
 import uuid
@@ -27,8 +28,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tlcore.errors import PermissionDenied, TLError  # noqa: F401 - PermissionDenied re-exported
-from tlcore.runs.files import (DIR_MODE, FILE_MODE, append_jsonl, is_disk_full, json_default, private_dir, read_json,
-                               read_jsonl, write_atomic)
+from tlcore.runs.files import (DIR_MODE, FILE_MODE, LOW_SPACE_MB, append_jsonl, disk_full_message, free_mb,
+                               is_disk_full, json_default, private_dir, private_umask, read_json, read_jsonl,
+                               write_atomic)
 from tlcore.runs.fstype import journal_mode
 from tlcore.runs.home import current_user, default_root
 
@@ -39,7 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     name TEXT, status TEXT NOT NULL, strategy TEXT, backbone TEXT, source TEXT, target TEXT,
     modality TEXT, seed INTEGER, created REAL NOT NULL, finished REAL, seconds REAL,
-    target_acc REAL, target_f1 REAL, source_acc REAL, error TEXT, config TEXT NOT NULL, owner TEXT
+    target_acc REAL, target_f1 REAL, source_acc REAL, error TEXT, config TEXT NOT NULL, owner TEXT,
+    pid INTEGER, pid_start REAL, host TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
@@ -75,6 +78,8 @@ class RunRecord:
 
 
 _RECORD_FIELDS = set(RunRecord.__dataclass_fields__)
+# columns added after the first release: (name, declaration); adding one backs the database up first
+_MIGRATIONS = (("owner", "TEXT"), ("pid", "INTEGER"), ("pid_start", "REAL"), ("host", "TEXT"))
 
 
 class RunNotFound(TLError):
@@ -120,6 +125,7 @@ class RunStore:
 
     def __init__(self, root: str | Path | None = None, owner: str | None = None):
         self.root = Path(root).expanduser().resolve() if root else default_root()
+        private_umask()  # every process that opens a data root writes private files there (issue 22 item 5)
         private_dir(self.root)
         self.runs_dir = private_dir(self.root / "runs")
         self.db_path = self.root / "tl.db"
@@ -128,8 +134,19 @@ class RunStore:
         if not self.db_path.exists():
             os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         with self.connect() as db:
+            cols = {r[1] for r in db.execute("PRAGMA table_info(runs)").fetchall()}
+            missing = [(c, d) for c, d in _MIGRATIONS if c not in cols]
+        if cols and missing:  # an older data root: a backup before its schema changes (issue 22 item 4)
+            from tlcore.runs import backup
+
+            try:
+                backup.backup(self.root)
+            except TLError:  # a damaged database is not backed up; the migration below reports it
+                pass
+        with self.connect() as db:
             db.executescript(SCHEMA)
-            _add_column(db, "runs", "owner", "TEXT")
+            for column, decl in missing:
+                _add_column(db, "runs", column, decl)
         for suffix in ("", "-wal", "-shm"):
             try:
                 os.chmod(f"{self.db_path}{suffix}", FILE_MODE)
@@ -161,30 +178,82 @@ class RunStore:
         msg = str(exc).lower()
         if isinstance(exc, sqlite3.IntegrityError) or not any(m in msg for m in _CORRUPT):
             return exc
-        if "full" in msg:
-            return StorageFull(f"{self.db_path}: the disk is full ({exc}); free space on "
-                               f"{self.root} and retry")
+        free = free_mb(self.root)
+        if "full" in msg or ("disk i/o error" in msg and free is not None and free < LOW_SPACE_MB):
+            return StorageFull(f"{self.db_path}: {disk_full_message(self.root)}")
         return StoreCorrupt(f"{self.db_path}: the run database is damaged or unreadable ({exc}). Check it with "
                             f"`python -m tlcore doctor`, then restore the newest good backup with "
                             f"`python -m tlcore doctor --restore` (backups in {self.root / 'backups'})")
 
     # -- runs -------------------------------------------------------------------------------------
     def create(self, config: dict, status: str = "running", run_id: str | None = None) -> str:
-        """Create the run folder (config.json) and its index row; returns the run id."""
+        """Create the run folder (config.json) and its index row; returns the run id.
+
+        The row records this process (pid, start time, host): a reader that finds it gone while the run still
+        says running marks the run failed (:meth:`reap_stale`). If the row cannot be written (a full disk) the
+        folder is removed again: never a folder without a row.
+        """
         run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         folder = self.folder(run_id)
-        folder.mkdir(parents=True, exist_ok=False, mode=DIR_MODE)
-        self.write_json(run_id, "config.json", config)
-        src, tgt = config.get("source", {}), config.get("target", {})
-        with self.connect() as db:
-            db.execute(
-                "INSERT INTO runs (run_id, name, status, strategy, backbone, source, target, seed, created, config,"
-                " owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, config.get("name") or "", status, config.get("strategy"), config.get("backbone"),
-                 _domain_label(src), _domain_label(tgt), config.get("seed"), time.time(), json.dumps(config),
-                 self.owner or current_user()),
-            )
+        try:
+            folder.mkdir(parents=True, exist_ok=False, mode=DIR_MODE)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise StorageFull(f"{folder}: {disk_full_message(self.root)}") from None
+            raise
+        try:
+            self.write_json(run_id, "config.json", config)
+            from tlcore.jobs.process import process_start_time  # stdlib-only leaf (the package imports this one)
+
+            src, tgt = config.get("source", {}), config.get("target", {})
+            pid = os.getpid()
+            with self.connect() as db:
+                db.execute(
+                    "INSERT INTO runs (run_id, name, status, strategy, backbone, source, target, seed, created, "
+                    "config, owner, pid, pid_start, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (run_id, config.get("name") or "", status, config.get("strategy"), config.get("backbone"),
+                     _domain_label(src), _domain_label(tgt), config.get("seed"), time.time(), json.dumps(config),
+                     self.owner or current_user(), pid, process_start_time(pid), socket.gethostname()),
+                )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return run_id
+
+    def reap_stale(self) -> list[str]:
+        """Mark failed every queued/running run whose owning process (recorded by :meth:`create` on this host)
+        is gone: killed, crashed, or stopped by a full disk before it could record its end. Returns their ids.
+
+        Runs created on another host (a Ray node) or before processes were recorded are left as they are.
+        """
+        with self.connect() as db:
+            rows = db.execute("SELECT run_id, pid, pid_start, host FROM runs WHERE status IN ('queued', 'running') "
+                              "AND pid IS NOT NULL").fetchall()
+        if not rows:
+            return []
+        from tlcore.jobs.process import is_alive  # stdlib-only leaf (the package imports this one)
+
+        here = socket.gethostname()
+        stale = [r for r in rows if r["host"] == here and not is_alive(r["pid"], r["pid_start"])]
+        reaped = []
+        for r in stale:
+            reason = (f"the process that ran it (pid {r['pid']} on {r['host']}) ended without finishing it "
+                      "(killed, crashed or out of memory)")
+            free = free_mb(self.root)
+            if free is not None and free < LOW_SPACE_MB:
+                reason += f"; {disk_full_message(self.root)}"
+            try:
+                with self.connect() as db:
+                    cur = db.execute("UPDATE runs SET status = 'failed', finished = ?, error = ? WHERE run_id = ? "
+                                     "AND status IN ('queued', 'running') AND pid = ?",
+                                     (time.time(), reason, r["run_id"], r["pid"]))
+            except StorageFull:  # nothing can be recorded now; the next reader tries again
+                break
+            if cur.rowcount:
+                reaped.append(r["run_id"])
+                append_jsonl(self.path(r["run_id"], "events.jsonl"), {"type": "status", "status": "failed",
+                                                                       "error": reason}, r["run_id"])
+        return reaped
 
     def update(self, run_id: str, **fields) -> None:
         if not fields:
@@ -210,9 +279,12 @@ class RunStore:
             row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(f"run {run_id!r} not found")
+        if row["status"] in ("queued", "running") and row["pid"] and run_id in self.reap_stale():
+            return self.get(run_id)
         return _record(row)
 
     def list(self, status: str | None = None, limit: int = 10_000) -> list[RunRecord]:
+        self.reap_stale()
         q, args = "SELECT * FROM runs", []
         if status:
             q += " WHERE status = ?"
@@ -306,8 +378,7 @@ class RunStore:
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
-            raise StorageFull(f"{dst}: the disk is full ({len(data) / 1e6:.1f} MB to write); free space on "
-                              f"{self.root} and run again") from None
+            raise StorageFull(f"{dst} ({len(data) / 1e6:.1f} MB): {disk_full_message(self.root)}") from None
 
     def read_json(self, run_id: str, name: str, default=None):
         return read_json(self.path(run_id, name), default)
