@@ -14,6 +14,7 @@ the archive with :class:`~tlcore.errors.UnsafeArchive`.
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections import Counter
@@ -21,8 +22,9 @@ from pathlib import Path
 
 from tlcore.data.domain import Domain, Skipped
 from tlcore.data.image import EXTENSIONS, NOT_AN_IMAGE, ImageRejected, bomb_guard, decode_image
+from tlcore.data.limits import check_classes, limit
 from tlcore.data.members import ArchiveLimits, Entry, folder_entries, junk_reason, zip_entries
-from tlcore.errors import DataError
+from tlcore.errors import DataError, UnsafeArchive
 
 EXPECTED_LAYOUT = "class_name/image.jpg (one folder per class, optionally inside one top folder)"
 
@@ -77,6 +79,10 @@ def _build(
     files = [e for e in kept if not e.is_dir]
     note = _wrapper_note(tops, files)
     labeled = any(len(e.parts) >= 2 and e.parts[-1].lower().endswith(EXTENSIONS) for e in files)
+    if labeled:  # before any decode: a class per folder, at most TL_MAX_CLASSES
+        check_classes(label, len({e.parts[0] for e in files if len(e.parts) >= 2
+                                  and e.parts[-1].lower().endswith(EXTENSIONS)}))
+    check_image_budget(label, files, max_side)
     samples, labels, sources, sizes = _decode_files(files, labeled, max_side, limits, skipped)
     if labeled:
         _check_class_collisions(label, set(labels))
@@ -97,6 +103,36 @@ def _build(
         original_sizes=sizes,
         description=note,
     )
+
+
+def check_image_budget(label: str, files: list[Entry], max_side: int) -> int:
+    """Refuse, before the first decode, an archive or folder with more than ``TL_MAX_IMAGES`` image files or
+    whose images would decode to more than ``TL_MAX_DECODED_MPIXELS`` million pixels at the stored size (each
+    downscaled to ``max_side``). Sizes come from the image headers (Pillow opens lazily: ``size`` without
+    ``load``). Returns the pixel total; unreadable headers count nothing here (decoding skips them later).
+    """
+    from PIL import Image
+
+    images = [e for e in files if not e.is_dir and e.parts[-1].lower().endswith(EXTENSIONS)]
+    cap = limit("TL_MAX_IMAGES")
+    if len(images) > cap:
+        raise UnsafeArchive(f"{label}: {len(images):,} image files, more than the limit of {cap:,} (TL_MAX_IMAGES)")
+    budget = limit("TL_MAX_DECODED_MPIXELS") * 1_000_000
+    total = 0
+    with bomb_guard():
+        for n, entry in enumerate(images, start=1):
+            try:
+                with Image.open(io.BytesIO(entry.load())) as im:
+                    width, height = im.size
+            except Exception:  # noqa: BLE001 - not an image, or a bad one: the decoder names it later
+                continue
+            scale = min(1.0, max_side / max(width, height, 1))
+            total += max(1, round(width * scale)) * max(1, round(height * scale))
+            if total > budget:
+                raise UnsafeArchive(f"{label}: the images decode to more than {budget // 1_000_000:,} million "
+                                    f"pixels at {max_side} px (reached at image {n:,} of {len(images):,}, "
+                                    f"{entry.name!r}); the limit is TL_MAX_DECODED_MPIXELS")
+    return total
 
 
 def _without_junk(entries: list[Entry], skipped: list[Skipped]) -> list[Entry]:

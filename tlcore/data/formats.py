@@ -14,6 +14,7 @@ import io
 import json
 from pathlib import Path
 
+from tlcore.data import limits
 from tlcore.errors import DataError
 
 EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
@@ -41,12 +42,12 @@ def read_header(path: Path) -> list[str]:
     return _parse_csv(path, text, kind, max_rows=0)[0]
 
 
-def read_rows(path: Path, max_rows: int) -> tuple[list[str], list[list]]:
+def read_rows(path: Path, max_rows: int | None = None) -> tuple[list[str], list[list]]:
     """Read a whole table.
 
     Args:
         path: The table file.
-        max_rows: Most data rows accepted.
+        max_rows: Most data rows accepted (default ``TL_MAX_ROWS``, :mod:`tlcore.data.limits`).
 
     Returns:
         ``(header, rows)`` where each row is a list of ``str`` or ``None`` (missing).
@@ -56,8 +57,9 @@ def read_rows(path: Path, max_rows: int) -> tuple[list[str], list[list]]:
             duplicate column names, or more than ``max_rows`` rows.
     """
     kind = _kind(path)
+    max_rows = max_rows or limits.max_rows()
     if kind == "parquet":
-        header, rows = _parse_parquet(path)
+        header, rows = _parse_parquet(path, max_rows)
     else:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -121,7 +123,8 @@ def _decode(path: Path, data: bytes) -> str:
 
 def _parse_csv(path: Path, text: str, kind: str, max_rows: int) -> tuple[list[str], list[list]]:
     """Parse delimited text strictly; ``max_rows=0`` reads the header only."""
-    csv.field_size_limit(FIELD_SIZE_LIMIT)
+    cell_cap = min(FIELD_SIZE_LIMIT, limits.max_cell_bytes())
+    csv.field_size_limit(cell_cap)
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if kind == "tsv" else ("," if "," in first_line or ";" not in first_line else ";")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -134,6 +137,9 @@ def _parse_csv(path: Path, text: str, kind: str, max_rows: int) -> tuple[list[st
         except StopIteration:
             break
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise DataError(f"{path.name}: line {start_line}: a cell is longer than the limit of {cell_cap:,} "
+                                "characters (TL_MAX_CELL_BYTES)") from None
             problem = "unbalanced quote" if "end of data" in str(exc) else str(exc)
             raise DataError(f"{path.name}: cannot parse line {start_line}: {problem}") from exc
         if not row:
@@ -188,10 +194,15 @@ def _parse_json(path: Path, text: str, max_rows: int) -> tuple[list[str], list[l
             if len(records) > max_rows:
                 break
     header: list[str] = []
+    cell_cap = limits.max_cell_bytes()
     for lineno, record in records:
         if not isinstance(record, dict):
             raise DataError(f"{path.name}: line {lineno} is not a JSON object")
         header.extend(k for k in record if k not in header)
+        for key, value in record.items():
+            if isinstance(value, str) and len(value) > cell_cap:
+                raise DataError(f"{path.name}: line {lineno}: value {key!r} is longer than the limit of "
+                                f"{cell_cap:,} characters (TL_MAX_CELL_BYTES)")
     if not header:
         raise DataError(f"{path.name}: the file holds no records")
     rows = [[_to_str(record.get(k)) for k in header] for _, record in records]
@@ -220,19 +231,71 @@ def _parquet_schema(path: Path) -> list[str]:
         raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
 
 
-def _parse_parquet(path: Path) -> tuple[list[str], list[list]]:
-    """Read a Parquet file with every value as a string or None."""
+def _parse_parquet(path: Path, max_rows: int) -> tuple[list[str], list[list]]:
+    """Read a Parquet file with every value as a string or None.
+
+    The footer is checked first (row count, uncompressed size), then each batch's decoded cell sizes from the
+    dictionary/offsets before any value becomes a Python string: a small file of millions of dictionary-encoded
+    rows is refused without being expanded (issue 22 item 1).
+    """
     import pyarrow.parquet as pq
 
     _check_parquet_magic(path)
     try:
-        table = pq.read_table(path)
+        pf = pq.ParquetFile(path)
     except Exception as exc:
         raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
-    header = [str(c) for c in table.column_names]
+    meta = pf.metadata
+    if meta.num_rows > max_rows:
+        raise DataError(f"{path.name}: {meta.num_rows:,} rows, more than {max_rows:,} rows (the limit, "
+                        "TL_MAX_ROWS); use a smaller file")
+    cap_mb = limits.limit("TL_MAX_TABLE_MB")
+    stored = sum(meta.row_group(i).column(j).total_uncompressed_size
+                 for i in range(meta.num_row_groups) for j in range(meta.num_columns))
+    if stored > cap_mb * 1e6:
+        raise DataError(f"{path.name}: {stored / 1e6:,.0f} MB uncompressed, more than the limit of {cap_mb:,} MB "
+                        "(TL_MAX_TABLE_MB)")
+    header = [str(c) for c in pf.schema_arrow.names]
     _check_header(path, header)
-    columns = [[_to_str(v) for v in column.to_pylist()] for column in table.columns]
-    return header, [list(row) for row in zip(*columns)]
+    cell_cap, decoded = limits.max_cell_bytes(), 0
+    rows: list[list] = []
+    try:
+        for batch in pf.iter_batches(batch_size=16_384):
+            for j, column in enumerate(batch.columns):
+                longest, total = _string_sizes(column)
+                if longest > cell_cap:
+                    raise DataError(f"{path.name}: column {header[j]!r} holds a value of {longest:,} bytes, more "
+                                    f"than the limit of {cell_cap:,} (TL_MAX_CELL_BYTES)")
+                decoded += total
+            if decoded > cap_mb * 1e6:
+                raise DataError(f"{path.name}: more than {cap_mb:,} MB of text once decoded (TL_MAX_TABLE_MB)")
+            columns = [[_to_str(v) for v in column.to_pylist()] for column in batch.columns]
+            rows.extend(list(row) for row in zip(*columns))
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
+    return header, rows
+
+
+def _string_sizes(column) -> tuple[int, int]:
+    """Longest and total decoded byte length of a string/binary column (dictionary-encoded ones measured from
+    the dictionary, without expanding it); ``(0, 0)`` for other types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        if not (pa.types.is_string(typ.value_type) or pa.types.is_binary(typ.value_type)
+                or pa.types.is_large_string(typ.value_type)):
+            return 0, 0
+        lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
+    elif pa.types.is_string(typ) or pa.types.is_binary(typ) or pa.types.is_large_string(typ):
+        lengths = pc.binary_length(column)
+    else:
+        return 0, 0
+    longest, total = pc.max(lengths).as_py(), pc.sum(lengths).as_py()
+    return int(longest or 0), int(total or 0)
 
 
 def _check_parquet_magic(path: Path) -> None:

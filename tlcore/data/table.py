@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tlcore.data.domain import Domain, Skipped
 from tlcore.data.formats import EXTENSIONS, read_header, read_rows
+from tlcore.data.limits import check_classes
 from tlcore.errors import DataError
 
 TEXT_GUESSES = ("text", "sentence", "review", "content", "body")
@@ -43,7 +44,7 @@ def read_text(
     text_column: str | None = None,
     label_column: str | None = None,
     name: str | None = None,
-    max_rows: int = 1_000_000,
+    max_rows: int | None = None,
 ) -> Domain:
     """Read a text domain from a table.
 
@@ -53,7 +54,7 @@ def read_text(
         label_column: Column holding the label; guessed from ``LABEL_GUESSES`` if None.
             When it is None and no column matches, the domain is unlabeled.
         name: Domain name; defaults to the file stem.
-        max_rows: Most data rows accepted; more is an error.
+        max_rows: Most data rows accepted (default ``TL_MAX_ROWS``); more is an error.
 
     Returns:
         A text Domain whose sources are ``"row N"``.
@@ -88,6 +89,7 @@ def read_text(
         raise DataError(f"{label}: no usable rows ({len(rows)} data rows, all skipped: {reasons})")
     if label_idx is not None:
         _check_labels(label, header[label_idx], labels)
+        check_classes(label, len(set(labels)))
     return Domain(
         name=name or path.stem,
         modality="text",

@@ -91,11 +91,13 @@ def _images(path: Path, decode_max_side: int) -> Inputs:
     whole central directory is validated first (path escapes, links, bombs) by the domain reader's checks."""
     import zipfile
 
+    from tlcore.data.archive import check_image_budget
     from tlcore.data.members import ArchiveLimits, folder_entries, zip_entries
 
     limits = ArchiveLimits()
     if path.is_dir():
         entries, _ = folder_entries(path, limits)
+        check_image_budget(path.name, entries, decode_max_side)
         names, samples = _decode_entries(path.name, entries, decode_max_side)
     else:
         try:
@@ -103,7 +105,9 @@ def _images(path: Path, decode_max_side: int) -> Inputs:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
             raise DataError(f"{path.name}: not a valid ZIP archive ({exc})") from None
         with archive:
-            names, samples = _decode_entries(path.name, zip_entries(path.name, archive, limits), decode_max_side)
+            entries = zip_entries(path.name, archive, limits)
+            check_image_budget(path.name, entries, decode_max_side)  # TL_MAX_IMAGES, TL_MAX_DECODED_MPIXELS
+            names, samples = _decode_entries(path.name, entries, decode_max_side)
     if not samples:
         raise DataError(f"{path.name}: no images found (supported: {', '.join(IMAGE_SUFFIXES)})")
     return Inputs("image", names, samples)
@@ -131,7 +135,7 @@ def _decode_entries(label: str, entries, decode_max_side: int):
 def _table(path: Path, text_column: str | None) -> Inputs:
     from tlcore.data.formats import read_rows
 
-    header, rows = read_rows(path, max_rows=1_000_000)
+    header, rows = read_rows(path)  # TL_MAX_ROWS, TL_MAX_CELL_BYTES (tlcore/data/limits.py)
     idx = _column(path.name, header, text_column)
     texts = [("" if idx >= len(r) or r[idx] is None else str(r[idx])) for r in rows]
     if not texts:
