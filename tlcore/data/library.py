@@ -199,9 +199,14 @@ class DomainLibrary:
                 fileobj.seek(0)
 
     # -- changing ---------------------------------------------------------------------------------
-    def rename(self, domain_id: str, new_name: str) -> dict:
+    def rename(self, domain_id: str, new_name: str, actor: str | None = None) -> dict:
+        """Rename a saved domain; only its owner or an admin (``actor``; None: the server's operator) may."""
+        from tlcore.auth import authorize
+        from tlcore.runs import audit
+
         new_name = self._check_name(new_name, exclude=domain_id)
-        self.get(domain_id)
+        entry = self.get(domain_id)
+        authorize(actor, entry.get("owner"), f"domain {entry['name']!r}", self.root, action="rename")
         try:
             with self.store.connect() as db:
                 db.execute("UPDATE domains SET name = ? WHERE domain_id = ?", (new_name, domain_id))
@@ -220,14 +225,17 @@ class DomainLibrary:
             return []
         out = []
         for r in rows:
+        own = _resolved(entry["path"])  # compared resolved: ``<id>/./data.zip`` or a link is the same file
+        folder = _resolved(self.dir / domain_id) if entry["kind"] == "upload" else None
             try:
                 cfg = json.loads(r["config"])
             except ValueError:
                 continue
             for side in ("source", "target"):
                 spec = cfg.get(side) if isinstance(cfg, dict) else None
-                if isinstance(spec, dict) and (str(spec.get("path") or "") == entry["path"]
-                                               or (spec.get("name") == entry["name"] and spec.get("path"))):
+                used = _resolved(spec.get("path")) if isinstance(spec, dict) and spec.get("path") else None
+                if used is not None and (used == own or (folder is not None and used.is_relative_to(folder))
+                                         or spec.get("name") == entry["name"]):
                     out.append(r["job_id"])
                     break
         return out
@@ -301,3 +309,11 @@ def _entry(row) -> dict:
     d["classes"] = json.loads(d["classes"] or "[]")
     d["summary"] = json.loads(d["summary"] or "{}")
     return d
+
+
+def _resolved(path) -> Path | None:
+    """``path`` with links, ``.`` and ``..`` resolved (None when it cannot be)."""
+    try:
+        return Path(str(path)).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
