@@ -9,9 +9,11 @@ from pathlib import Path
 import streamlit as st
 from starlette.middleware import Middleware
 
+from ui.auth import announce_first_admin_setup
 from ui.cookie_secret import use_stable_cookie_secret
 from ui.error_boundary import report
 from ui.media_guard import MediaGuard
 
 use_stable_cookie_secret()  # no-op when start.sh exported it or the admin set one
+announce_first_admin_setup()  # no users and not on loopback: the one-time setup token goes to this log
 app = st.App(Path(__file__).resolve().parent / "app.py", middleware=[Middleware(MediaGuard)], on_script_error=report)

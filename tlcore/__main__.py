@@ -150,9 +150,10 @@ def cmd_show(a) -> int:
 
 
 def cmd_delete(a) -> int:
+    from tlcore.auth import cli_actor
     from tlcore.runs.store import RunStore
 
-    RunStore().delete(a.run_id)
+    RunStore().delete(a.run_id, actor=cli_actor())  # the OS user: owner or admin only (issue 23)
     print(json.dumps({"deleted": a.run_id}))
     return 0
 

@@ -14,6 +14,8 @@ FLOORS = {
     "transformers": ("4.50", "CVE-2024-3568; refuses unsafe .bin loads"),
     "pillow": ("12.2", "FITS decompression bomb GHSA-whj4-6x5x-4v2j"),
     "safetensors": ("0.4", "audited, fuzzed header parser"),
+    "pyarrow": ("14.0.1", "CVE-2023-47248: code execution from a crafted Parquet/IPC file (uploads are read "
+                          "with it)"),
 }
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from tlcore.runs.store import default_root
 from tlcore.transferability.ranking import RANK_CAP, launch_ranking, read_ranking
+from ui.auth import session_guard
 
 HELP = (f"Before training: how well each backbone's pretrained features fit the source labels, on up to "
         f"{RANK_CAP} source samples. LogME (You et al. 2021): evidence of a Bayesian linear model from the features "
@@ -58,6 +59,7 @@ def _show(rep: dict) -> None:
 
 @st.fragment(run_every=2)
 def _progress(root: str, source: dict) -> None:
+    session_guard()  # re-check sign-in on every tick (removed user, expired session)
     rep = read_ranking(root, source) or {}
     if rep.get("status") != "running":
         st.rerun()

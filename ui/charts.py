@@ -22,6 +22,73 @@ DOMAIN_SYMBOLS = {"source": "circle", "target": "diamond"}
 UNLABELED = "(unlabeled)"
 
 
+def esc(value) -> str:
+    """User text (class, run, domain names, file names, samples) for a Plotly label: Plotly renders a subset of
+    HTML in every text it draws (``<a href>`` becomes a link, ``<b>``...), so ``& < >`` are written as entities
+    (shown as the literal characters)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _esc_any(v):
+    if isinstance(v, str):
+        return esc(v)
+    if isinstance(v, (list, tuple)):
+        return [_esc_any(x) for x in v]
+    if isinstance(v, np.ndarray) and v.dtype.kind in "OUS":
+        return np.vectorize(_esc_any, otypes=[object])(v) if v.size else v
+    return v
+
+
+_TRACE_TEXT = ("name", "text", "hovertext", "x", "y", "z", "labels", "ids", "customdata")
+
+
+def escape_figure(fig: go.Figure) -> go.Figure:
+    """Escape every user-text field of ``fig`` in place, once: trace names, texts, categorical x/y/z, custom data
+    shown on hover, legend-group titles, subplot titles and other annotations, the title, the legend title and
+    the axis titles (our own hover templates keep their ``<br>``; labels concatenated into them use :func:`esc`)."""
+    if getattr(fig, "_tl_escaped", False):
+        return fig
+    for tr in fig.data:
+        for key in _TRACE_TEXT:
+            if key in tr and tr[key] is not None:
+                val = tr[key]
+                if key in ("x", "y", "z") and not _has_str(val):
+                    continue
+                tr[key] = _esc_any(val.tolist() if isinstance(val, np.ndarray) and key == "customdata" else val)
+        if "legendgroup" in tr and tr.legendgroup:
+            tr.legendgroup = esc(tr.legendgroup)
+    lay = fig.layout
+    if lay.title and lay.title.text:
+        lay.title.text = esc(lay.title.text)
+    if lay.legend and lay.legend.title and lay.legend.title.text:
+        lay.legend.title.text = esc(lay.legend.title.text)
+    for ann in lay.annotations or ():
+        if ann.text:
+            ann.text = esc(ann.text)
+    for name in dir(lay):
+        if name.startswith(("xaxis", "yaxis")):
+            axis = getattr(lay, name, None)
+            if axis is not None and getattr(axis, "title", None) is not None and axis.title.text:
+                axis.title.text = esc(axis.title.text)
+    if lay.scene:
+        for axis in (lay.scene.xaxis, lay.scene.yaxis, lay.scene.zaxis):
+            if axis.title and axis.title.text:
+                axis.title.text = esc(axis.title.text)
+    fig._tl_escaped = True
+    return fig
+
+
+def _has_str(val) -> bool:
+    if isinstance(val, str):
+        return True
+    if isinstance(val, np.ndarray):
+        return val.dtype.kind in "OUS" and any(isinstance(x, str) for x in val.ravel()[:1000])
+    try:
+        return any(isinstance(x, str) for x in val)
+    except TypeError:
+        return False
+
+
 def run_color(i: int) -> str:
     return RUN_COLORS[i % len(RUN_COLORS)]
 
@@ -43,7 +110,7 @@ def _layout(fig: go.Figure, title: str, height: int | None = None, legend: dict 
                       margin=dict(t=80, l=80, r=20, b=130 if below else 60), **kw)
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
-    return fig
+    return escape_figure(fig)
 
 
 def _error_bars(rows: list[dict], key: str, vals: list) -> dict | None:
@@ -127,7 +194,7 @@ def per_class_f1_bars(items: list[dict]) -> go.Figure:
         classes = list(per)
         fig.add_bar(x=[str(c) for c in classes], y=[_pct(per[c].get("f1")) for c in classes], name=it["label"],
                     marker_color=run_color(i),
-                    hovertemplate="class %{x}<br>F1 %{y:.1f}%<extra>" + it["label"] + "</extra>")
+                    hovertemplate="class %{x}<br>F1 %{y:.1f}%<extra>" + esc(it["label"]) + "</extra>")
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="Class", type="category")
     fig.update_yaxes(title_text="F1 (%)", range=[0, 105])
@@ -149,11 +216,11 @@ def training_curves(curves: list[dict]) -> go.Figure:
         epochs = [h["epoch"] for h in hist]
         fig.add_scatter(x=epochs, y=[_pct(h.get("val_acc")) for h in hist], mode="lines+markers",
                         name=cur["label"], legendgroup=cur["label"], line_color=color,
-                        hovertemplate="epoch %{x}<br>val acc %{y:.1f}%<extra>" + cur["label"] + "</extra>",
+                        hovertemplate="epoch %{x}<br>val acc %{y:.1f}%<extra>" + esc(cur["label"]) + "</extra>",
                         row=1, col=1)
         fig.add_scatter(x=epochs, y=[h.get("loss") for h in hist], mode="lines+markers", name=cur["label"],
                         legendgroup=cur["label"], showlegend=False, line_color=color,
-                        hovertemplate="epoch %{x}<br>loss %{y:.4f}<extra>" + cur["label"] + "</extra>",
+                        hovertemplate="epoch %{x}<br>loss %{y:.4f}<extra>" + esc(cur["label"]) + "</extra>",
                         row=1, col=2)
     fig.update_xaxes(title_text="Epoch", dtick=1 if max((len(c.get("history") or []) for c in curves), default=0)
                      <= 20 else None)
@@ -225,14 +292,14 @@ def roc_pr_curves(items: list[dict]) -> go.Figure:
         for j, (cls, c) in enumerate((it.get("roc") or {}).items()):  # one legend entry per run; class on hover
             fig.add_scatter(x=c["fpr"], y=c["tpr"], mode="lines", name=it["label"], showlegend=j == 0,
                             legendgroup=it["label"], line=dict(color=color, width=2 if j == 0 else 1),
-                            hovertemplate=f"class {cls}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}"
-                                          f"<extra>{it['label']}</extra>",
+                            hovertemplate=f"class {esc(cls)}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}"
+                                          f"<extra>{esc(it['label'])}</extra>",
                             row=1, col=1)
         for j, (cls, c) in enumerate((it.get("pr") or {}).items()):
             fig.add_scatter(x=c["recall"], y=c["precision"], mode="lines", name=it["label"],
                             legendgroup=it["label"], showlegend=False,
-                            hovertemplate=f"class {cls}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}"
-                                          f"<extra>{it['label']}</extra>",
+                            hovertemplate=f"class {esc(cls)}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}"
+                                          f"<extra>{esc(it['label'])}</extra>",
                             line=dict(color=color, width=2 if j == 0 else 1), row=1, col=2)
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="#999"),
                     row=1, col=1)
@@ -284,7 +351,7 @@ def value_distribution(values: dict, title: str, xlabel: str) -> go.Figure:
                          for role, v in values.items()])
         fig.update_layout(barmode="overlay", xaxis={"tickformat": "d"})
     fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="samples", template=PLOTLY_TEMPLATE, height=300)
-    return fig
+    return escape_figure(fig)
 
 
 def table_height(rows: int, cap: int = 400) -> int:

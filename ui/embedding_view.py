@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from ui.charts import escape_figure
 from ui.theme import DOMAIN_COLORS, PLOTLY_TEMPLATE
 
 CLASS_COLORS = qualitative.Dark24
@@ -150,7 +151,7 @@ def embedding_figure(df: pd.DataFrame, color_by: str = "domain", title: str = ""
     fig.update_layout(title=title, template=PLOTLY_TEMPLATE, height=height, dragmode="select" if dim == 2 else None,
                       legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0),
                       margin=dict(t=60, l=50, r=10, b=40), uirevision=title)
-    return fig
+    return escape_figure(fig)  # class names, samples and the title are user text (Plotly renders HTML in them)
 
 
 def gap_table(gap: dict) -> pd.DataFrame:

@@ -9,12 +9,13 @@ from tlcore.errors import TLError
 from tlcore.producers import PRODUCERS
 from tlcore.evaluation.summary import batch_summary, run_outcome
 from tlcore.runs.view import RunView
-from ui.auth import signed_in_user
+from ui.auth import session_guard, signed_in_user
 from ui.safe import md
 from ui.state import get_queue, get_store
 from ui.theme import PLOTLY_TEMPLATE, SOURCE_COLOR, STATUS_ICONS, TARGET_COLOR
 
 MAX_POINTS = 2000
+CANCEL_REFUSED = "tl_cancel_refused"  # dict: job id -> why this session's Cancel was refused (survives reruns)
 COMPARE_PAGE = "views/compare.py"
 
 
@@ -74,6 +75,7 @@ RUN_KINDS = tuple(PRODUCERS)  # jobs that make a run (training, the classical ba
 def jobs_panel(limit: int = 8, batch: list[str] | None = None) -> None:
     """Show the latest ``limit`` jobs of the shared queue (every user sees the same queue), after the summary
     of the ``batch`` (job ids of the last "Run all strategies") when given."""
+    session_guard()  # re-check sign-in on every tick (removed user, expired session)
     queue, store = get_queue(), get_store()
     st.subheader("Jobs")
     if batch:  # read before the job list: a job finishing in between then never shows "finished" above "running"
@@ -95,10 +97,14 @@ def _job(queue, store, snap) -> None:
         with btn:
             if snap.active and st.button("Cancel", key=f"cancel-{snap.job_id}", disabled=snap.cancel_requested):
                 try:
-                    queue.cancel(snap.job_id, actor=signed_in_user())  # owner or admin
-                except TLError as exc:
-                    st.error(md(exc))
+                    queue.cancel(snap.job_id, actor=signed_in_user())  # owner or admin (refusals audited)
+                    st.session_state.get(CANCEL_REFUSED, {}).pop(snap.job_id, None)
+                except TLError as exc:  # kept in the session: the rerun below would wipe a plain st.error
+                    st.session_state.setdefault(CANCEL_REFUSED, {})[snap.job_id] = str(exc)
                 st.rerun(scope="fragment")
+        refused = (st.session_state.get(CANCEL_REFUSED) or {}).get(snap.job_id)
+        if refused:
+            st.error(md(refused))
         frac, text = progress_text(snap)
         st.progress(frac, text=text)
         if snap.status == "completed" and snap.run_id:

@@ -101,7 +101,10 @@ def sign_in_on() -> bool:
     from ui.state import home
 
     try:
-        return auth.auth_enabled(home()) or sso_configured()
+        from ui.auth import listen_address
+
+        return (auth.auth_enabled(home()) or sso_configured()
+                or auth.open_access_problem(listen_address()) is not None)  # no users, not loopback: closed
     except Exception:  # noqa: BLE001 - fail closed
         return True
 
@@ -111,6 +114,11 @@ def _media_prefix() -> str:
 
     base = (config.get_option("server.baseUrlPath") or "").strip("/")
     return f"/{base}/media/" if base else "/media/"
+
+
+def _guarded(path: str, prefix: str) -> bool:
+    """``/media/*`` and Streamlit's ``/_stcore/metrics`` (server internals) need a signed-in browser."""
+    return path.startswith(prefix) or path.rstrip("/").endswith("/_stcore/metrics")
 
 
 def _cookie(scope) -> str | None:
@@ -138,7 +146,7 @@ class MediaGuard:
             await self.app(scope, receive, send)
             return
         token = _cookie(scope)
-        if (scope["path"].startswith(self.prefix()) and self.sign_in_required()
+        if (_guarded(scope["path"], self.prefix()) and self.sign_in_required()
                 and not allowed(token, self.is_active)):
             body = b"Sign in to TL Studio first: images and downloads are only served to signed-in browsers.\n"
             await send({"type": "http.response.start", "status": 403,

@@ -10,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.export.client import job_status, last_json, launch_compress, launch_export, zip_folder
+from tlcore.errors import TLError
 from tlcore.runs.view import RunView
+from ui.auth import session_guard, signed_in_user
 from ui.safe import md
 from ui.state import home
 
@@ -52,20 +54,28 @@ def model_section(store, focus: str, selected: list[str], labels: dict) -> None:
         fmt = st.selectbox("Export format", list(FORMATS), format_func=FORMATS.get, key="tl_export_format")
         if st.button("Export", key="tl_export_go", help="Writes the model, model.json and a model card (README.md) "
                                                         "into a folder and offers it as a ZIP."):
-            st.session_state.setdefault(EXPORT_JOBS, []).append(launch_export(home(), focus, fmt))
+            try:  # only the run's owner or an admin (refusals audited)
+                st.session_state.setdefault(EXPORT_JOBS, []).append(launch_export(home(), focus, fmt,
+                                                                                  actor=signed_in_user()))
+            except TLError as exc:
+                st.error(md(exc))
     with c2:
         prune = st.slider("Prune (fraction of weights zeroed, global L1 magnitude)", 0.0, 0.9, 0.5, 0.05,
                           key="tl_compress_prune")
         int8 = st.checkbox("Dynamic int8 quantization (Linear layers)", value=True, key="tl_compress_int8")
         epochs = st.number_input("Fine-tune epochs after pruning", 0, 20, 0, key="tl_compress_epochs")
         if st.button("Compress into a new run", key="tl_compress_go", disabled=not (prune or int8)):
-            st.session_state.setdefault(COMPRESS_JOBS, []).append(launch_compress(home(), focus, prune, int8,
-                                                                                  int(epochs)))
+            try:  # only the run's owner or an admin; the new run is owned by the signed-in user
+                st.session_state.setdefault(COMPRESS_JOBS, []).append(
+                    launch_compress(home(), focus, prune, int8, int(epochs), actor=signed_in_user()))
+            except TLError as exc:
+                st.error(md(exc))
     _jobs()
 
 
 @st.fragment(run_every=2)
 def _jobs() -> None:
+    session_guard()  # a removed or expired user loses the downloads on the next tick
     for job in st.session_state.get(EXPORT_JOBS) or []:
         status = job_status(job)
         what = md(f"{job['run_id']} as {job['format']}")

@@ -13,7 +13,7 @@ from tlcore.errors import TLError
 from tlcore.export.client import PredictClient
 from tlcore.runs.view import RunView
 from ui.safe import md
-from ui.state import home
+from ui.state import current_user, home
 
 RESULTS = "tl_predict_results"     # list[dict]: the last single-input answers, one per run
 BATCH_JOBS = "tl_predict_jobs"     # list[dict]: batch prediction jobs of this session
@@ -61,7 +61,7 @@ def predict_one(run_ids: list[str], text: str | None = None, image: bytes | None
     out = []
     for rid in run_ids:
         try:
-            ans = client().predict(rid, text=text, image=image, name=name)
+            ans = client().predict(rid, text=text, image=image, name=name, actor=current_user())
         except TLError as exc:
             ans = {"ok": False, "error": str(exc)}
         out.append({**ans, "run_id": rid})

@@ -13,7 +13,7 @@ from tlcore.embeddings import shift
 from tlcore.embeddings.shift import SHIFT_CAP, read_shift, read_shift_report
 from tlcore.runs.store import default_root
 from tlcore.errors import TLError
-from ui.auth import signed_in_user
+from ui.auth import session_guard, signed_in_user
 from ui.embedding_view import GAP_ROWS
 from ui.job_cancel import cancel_job_button
 from ui.safe import md
@@ -71,6 +71,7 @@ def show_report(rep: dict) -> None:
 
 @st.fragment(run_every=2)
 def _progress(root: str, source: dict, target: dict) -> None:
+    session_guard()  # re-check sign-in on every tick (removed user, expired session)
     rep = read_shift_report(root, source, target) or {}
     if rep.get("status") != "running":
         st.rerun()  # finished or failed: redraw the page

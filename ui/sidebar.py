@@ -9,7 +9,7 @@ from tlcore.children import running_children
 
 from tlcore.jobs.worker import restart_worker_if_dead, worker_running
 from tlcore.system import device_summary
-from ui.auth import sign_out_button
+from ui.auth import session_guard, sign_out_button
 from ui.state import get_queue, home
 
 
@@ -37,6 +37,7 @@ def sidebar() -> None:
 
 @st.fragment(run_every=5)
 def _queue_glance() -> None:
+    session_guard()  # re-check sign-in on every tick (removed user, expired session)
     counts = get_queue().counts()
     st.caption("Job queue")
     c1, c2 = st.columns(2)

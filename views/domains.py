@@ -15,7 +15,7 @@ from tlcore.errors import TLError
 from ui import state
 from ui.auth import require_sign_in, signed_in_user
 from ui.safe import md
-from ui.charts import table_height, value_distribution
+from ui.charts import escape_figure, table_height, value_distribution
 from ui.theme import DOMAIN_COLORS, PLOTLY_TEMPLATE
 
 DEMO, SAVED = "Built-in demo (generated data)", "Saved domain"
@@ -116,7 +116,7 @@ def manage_saved(entries: list[dict]) -> None:
         new = st.text_input("New name", key="manage-new-name", max_chars=100)
         if st.button("Rename", key="manage-rename", disabled=not new):
             try:
-                lib.rename(did, new)
+                lib.rename(did, new, actor=signed_in_user())  # owner or admin (audited)
                 st.rerun()
             except TLError as exc:
                 st.error(md(exc))
@@ -137,7 +137,7 @@ def class_chart(sums: dict) -> go.Figure:
                             marker_color=DOMAIN_COLORS[role]) for role in ("source", "target")])
     fig.update_layout(barmode="group", title="Class counts", xaxis_title="class", yaxis_title="samples",
                       template=PLOTLY_TEMPLATE, height=340, xaxis={"type": "category"})
-    return fig
+    return escape_figure(fig)  # class names are user text (Plotly renders HTML in labels)
 
 
 def samples_view(role: str, dom) -> None:

@@ -21,7 +21,7 @@ from tlcore.errors import TLError
 from tlcore.runs.store import RunStore
 from tlcore.runs.view import RunView
 from ui import embedding_view as view
-from ui.auth import require_sign_in, signed_in_user
+from ui.auth import require_sign_in, session_guard, signed_in_user
 from ui.job_cancel import cancel_job_button
 from ui.safe import md
 from ui.state import ensure_worker_once, get_store
@@ -81,6 +81,7 @@ def current_selection() -> list[int]:
 
 @st.fragment(run_every=2)
 def extraction_panel(root: str, run_id: str) -> None:
+    session_guard()  # re-check sign-in on every tick (removed user, expired session)
     s = extraction_status(RunStore(root), run_id) or {}
     if s.get("status") == "running":
         st.progress(float(s.get("progress", 0)), text=f"Working in the background: {s.get('detail', '')}")

@@ -9,7 +9,7 @@ import streamlit as st
 from tlcore.errors import TLError
 from tlcore.export.client import job_status, launch_batch, new_batch
 from ui import predict_view as pv
-from ui.auth import require_sign_in
+from ui.auth import require_sign_in, session_guard, signed_in_user
 from ui.safe import md
 from ui.state import get_store, home
 
@@ -80,11 +80,15 @@ with batch:
             except TLError as exc:
                 st.error(md(str(exc)))
         if st.button("Predict batch", type="primary", key="tl_predict_batch_go"):
-            st.session_state[pv.BATCH_JOBS] = [launch_batch(home(), rid, Path(saved["path"]), column)
-                                               for rid in selected]
+            try:  # only the runs' owners or an admin (refusals audited)
+                st.session_state[pv.BATCH_JOBS] = [launch_batch(home(), rid, Path(saved["path"]), column,
+                                                                actor=signed_in_user()) for rid in selected]
+            except TLError as exc:
+                st.error(md(exc))
 
     @st.fragment(run_every=2)
     def _jobs():
+        session_guard()  # a removed or expired user loses the downloads on the next tick
         jobs = st.session_state.get(pv.BATCH_JOBS) or []
         for job in jobs:
             status = job_status(job)

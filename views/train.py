@@ -16,7 +16,7 @@ from tlcore.sweeps import strategy_batch
 from tlcore.validation import validate
 from ui import state, train_settings
 from ui.backbone_ranking import backbone_ranking
-from ui.auth import require_sign_in, signed_in_user
+from ui.auth import require_sign_in, session_guard, signed_in_user
 from ui.safe import md
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
@@ -44,6 +44,7 @@ def parameter_count(*choice) -> None:
 
 @st.fragment(run_every=1.5)
 def _count_pending(root, choice) -> None:
+    session_guard()  # re-check sign-in on every tick (removed user, expired session)
     if request_count(root, *choice)["status"] != "running":  # starts it when its turn comes
         st.rerun()
     st.caption("Trainable parameters: counting in the background…")

@@ -33,17 +33,20 @@ def test_single_sign_on_gate_shows_the_provider_button_and_no_data(tl_home):
 
 
 def test_single_sign_on_user_enters_and_owns_what_they_create(tl_home):
-    at = _app({"is_logged_in": True, "email": "ana@team.example", "exp": time.time() + 3600},
+    at = _app({"is_logged_in": True, "email": "ana@team.example", "email_verified": True, "exp": time.time() + 3600},
               {"allowed_email_domains": ["team.example"]}).run()
     assert not at.exception and at.title[0].value == "Domains"
-    assert at.session_state["tl_user"] == "ana@team.example"
+    assert at.session_state["tl_user"] == "sso:ana@team.example"  # apart from users-file names (issue 23)
 
 
 def test_item_08_single_sign_on_refuses_other_domains_and_expired_tokens(tl_home):
-    at = _app({"is_logged_in": True, "email": "eve@evil.example"}, {"allowed_email_domains": ["team.example"]}).run()
+    at = _app({"is_logged_in": True, "email": "eve@evil.example", "email_verified": True},
+              {"allowed_email_domains": ["team.example"]}).run()
     assert at.title[0].value == "Sign in to TL Studio" and "may not use this server" in at.error[0].value
     now = 1000.0
-    assert sso_identity({"email": "a@team.example", "exp": now - 1}, {}, now=now)[1].startswith("Your sign-in has")
-    assert sso_identity({"sub": "123"}, {}, now=now) == ("123", None)
-    assert sso_identity({"email": "b@x.example"}, {"allowed_users": ["b@x.example"],
-                                                   "allowed_email_domains": ["team.example"]}) == ("b@x.example", None)
+    assert sso_identity({"email": "a@team.example", "email_verified": True, "exp": now - 1}, {},
+                        now=now)[1].startswith("Your sign-in has")
+    assert sso_identity({"sub": "123"}, {"allowed_users": ["123"]}, now=now) == ("sso:123", None)
+    assert sso_identity({"email": "b@x.example", "email_verified": "true"},
+                        {"allowed_users": ["b@x.example"], "allowed_email_domains": ["team.example"]}) \
+        == ("sso:b@x.example", None)

@@ -126,9 +126,10 @@ def cmd_jobs(a) -> int:
 
 
 def cmd_cancel(a) -> int:
+    from tlcore.auth import cli_actor
     from tlcore.jobs.queue import JobQueue
 
-    print(json.dumps({"job_id": a.job_id, "status": JobQueue().cancel(a.job_id)}))
+    print(json.dumps({"job_id": a.job_id, "status": JobQueue().cancel(a.job_id, actor=cli_actor())}))
     return 0
 
 

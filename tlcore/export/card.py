@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 SNIPPETS = {
     "onnx": """```python
@@ -54,6 +55,17 @@ neck.load_state_dict({k[len("neck."):]: v for k, v in state.items() if k.startsw
 """
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&\"'])")
+
+
+def md(value) -> str:
+    """User text (run, domain, class and backbone names) as literal Markdown: every Markdown/HTML metacharacter
+    backslash-escaped and line breaks folded, so ``<a href=...>``, ``![x](http://...)`` or a new heading stay
+    plain text in the card (as ``ui.safe.md`` does on the pages)."""
+    flat = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
 def _fmt_metric(d: dict, key: str) -> str:
     v = d.get(key)
     if v is None:
@@ -76,14 +88,14 @@ def model_card(store, run_id: str, meta: dict, fmt: str) -> str:
              "tags": ["tl-studio", "transfer-learning", "domain-adaptation", cfg.get("strategy", "")],
              "base_model_backbone": meta["backbone"]["name"], "metrics": ["accuracy", "f1"]}
     lines = ["---"] + [f"{k}: {json.dumps(v)}" for k, v in front.items()] + ["---", ""]
-    lines += [f"# {rec.name or run_id} ({cfg.get('strategy')} on {meta['backbone']['name']})", "",
+    lines += [f"# {md(rec.name or run_id)} ({md(cfg.get('strategy'))} on {md(meta['backbone']['name'])})", "",
               f"{'An image' if modality == 'image' else 'A text'} classifier trained with TL Studio (run `{run_id}`), "
               f"exported as **{fmt}**.", "",
               "## Data", "",
-              f"- Source domain (labelled, training): **{rec.source}** — {src.get('n', '?')} samples",
-              f"- Target domain (where it is meant to be used): **{rec.target}** — {tgt.get('n', '?')} samples; "
+              f"- Source domain (labelled, training): **{md(rec.source)}** — {src.get('n', '?')} samples",
+              f"- Target domain (where it is meant to be used): **{md(rec.target)}** — {tgt.get('n', '?')} samples; "
               f"labelled fraction used in training: {(cfg.get('target') or {}).get('labeled_fraction', 0)}",
-              f"- Classes, in output order: {', '.join(f'`{c}`' for c in classes)}", "",
+              f"- Classes, in output order: {', '.join(md(c) for c in classes)}", "",
               "## Training", "",
               f"- Strategy: `{cfg.get('strategy')}` with parameters `{json.dumps(cfg.get('params') or {})}`",
               f"- Backbone: `{meta['backbone']['name']}` ({meta['backbone'].get('revision', '')}); bottleneck "
@@ -100,7 +112,7 @@ def model_card(store, run_id: str, meta: dict, fmt: str) -> str:
               "## How to load", ""]
     lines += _snippets(meta, fmt)
     lines += ["", "## Intended use and limits", "",
-              f"- Intended for {modality}s like the target domain **{rec.target}**, with the classes above. "
+              f"- Intended for {modality}s like the target domain **{md(rec.target)}**, with the classes above. "
               "Inputs from other distributions (other cameras, writing styles, languages, products) can fail "
               "silently: check accuracy on a labelled sample of your own data first.",
               "- The metrics come from one split and seed; the intervals cover test-sample noise only, not run-to-run "

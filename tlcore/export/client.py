@@ -66,7 +66,8 @@ class PredictClient:
                     return ans
 
     def predict(self, run_id: str, text: str | None = None, image: bytes | None = None, name: str = "input",
-                top_k: int = 3) -> dict:
+                top_k: int = 3, actor: str | None = None) -> dict:
+        authorize_use(self.root, run_id, actor, "predict with")  # owner or admin, as for delete and cancel
         req = {"op": "predict", "run_id": run_id, "name": name, "top_k": top_k}
         if image is not None:
             req["image_b64"] = base64.b64encode(image).decode("ascii")
@@ -114,37 +115,55 @@ def new_batch(root, filename: str, data: bytes) -> Path:
     return path
 
 
-def launch_batch(root, run_id: str, input_path: Path, text_column: str | None = None) -> dict:
+def authorize_use(root, run_id: str, actor: str | None, action: str) -> None:
+    """The same owner-or-admin check as delete and cancel (tlcore.auth.authorize; refusals audited) before a
+    run's model is predicted with, exported or compressed. ``actor`` None: the server's operator."""
+    from tlcore.auth import authorize
+    from tlcore.runs.store import RunStore
+
+    authorize(actor, RunStore(root).get(run_id).owner, f"run {run_id}", root, action=action)
+
+
+def launch_batch(root, run_id: str, input_path: Path, text_column: str | None = None,
+                 actor: str | None = None) -> dict:
     """Start ``python -m tlcore predict`` for one run in its own process; returns a job dict for
-    :func:`job_status`."""
+    :func:`job_status`. Only the run's owner or an admin (``actor``) may."""
+    authorize_use(root, run_id, actor, "predict with")
     out = input_path.parent / f"predictions_{run_id}.csv"
     args = ["predict", run_id, str(input_path), "--out", str(out)]
     if text_column:
         args += ["--text-column", text_column]
-    return launch(root, args, out, input_path.parent / f"predict_{run_id}.log", run_id=run_id)
+    return launch(root, args, out, input_path.parent / f"predict_{run_id}.log", actor=actor, run_id=run_id)
 
 
-def launch_export(root, run_id: str, fmt: str) -> dict:
+def launch_export(root, run_id: str, fmt: str, actor: str | None = None) -> dict:
     """Start ``python -m tlcore export`` into ``$TL_HOME/exports/<id>/<run>-<fmt>``; the job is done when that
-    folder exists (the export renames it into place last)."""
+    folder exists (the export renames it into place last). Only the run's owner or an admin may."""
+    authorize_use(root, run_id, actor, "export")
     folder = Path(root) / "exports" / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
     out = folder / f"{run_id}-{fmt}"
     return launch(root, ["export", run_id, "--format", fmt, "--out", str(out)], out, folder / "export.log",
-                  run_id=run_id, format=fmt)
+                  actor=actor, run_id=run_id, format=fmt)
 
 
-def launch_compress(root, run_id: str, prune: float, quantize: bool, finetune_epochs: int = 0) -> dict:
+def launch_compress(root, run_id: str, prune: float, quantize: bool, finetune_epochs: int = 0,
+                    actor: str | None = None) -> dict:
+    """Start ``python -m tlcore compress`` (a new run, owned by ``actor``); only the run's owner or an admin may."""
+    authorize_use(root, run_id, actor, "compress")
     folder = Path(root) / "compress" / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
     args = ["compress", run_id, "--prune", str(prune), "--quantize", "int8" if quantize else "none",
             "--finetune-epochs", str(int(finetune_epochs))]
-    return launch(root, args, None, folder / "compress.log", run_id=run_id)
+    return launch(root, args, None, folder / "compress.log", actor=actor, run_id=run_id)
 
 
-def launch(root, args: list[str], out: Path | None, log: Path, **info) -> dict:
-    """Start ``python -m tlcore ARGS`` in its own session, output to ``log``."""
+def launch(root, args: list[str], out: Path | None, log: Path, actor: str | None = None, **info) -> dict:
+    """Start ``python -m tlcore ARGS`` in its own session, output to ``log``; what it creates is owned by
+    ``actor`` (``TL_USER`` of the child) when given."""
     env = {**os.environ, "TL_HOME": str(root), "TOKENIZERS_PARALLELISM": "false"}
+    if actor:
+        env["TL_USER"] = actor
     with open(log, "wb") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "tlcore", *args], stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, cwd=str(PROJECT), start_new_session=True)

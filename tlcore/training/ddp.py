@@ -179,9 +179,29 @@ def _init(rank: int, world: int, port: int, device) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     # joining has its own, shorter limit: a helper that dies while starting fails the run in minutes, not after
     # the collective timeout, so a dead rank never holds the GPUs for long
-    store = dist.TCPStore("127.0.0.1", port, world, is_master=rank == 0,
-                          timeout=_timeout("TL_DDP_JOIN_TIMEOUT", "180"))
+    store = rendezvous_store(rank, world, port, _timeout("TL_DDP_JOIN_TIMEOUT", "180"))
     dist.init_process_group(BACKENDS[device.type], store=store, rank=rank, world_size=world, timeout=_timeout())
+
+
+_LISTENERS: list = []  # rank 0's loopback listening sockets, kept open for the store's lifetime
+
+
+def rendezvous_store(rank: int, world: int, port: int, timeout: timedelta):
+    """The rendezvous store on loopback only. ``TCPStore("127.0.0.1", ...)`` with ``is_master`` binds its server
+    to every interface (``*:port``: anyone on the network could write the unauthenticated store), the host name
+    being only where clients connect; so rank 0 binds a socket to 127.0.0.1 itself and hands it over
+    (``master_listen_fd``)."""
+    import torch.distributed as dist
+
+    if rank != 0:
+        return dist.TCPStore("127.0.0.1", port, world, is_master=False, timeout=timeout)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    _LISTENERS.append(sock)
+    return dist.TCPStore("127.0.0.1", sock.getsockname()[1], world, is_master=True, timeout=timeout,
+                         master_listen_fd=sock.fileno(), use_libuv=True)
 
 
 def _fit_kwargs(cfg) -> dict:
