@@ -199,14 +199,20 @@ class DomainLibrary:
                 fileobj.seek(0)
 
     # -- changing ---------------------------------------------------------------------------------
-    def rename(self, domain_id: str, new_name: str) -> dict:
+    def rename(self, domain_id: str, new_name: str, actor: str | None = None) -> dict:
+        """Rename a saved domain; only its owner or an admin (``actor``; None: the server's operator) may."""
+        from tlcore.auth import authorize
+        from tlcore.runs import audit
+
         new_name = self._check_name(new_name, exclude=domain_id)
-        self.get(domain_id)
+        entry = self.get(domain_id)
+        authorize(actor, entry.get("owner"), f"domain {entry['name']!r}", self.root, action="rename")
         try:
             with self.store.connect() as db:
                 db.execute("UPDATE domains SET name = ? WHERE domain_id = ?", (new_name, domain_id))
         except sqlite3.IntegrityError:
             raise DataError(_taken(new_name)) from None
+        audit.record(self.store, actor, "rename domain", entry["name"], f"{domain_id} -> {new_name!r}")
         return self.get(domain_id)
 
     def jobs_using(self, domain_id: str) -> list[str]:
