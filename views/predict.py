@@ -71,10 +71,10 @@ with batch:
             saved = {"file_id": up.file_id, "path": str(new_batch(home(), up.name, up.getvalue()))}
             st.session_state[pv.BATCH_INPUT] = saved
         if modality == "text":
-            from tlcore.data.table import table_columns
+            from tlcore.data.uploads import peek_columns
 
             try:
-                cols = table_columns(saved["path"])
+                cols = peek_columns(saved["path"], up.name)  # in the limited parse child
                 guess = next((i for i, c in enumerate(cols) if c.strip().lower() in ("text", "review", "sentence")), 0)
                 column = st.selectbox("Text column", cols, index=guess, key="tl_predict_column")
             except TLError as exc:
@@ -96,7 +96,7 @@ with batch:
             if status["state"] == "running":
                 st.progress(0.5, text=md(f"{label}: predicting ({status['detail']})"))
             elif status["state"] == "done":
-                data = Path(job["out"]).read_bytes()
+                data = lambda out=Path(job["out"]): out.read_bytes()  # noqa: E731 - read when clicked, not every poll
                 st.download_button(md(f"Download predictions: {label}"), data, file_name=Path(job["out"]).name,
                                    mime="text/csv", key=f"tl_predict_dl_{job['pid']}")
             else:

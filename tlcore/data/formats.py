@@ -61,14 +61,20 @@ def read_rows(path: Path, max_rows: int | None = None) -> tuple[list[str], list[
     if kind == "parquet":
         header, rows = _parse_parquet(path, max_rows)
     else:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        _sniff(path, data[:8])
-        text = _decode(path, data)
-        if kind == "json":
-            header, rows = _parse_json(path, text, max_rows)
-        else:
-            header, rows = _parse_csv(path, text, kind, max_rows)
+        head = _probe(path)
+        if kind == "json" and _decode(path, head).lstrip().startswith("["):
+            with open(path, "rb") as handle:  # one JSON array: parsed whole (its rows cannot be streamed)
+                header, rows = _parse_json(path, _decode(path, handle.read()), max_rows)
+        else:  # streamed: rows and cells are checked as they are read, the file is never held whole
+            with _open_text(path, head) as handle:
+                try:
+                    if kind == "json":
+                        header, rows = _parse_json(path, handle, max_rows)
+                    else:
+                        header, rows = _parse_csv(path, handle, kind, max_rows, first_line=_first_line(path, head))
+                except UnicodeDecodeError:
+                    _find_bad_encoding(path)
+                    raise
     if len(rows) > max_rows:
         raise DataError(f"{path.name}: more than {max_rows:,} rows (the limit); use a smaller file")
     return header, rows
@@ -121,13 +127,55 @@ def _decode(path: Path, data: bytes) -> str:
         ) from exc
 
 
-def _parse_csv(path: Path, text: str, kind: str, max_rows: int) -> tuple[list[str], list[list]]:
-    """Parse delimited text strictly; ``max_rows=0`` reads the header only."""
+def _open_text(path: Path, head: bytes):
+    """The file as a text stream in its encoding (UTF-8, UTF-8 with BOM, BOM-marked UTF-16), for the csv module."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    return open(path, encoding=encoding, errors="strict", newline="")
+
+
+def _first_line(path: Path, head: bytes) -> str:
+    return _decode(path, head).split("\n", 1)[0]
+
+
+def _find_bad_encoding(path: Path) -> None:
+    """Raise the line and byte offset of the first invalid byte, reading the file in chunks."""
+    with open(path, "rb") as handle:
+        first = handle.read(2)
+        if first in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            raise DataError(f"{path.name}: invalid UTF-16; re-save as UTF-8")
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset, line = 0, 1
+        while True:
+            chunk = handle.read(1024 * 1024)
+            pending = len(decoder.getstate()[0])  # bytes of a character cut at the previous chunk's end
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                position = max(0, offset - pending + exc.start)
+                line += chunk.count(b"\n", 0, max(0, position - offset))
+                raise DataError(f"{path.name}: invalid UTF-8 at line {line} (byte offset {position}); "
+                                "re-save as UTF-8") from None
+            if not chunk:
+                return
+            line += chunk.count(b"\n")
+            offset += len(chunk)
+
+
+def _parse_csv(path: Path, text, kind: str, max_rows: int, first_line: str | None = None) -> tuple[list[str], list[list]]:
+    """Parse delimited text strictly (a string, or a text stream read row by row); ``max_rows=0`` reads the
+    header only."""
     cell_cap = min(FIELD_SIZE_LIMIT, limits.max_cell_bytes())
     csv.field_size_limit(cell_cap)
-    first_line = text.split("\n", 1)[0]
+    if isinstance(text, str):
+        first_line = text.split("\n", 1)[0]
+        text = io.StringIO(text, newline="")
+    first_line = first_line or ""
     delimiter = "\t" if kind == "tsv" else ("," if "," in first_line or ";" not in first_line else ";")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
     rows: list[list] = []
     header: list[str] | None = None
     while True:
@@ -173,10 +221,13 @@ def _check_header(path: Path, header: list[str]) -> list[str]:
     return header
 
 
-def _parse_json(path: Path, text: str, max_rows: int) -> tuple[list[str], list[list]]:
-    """Parse JSON Lines (or a JSON array) of objects into a header and string rows."""
+def _parse_json(path: Path, text, max_rows: int) -> tuple[list[str], list[list]]:
+    """Parse JSON Lines (a string, or a text stream read line by line) or a JSON array (a string) of objects
+    into a header and string rows."""
     records: list[tuple[int, object]] = []
-    stripped = text.lstrip()
+    stripped = text.lstrip() if isinstance(text, str) else ""
+    lines = text.splitlines() if isinstance(text, str) else text
+    cell_cap = limits.max_cell_bytes()
     if stripped.startswith("["):
         try:
             loaded = json.loads(stripped)
@@ -184,9 +235,12 @@ def _parse_json(path: Path, text: str, max_rows: int) -> tuple[list[str], list[l
             raise DataError(f"{path.name}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
         records = [(i, r) for i, r in enumerate(loaded, start=1)]
     else:
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
+            if len(line) > 64 * cell_cap:  # one record far over any cell: refused before it is parsed
+                raise DataError(f"{path.name}: line {lineno} is {len(line):,} characters long, more than the "
+                                f"limit of {cell_cap:,} per value (TL_MAX_CELL_BYTES)")
             try:
                 records.append((lineno, json.loads(line)))
             except json.JSONDecodeError as exc:
@@ -194,7 +248,6 @@ def _parse_json(path: Path, text: str, max_rows: int) -> tuple[list[str], list[l
             if len(records) > max_rows:
                 break
     header: list[str] = []
-    cell_cap = limits.max_cell_bytes()
     for lineno, record in records:
         if not isinstance(record, dict):
             raise DataError(f"{path.name}: line {lineno} is not a JSON object")
@@ -227,6 +280,8 @@ def _parquet_schema(path: Path) -> list[str]:
     _check_parquet_magic(path)
     try:
         return list(pq.read_schema(path).names)
+    except MemoryError:
+        raise
     except Exception as exc:
         raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
 
@@ -243,6 +298,8 @@ def _parse_parquet(path: Path, max_rows: int) -> tuple[list[str], list[list]]:
     _check_parquet_magic(path)
     try:
         pf = pq.ParquetFile(path)
+    except MemoryError:
+        raise
     except Exception as exc:
         raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
     meta = pf.metadata
@@ -271,7 +328,7 @@ def _parse_parquet(path: Path, max_rows: int) -> tuple[list[str], list[list]]:
                 raise DataError(f"{path.name}: more than {cap_mb:,} MB of text once decoded (TL_MAX_TABLE_MB)")
             columns = [[_to_str(v) for v in column.to_pylist()] for column in batch.columns]
             rows.extend(list(row) for row in zip(*columns))
-    except DataError:
+    except (DataError, MemoryError):  # over the parse child's memory limit: its parent names the limit
         raise
     except Exception as exc:
         raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc

@@ -14,6 +14,7 @@ running job uses it. Folders are private to the server's user (0700, files 0600)
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,7 +29,8 @@ from typing import BinaryIO
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
 from tlcore.data.uploads import MAX_INGESTS, MAX_UPLOAD_MB, MIN_FREE_MB  # noqa: F401 - re-exported (pages, tests)
 from tlcore.data.uploads import (CHUNK, allowed_roots, check_free_space, copy_upload, in_use, ingest_slot,
-                                 inspect_domain, mark_owner, resolve_allowed, sanitize_filename)
+                                 inspect_domain, mark_owner, needs_child, peek_columns, resolve_allowed,
+                                 sanitize_filename)
 from tlcore.errors import DataError
 from tlcore.runs.store import RunStore, _add_column, current_user, private_dir
 
@@ -37,6 +39,7 @@ MAX_NAME = 100
 CHILD_READ_BYTES = 8 * 1024 * 1024  # uploads larger than this are validated in a child process
 STAGING_MAX_AGE_S = 24 * 3600       # staging without an owner file is swept after this
 _swept: set[str] = set()
+_peeked: dict[str, list[str]] = {}  # column names of peeked uploads by content digest (a page asks on each rerun)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS domains (
@@ -142,7 +145,8 @@ class DomainLibrary:
             copied = copy_upload(fileobj, staged, display)
             big = copied > CHILD_READ_BYTES
             with ingest_slot(self.root, display) if big else _nullcontext():
-                info = inspect_domain(staged, display, name, text_column, label_column, in_child=big)
+                info = inspect_domain(staged, display, name, text_column, label_column,
+                                      in_child=needs_child(staged, copied, CHILD_READ_BYTES))
             final = folder / f"data{ext}"
             os.replace(staged, final)
             shutil.rmtree(staging, ignore_errors=True)
@@ -164,13 +168,12 @@ class DomainLibrary:
         name = self._check_name(name)
         roots = [Path(r).expanduser().resolve() for r in allowed] if allowed else allowed_roots(self.root)
         resolved = resolve_allowed(path, roots)
-        info = inspect_domain(resolved, resolved.name, name, None, None, in_child=False)
+        info = inspect_domain(resolved, resolved.name, name, None, None, in_child=True)
         return self._insert(uuid.uuid4().hex, name, "folder", info, resolved, resolved.name, None, None, owner)
 
     def upload_columns(self, filename: str, fileobj: BinaryIO) -> list[str]:
-        """Column names of an uploaded table (for the column pickers), read from a temporary copy."""
-        from tlcore.data.table import table_columns
-
+        """Column names of an uploaded table (for the column pickers), read from a temporary copy in the limited
+        child (:func:`peek_columns`)."""
         display = sanitize_filename(filename)
         ext = Path(display).suffix.lower()
         if ext not in TABLE_EXTENSIONS:
@@ -181,18 +184,21 @@ class DomainLibrary:
             peek.mkdir(parents=True, mode=0o700)
             mark_owner(peek)
             tmp = peek / f"data{ext}"
-            copied = 0
+            copied, digest = 0, hashlib.blake2b(display.encode(), digest_size=16)
             with open(tmp, "wb") as out:
                 while whole or copied < 2 * CHUNK:
                     chunk = fileobj.read(CHUNK)
                     if not chunk:
                         break
                     copied += len(chunk)
+                    digest.update(chunk)
                     out.write(chunk)
-            try:
-                return table_columns(tmp)
-            except DataError as exc:
-                raise DataError(str(exc).replace(tmp.name, display, 1)) from None
+            key = digest.hexdigest()  # the page asks on every rerun: one child per distinct file
+            if key not in _peeked:
+                _peeked[key] = peek_columns(tmp, display)
+                while len(_peeked) > 64:
+                    _peeked.pop(next(iter(_peeked)))
+            return list(_peeked[key])
         finally:
             shutil.rmtree(peek, ignore_errors=True)
             if hasattr(fileobj, "seek"):

@@ -12,6 +12,9 @@ a limit is refused with one line naming the file, the number found and the varia
 | ``TL_MAX_IMAGES`` | 100,000 | image files in one archive or folder |
 | ``TL_MAX_DECODED_MPIXELS`` | 300 | decoded pixels of a whole archive (millions, at the stored size: each image downscaled to
   ``max_side``), summed from the image headers before the first decode |
+| ``TL_PARSE_MEMORY_MB`` | 2560 | address space of the child process that parses an upload, a server folder or a
+  peeked table (``RLIMIT_AS``, :mod:`tlcore.data.sandbox`); over it the child is stopped and the file refused |
+| ``TL_PARSE_CPU_S`` | 300 | CPU seconds of that child (``RLIMIT_CPU``); a wall-clock stop at twice this plus 30 s |
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ DEFAULTS = {
     "TL_MAX_CLASSES": 1000,
     "TL_MAX_IMAGES": 100_000,
     "TL_MAX_DECODED_MPIXELS": 300,
+    "TL_PARSE_MEMORY_MB": 2560,
+    "TL_PARSE_CPU_S": 300,
 }
 
 

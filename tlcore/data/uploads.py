@@ -3,8 +3,7 @@ uploads, in a child process so the dashboard's memory stays flat), the server-wi
 disk-space check, copying an upload stream with its size limit, the allowed-roots check for server folders,
 and the owner marks that let a later server start sweep what a killed upload left.
 
-Used by :class:`tlcore.data.library.DomainLibrary`; the child process entry point is
-``python -m tlcore.data.uploads ARGS_JSON``.
+Used by :class:`tlcore.data.library.DomainLibrary`; the child process is :mod:`tlcore.data.sandbox`.
 """
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ from tlcore.data.domain import Domain
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
 from tlcore.data.table import read_text
 from tlcore.errors import DataError
-from tlcore.jobs.process import is_alive, process_start_time
+from tlcore.liveness import is_alive, process_start_time
 from tlcore.runs.store import private_dir
 
 MAX_UPLOAD_MB = 1024  # keep equal to server.maxUploadSize in .streamlit/config.toml
@@ -108,25 +107,19 @@ def read_domain(path: Path, display: str, name: str, text_column, label_column) 
 
 def inspect_domain(path: Path, display: str, name: str, text_column, label_column, in_child: bool) -> dict:
     """Read the domain once (validation) and return what the index keeps: modality, n, classes, summary.
-    ``in_child``: read in a child process, so this process's memory stays flat in the file size."""
+    ``in_child``: read in a child process under the parse limits (:mod:`tlcore.data.sandbox`), so this
+    process's memory stays flat in the file size and a file that expands past ``TL_PARSE_MEMORY_MB`` is refused."""
     if not in_child:
         return domain_info(read_domain(path, display, name, text_column, label_column))
-    import subprocess
-    import sys
+    from tlcore.data import sandbox
 
-    args = json.dumps({"path": str(path), "display": display, "name": name, "text_column": text_column,
-                       "label_column": label_column})
-    proc = subprocess.run([sys.executable, "-m", "tlcore.data.uploads", args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": _pythonpath()}, stdin=subprocess.DEVNULL)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    try:
-        out = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        raise DataError(f"{display}: could not be read ({tail[0][:300]})") from None
-    if "error" in out:
-        raise DataError(out["error"])
-    return out
+    return sandbox.run("inspect", path, display, name=name, text_column=text_column, label_column=label_column)
+
+
+def needs_child(path: Path, size: int, threshold: int) -> bool:
+    """Whether validating ``path`` must run in the limited child: always for folders and compressed formats
+    (ZIP, Parquet: a small file may expand without bound), for plain text tables above ``threshold`` bytes."""
+    return path.is_dir() or path.suffix.lower() in (".zip", ".parquet") or size > threshold
 
 
 @contextmanager
@@ -174,12 +167,6 @@ def domain_info(domain: Domain) -> dict:
             "summary": json.loads(json.dumps(domain.summary(), default=str))}
 
 
-def _pythonpath() -> str:
-    root = str(Path(__file__).resolve().parents[2])
-    extra = os.environ.get("PYTHONPATH")
-    return root + (os.pathsep + extra if extra else "")
-
-
 def mark_owner(folder: Path) -> None:
     """Record this process as the owner of a staging folder (see :func:`in_use`)."""
     pid = os.getpid()
@@ -198,20 +185,10 @@ def in_use(folder: Path, now: float, max_age_s: float) -> bool:
             return False
 
 
-def _main(argv: list[str]) -> int:
-    """``python -m tlcore.data.uploads ARGS_JSON``: read one domain file and print its index info (or error)."""
-    a = json.loads(argv[0])
-    try:
-        info = domain_info(read_domain(Path(a["path"]), a["display"], a["name"], a.get("text_column"),
-                                       a.get("label_column")))
-    except DataError as exc:
-        print(json.dumps({"error": str(exc)}))
-        return 0
-    print(json.dumps(info))
-    return 0
+def peek_columns(path: str | Path, display: str | None = None) -> list[str]:
+    """Column names of a table file, read in the limited child (:mod:`tlcore.data.sandbox`): what the column
+    pickers of the Domains and Predict pages call, so a hostile table never expands in the dashboard."""
+    from tlcore.data import sandbox
 
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(_main(sys.argv[1:]))
+    path = Path(path)
+    return list(sandbox.run("columns", path, display or path.name)["columns"])

@@ -1,0 +1,138 @@
+"""Parsing user data in a child process under hard limits (issue 22 item 1).
+
+Column peeking, upload validation and server-folder registration read what a user gave in
+``python -m tlcore.data.sandbox``: a child that imports only the table/image readers (pandas, pyarrow, PIL; never
+torch), sets its own address-space limit (``RLIMIT_AS``, ``TL_PARSE_MEMORY_MB``) and CPU-time limit
+(``RLIMIT_CPU``, ``TL_PARSE_CPU_S``) before it opens the file, and prints one JSON line. The calling process
+(the dashboard) never holds the parsed table, and a child that goes over a limit is stopped by the kernel and
+reported in one line::
+
+    parsing data.parquet used more than 2,048 MB of memory; limit TL_PARSE_MEMORY_MB
+    parsing data.csv used more than 300 s of CPU time; limit TL_PARSE_CPU_S
+
+A wall-clock stop (``TL_PARSE_CPU_S`` x 2 + 30 s) covers a child that waits instead of computing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from tlcore.data import limits
+from tlcore.errors import DataError
+
+MEMORY_EXIT = 75  # the child's exit code after a MemoryError under its address-space limit
+_FAIL_SIGNALS = {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGKILL}  # a C library that could not allocate
+_MEMORY_WORDS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "malloc", "failed to map")
+
+last_child_peak_mb: float | None = None  # peak RSS of the last child (MB), for benchmarks and tests
+
+
+def run(op: str, path: str | Path, display: str, **kwargs) -> dict:
+    """Run ``op`` (``"inspect"``: a domain's index info; ``"columns"``: a table's column names) on ``path`` in a
+    limited child; returns its JSON answer. Raises :class:`DataError` with the child's one-line error, or the
+    limit it went over."""
+    global last_child_peak_mb
+    mem_mb, cpu_s = limits.limit("TL_PARSE_MEMORY_MB"), limits.limit("TL_PARSE_CPU_S")
+    args = json.dumps({"op": op, "path": str(path), "display": display, "memory_mb": mem_mb, "cpu_s": cpu_s,
+                       **kwargs})
+    env = {**os.environ, "PYTHONPATH": _pythonpath(), "MALLOC_ARENA_MAX": "2",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "tlcore.data.sandbox", args], stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        timed_out = threading.Event()
+
+        def _stop():
+            timed_out.set()
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+        timer = threading.Timer(2 * cpu_s + 30, _stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not every child's
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        last_child_peak_mb = usage.ru_maxrss / 1024
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    code = proc.returncode
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    try:
+        answer = json.loads(lines[-1]) if code == 0 else None
+    except (IndexError, ValueError):
+        answer = None
+    if isinstance(answer, dict):
+        if "error" in answer:
+            raise DataError(answer["error"])
+        return answer
+    if timed_out.is_set():
+        raise DataError(f"parsing {display} took more than {2 * cpu_s + 30:,} s; limit TL_PARSE_CPU_S")
+    if code == -signal.SIGXCPU or (code == -signal.SIGKILL and usage.ru_utime + usage.ru_stime >= cpu_s):
+        raise DataError(f"parsing {display} used more than {cpu_s:,} s of CPU time; limit TL_PARSE_CPU_S")
+    if code == MEMORY_EXIT or (code < 0 and -code in _FAIL_SIGNALS) or any(w in stderr for w in _MEMORY_WORDS):
+        raise DataError(f"parsing {display} used more than {mem_mb:,} MB of memory; limit TL_PARSE_MEMORY_MB")
+    tail = stderr.strip().splitlines()[-1:] or [f"exit code {code}"]
+    raise DataError(f"{display}: could not be read ({tail[0][:300]})")
+
+
+def _pythonpath() -> str:
+    root = str(Path(__file__).resolve().parents[2])
+    extra = os.environ.get("PYTHONPATH")
+    return root + (os.pathsep + extra if extra else "")
+
+
+def _limit_self(memory_mb: int, cpu_s: int) -> None:
+    """Set this process's hard limits (the child's first step, before any user byte is read)."""
+    import resource
+
+    cap = int(memory_mb) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s) + 5))  # soft: SIGXCPU, hard: SIGKILL
+
+
+def _answer(a: dict) -> dict:
+    path, display = Path(a["path"]), a["display"]
+    if a["op"] == "columns":
+        from tlcore.data.table import table_columns
+
+        try:
+            return {"columns": table_columns(path)}
+        except DataError as exc:
+            raise DataError(str(exc).replace(path.name, display, 1)) from None
+    if a["op"] == "inspect":
+        from tlcore.data.uploads import domain_info, read_domain
+
+        return domain_info(read_domain(path, display, a["name"], a.get("text_column"), a.get("label_column")))
+    raise DataError(f"unknown operation {a['op']!r}")
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m tlcore.data.sandbox ARGS_JSON``: limit this process, run one operation, print one JSON line."""
+    a = json.loads(argv[0])
+    _limit_self(a["memory_mb"], a["cpu_s"])
+    try:
+        answer = _answer(a)
+    except DataError as exc:
+        answer = {"error": str(exc)}
+    except MemoryError:
+        os._exit(MEMORY_EXIT)  # nothing more can be allocated safely: the parent reports the limit
+    print(json.dumps(answer, default=str))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
