@@ -331,6 +331,16 @@ def reliability_diagram(items: list[dict]) -> go.Figure:
     return _layout(fig, "Reliability diagram (target test)")
 
 
+def class_chart(sums: dict) -> go.Figure:
+    """Class counts of the source and target domains (the Domains page); class names are user text."""
+    classes = sorted(set(sums["source"]["counts"]) | set(sums["target"]["counts"]))
+    fig = go.Figure([go.Bar(name=role, x=classes, y=[sums[role]["counts"].get(c, 0) for c in classes],
+                            marker_color=DOMAIN_COLORS[role]) for role in ("source", "target")])
+    fig.update_layout(barmode="group", title="Class counts", xaxis_title="class", yaxis_title="samples",
+                      template=PLOTLY_TEMPLATE, height=340, xaxis={"type": "category"})
+    return escape_figure(fig)
+
+
 DISTINCT_AS_BARS = 30  # at most this many distinct values: one bar per value (e.g. every image 32 px: one bar)
 
 

@@ -83,8 +83,10 @@ def _jobs() -> None:
             st.progress(0.5, text=f"Exporting {what} ({status['detail']})")
         elif status["state"] == "done":
             folder = Path(job["out"])
-            st.download_button(f"Download {what} (ZIP)", zip_folder(folder), file_name=f"{folder.name}.zip",
-                               mime="application/zip", key=f"tl_export_dl_{job['pid']}")
+            # zipped when clicked (a callable), not on every 2 s poll of every open tab
+            st.download_button(f"Download {what} (ZIP)", lambda f=folder: zip_folder(f),
+                               file_name=f"{folder.name}.zip", mime="application/zip",
+                               key=f"tl_export_dl_{job['pid']}")
         else:
             st.error(md(f"Export of {job['run_id']} failed: {status['detail']}"))
     for job in st.session_state.get(COMPRESS_JOBS) or []:

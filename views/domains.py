@@ -5,7 +5,6 @@ import json
 from collections import Counter
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from tlcore.data import DEMOS, load_domain
@@ -15,8 +14,7 @@ from tlcore.errors import TLError
 from ui import state
 from ui.auth import require_sign_in, signed_in_user
 from ui.safe import md
-from ui.charts import escape_figure, table_height, value_distribution
-from ui.theme import DOMAIN_COLORS, PLOTLY_TEMPLATE
+from ui.charts import class_chart, table_height, value_distribution
 
 DEMO, SAVED = "Built-in demo (generated data)", "Saved domain"
 SAMPLES_PER_CLASS = 4
@@ -129,15 +127,6 @@ def manage_saved(entries: list[dict]) -> None:
                 st.rerun()
             except TLError as exc:
                 st.error(md(exc))
-
-
-def class_chart(sums: dict) -> go.Figure:
-    classes = sorted(set(sums["source"]["counts"]) | set(sums["target"]["counts"]))
-    fig = go.Figure([go.Bar(name=role, x=classes, y=[sums[role]["counts"].get(c, 0) for c in classes],
-                            marker_color=DOMAIN_COLORS[role]) for role in ("source", "target")])
-    fig.update_layout(barmode="group", title="Class counts", xaxis_title="class", yaxis_title="samples",
-                      template=PLOTLY_TEMPLATE, height=340, xaxis={"type": "category"})
-    return escape_figure(fig)  # class names are user text (Plotly renders HTML in labels)
 
 
 def samples_view(role: str, dom) -> None:
