@@ -14,4 +14,9 @@ def tl_home(tmp_path, monkeypatch):
     # check the count turn it on
     monkeypatch.delenv("TL_ALLOWED_ROOTS", raising=False)
     monkeypatch.chdir(ROOT)
+    # as .streamlit/config.toml says (loopback), whatever the working directory was when Streamlit first read its
+    # config in this process: with no users, a non-loopback address shows only the first-admin form (issue 23)
+    from streamlit import config
+
+    config.set_option("server.address", "127.0.0.1")
     return home
