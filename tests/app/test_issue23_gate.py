@@ -267,3 +267,24 @@ def test_item5_a_finished_export_is_not_zipped_on_every_poll(tl_home, tmp_path):
     at.run()  # two polls of the fragment
     assert not at.exception
     assert at.session_state["zip_calls"] == []  # zipped only when the button is clicked (deferred callable)
+
+
+def test_item6_metrics_need_sign_in_on_the_real_server(tmp_path):
+    """`streamlit run serve.py` on loopback with a user: Streamlit's /_stcore/metrics answers 403 without a
+    signed-in browser (it answered anyone before)."""
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from tests.dashboard_server import running_dashboard
+
+    env = {**os.environ, "TL_HOME": str(tmp_path / "home"), "TL_NO_AUTOWORKER": "1"}
+    subprocess.run([sys.executable, "-c", "from tlcore import auth; auth.add_user('ana', 'correct horse 42')"],
+                   env=env, cwd=ROOT, check=True, timeout=60)
+    with running_dashboard(tmp_path, env) as (url, _):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/_stcore/metrics", timeout=10)
+        assert refused.value.code == 403
+        assert urllib.request.urlopen(url + "/_stcore/health", timeout=10).read() == b"ok"
