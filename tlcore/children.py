@@ -99,7 +99,7 @@ def pid_alive(pid: int | None) -> bool:
     with _LOCK:
         if pid in _EXITED:
             return False
-    from tlcore.jobs.process import is_alive
+    from tlcore.liveness import is_alive
 
     return is_alive(pid)
 

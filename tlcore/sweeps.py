@@ -18,9 +18,7 @@ import pandas as pd
 
 from tlcore.config import RunConfig
 from tlcore.evaluation.classical import STRATEGY as CLASSICAL
-from tlcore.sweep_naming import PREFIX, new_sweep_id, sweep_of
-
-BASELINES = {"scratch": "scratch", "source_only": "fine_tuning"}
+from tlcore.sweep_naming import BASELINES, PREFIX, new_sweep_id, sweep_of
 
 
 def reversed_pair(source: dict, target: dict) -> tuple[dict, dict]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from tlcore.embeddings import shift
-from tlcore.embeddings.shift import SHIFT_CAP, read_shift, read_shift_report
+from tlcore.embeddings.shift import SHIFT_CAP, read_shift
+from tlcore.jobs import light
 from tlcore.runs.store import default_root
 from tlcore.errors import TLError
 from ui.auth import session_guard, signed_in_user
@@ -30,7 +30,7 @@ def shift_report_section(source: dict, target: dict) -> None:
     st.header("Shift report")
     st.caption(HELP)
     root = str(default_root())
-    rep = read_shift_report(root, source, target)
+    rep = light.read_shift_report(root, source, target)
     if rep and rep.get("status") == "done":
         show_report(rep)
         return
@@ -45,7 +45,7 @@ def shift_report_section(source: dict, target: dict) -> None:
     if st.button("Compute the shift report", key="shift-start",
                  help="Queues a job that runs the pretrained backbone over both domains in a background process."):
         try:
-            shift.launch_shift_report(source, target, root, owner=signed_in_user())
+            light.launch_shift_report(source, target, root, owner=signed_in_user())
         except TLError as exc:
             st.error(md(exc))
             return
@@ -72,7 +72,7 @@ def show_report(rep: dict) -> None:
 @st.fragment(run_every=2)
 def _progress(root: str, source: dict, target: dict) -> None:
     session_guard()  # re-check sign-in on every tick (removed user, expired session)
-    rep = read_shift_report(root, source, target) or {}
+    rep = light.read_shift_report(root, source, target) or {}
     if rep.get("status") != "running":
         st.rerun()  # finished or failed: redraw the page
     st.progress(float(rep.get("progress", 0)), text=f"Computing in the background: {rep.get('detail', '')}")

@@ -14,10 +14,10 @@ import streamlit as st
 
 from tlcore.config import RunConfig
 from tlcore.embeddings import PROJECTIONS, nearest, projection_cached, run_gap, run_projection
-from tlcore.embeddings.extract import extraction_status, launch_extraction
 from tlcore.embeddings.match import match_point_ids
 from tlcore.embeddings.project import projection_params
 from tlcore.errors import TLError
+from tlcore.jobs.light import extraction_status, launch_extraction
 from tlcore.runs.store import RunStore
 from tlcore.runs.view import RunView
 from ui import embedding_view as view

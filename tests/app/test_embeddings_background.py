@@ -14,7 +14,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from tlcore.embeddings.extract import extraction_command, extraction_status, launch_extraction
+from tlcore.embeddings.extract import extraction_command
+from tlcore.jobs.light import extraction_status, launch_extraction
 from tlcore.jobs.queue import JobQueue
 from tlcore.embeddings.project import PROJECTIONS, projection_cached, projection_params
 from tlcore.runs.store import RunStore

@@ -119,9 +119,9 @@ def test_run_without_before_features_offers_background_extraction(home, monkeypa
     store = RunStore(home)
     rid = make_run(store)
     launched = []
-    import tlcore.embeddings.extract as extract
+    from tlcore.jobs import light
 
-    monkeypatch.setattr(extract, "launch_extraction", lambda s, r, **kw: launched.append((r, kw)) or 1)
+    monkeypatch.setattr(light, "launch_extraction", lambda s, r, **kw: launched.append((r, kw)) or 1)
     at = page()
     assert not at.exception
     assert any("no before-training features" in w.value for w in at.warning)
@@ -167,12 +167,13 @@ def test_completed_run_without_features_warns(home):
 
 def test_domains_page_shows_a_cached_shift_report_or_offers_to_compute_it(home, monkeypatch):
     from tlcore.embeddings import shift
+    from tlcore.jobs import light
 
     at = AppTest.from_file(str(ROOT / "views" / "domains.py"), default_timeout=60).run()
     assert not at.exception
     assert any(h.value == "Shift report" for h in at.header)
     started = []
-    monkeypatch.setattr(shift, "launch_shift_report",
+    monkeypatch.setattr(light, "launch_shift_report",
                         lambda s, t, root, backbone=None, **kw: started.append((s, t)) or 1)
     next(b for b in at.button if b.label == "Compute the shift report").click().run()
     assert started and started[0][0] == {"demo": "digits"}

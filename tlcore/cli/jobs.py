@@ -97,11 +97,12 @@ def _submit_light(queue, kind: str, text: str | None) -> str:
     if not isinstance(cfg, dict):
         raise ConfigError(f"--kind {kind}: CONFIG must be a JSON object")
     if kind == "embeddings":
-        from tlcore.embeddings.extract import launch_extraction
+        from tlcore.jobs.light import launch_extraction
 
         return launch_extraction(queue.store, cfg.get("run_id"), method=cfg.get("method", "pca"),
                                  dim=cfg.get("dim", 2), params=cfg.get("params"))
-    from tlcore.embeddings.shift import SHIFT_CAP, launch_shift_report
+    from tlcore.embeddings.shift import SHIFT_CAP
+    from tlcore.jobs.light import launch_shift_report
 
     return launch_shift_report(cfg.get("source"), cfg.get("target"), queue.store.root, backbone=cfg.get("backbone"),
                                cap=cfg.get("cap", SHIFT_CAP), seed=cfg.get("seed", 0))

@@ -16,8 +16,7 @@ import time
 
 import numpy as np
 
-from tlcore.jobs.reports import mirror, settled
-from tlcore.jobs.tasks import current_job
+from tlcore.job_context import current_job, report_progress
 from tlcore.embeddings.project import FEATURES_FILES, load_features_npz
 
 SPLITS = ("source_val", "target_test")
@@ -79,19 +78,7 @@ def write_progress(store, run_id: str, status: str, progress: float = 0.0, detai
     store.write_json(run_id, PROGRESS_FILE, {"status": status, "progress": round(progress, 3), "detail": detail,
                                             "time": time.time(), "pid": os.getpid(), **job, **extra})
     if job and status == "running":
-        mirror(progress, detail)
-
-
-def extraction_status(store, run_id: str) -> dict | None:
-    """``{"status": "running"|"done"|"failed", "progress", "detail", ...}`` of the last extraction, or None.
-
-    Written for an ``embeddings`` job (``job_id``), it is settled from the job queue wherever the job ran: queued
-    ("waiting for a free worker slot"), or "failed"/"cancelled" with the job's error when the job ended without
-    writing its result. Written by ``python -m tlcore embeddings`` run directly, a file that still says "running"
-    while its process is gone reads as "failed" (:func:`tlcore.children.settled`).
-    """
-    return settled(store.read_json(run_id, PROGRESS_FILE), store.root, store.path(run_id, LOG_FILE), STALE_S,
-                   reread=lambda: store.read_json(run_id, PROGRESS_FILE))
+        report_progress(progress, detail)
 
 
 def extract_before(store, run_id: str, device: str | None = None, batch_size: int = 64) -> dict:
@@ -151,21 +138,6 @@ def extraction_command(run_id: str, method: str = "pca", dim: int = 2, params: d
     for k, v in (params or {}).items():
         args += [f"--{k.replace('_', '-')}", str(v)]
     return args
-
-
-def launch_extraction(store, run_id: str, method: str = "pca", dim: int = 2, params: dict | None = None,
-                      owner: str | None = None) -> str:
-    """Queue an ``embeddings`` job for the run (owner: the signed-in user); returns the job id. The worker runs it
-    in a light slot (never in the dashboard's process); its progress is in ``extract_progress.json`` in the run
-    folder (naming the job), its output in the job's log."""
-    from tlcore.jobs.queue import JobQueue
-
-    job_id = JobQueue(store).submit({"run_id": run_id, "method": method, "dim": dim, "params": params or {}},
-                                    kind="embeddings", owner=owner)
-    if (store.read_json(run_id, PROGRESS_FILE) or {}).get("job_id") != job_id:  # the job has not written yet
-        store.write_json(run_id, PROGRESS_FILE, {"status": "running", "progress": 0.0, "detail": "queued",
-                                                "time": time.time(), "job_id": job_id})
-    return job_id
 
 
 def json_line(obj) -> str:

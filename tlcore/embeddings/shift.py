@@ -22,8 +22,7 @@ import numpy as np
 from tlcore.children import write_report
 from tlcore.embeddings.extract import model_features, stratified_cap
 from tlcore.embeddings.gap import gap_figures
-from tlcore.jobs.reports import mirror
-from tlcore.jobs.tasks import current_job
+from tlcore.job_context import current_job, report_progress
 
 SHIFT_CAP = 500  # samples per domain
 DEFAULT_BACKBONE = {"image": "efficientnet_lite0", "text": "minilm_l6"}
@@ -75,23 +74,6 @@ def report_path(root, source: dict, target: dict, backbone: str | None = None, c
     return Path(root) / "shift" / f"{report_key(source, target, backbone, cap, seed)}.json"
 
 
-def read_shift_report(root, source: dict, target: dict, backbone: str | None = None, cap: int = SHIFT_CAP,
-                      seed: int = 0) -> dict | None:
-    """The stored report (or its progress while it runs), None when never computed."""
-    # crashed, killed or cancelled: "failed"/"cancelled" instead of "running" forever
-    from tlcore.jobs.reports import settled
-
-    path = report_path(root, source, target, backbone, cap, seed)
-
-    def read():
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    return settled(read(), root, path.with_suffix(".log"), 600, reread=read)
-
-
 def compute_shift_report(source: dict, target: dict, root, backbone: str | None = None, cap: int = SHIFT_CAP,
                          seed: int = 0, device: str | None = None) -> dict:
     """Gap figures of the pair in the pretrained ``backbone`` (default: per modality); written to the cache."""
@@ -114,7 +96,7 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
         write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
                             "time": time.time(), **job})
         if job:
-            mirror(p, detail)
+            report_progress(p, detail)
 
     try:
         progress(0.05, "loading the domains")
@@ -153,23 +135,3 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
         raise
     write_report(path, out)
     return out
-
-
-def launch_shift_report(source: dict, target: dict, root, backbone: str | None = None,
-                        owner: str | None = None, cap: int = SHIFT_CAP, seed: int = 0) -> str:
-    """Queue a ``shift`` job for the pair (owner: the signed-in user); returns the job id. Its report file names
-    the job at once, so the page shows it queued."""
-    from tlcore.jobs.queue import JobQueue
-    from tlcore.runs.store import RunStore
-
-    path = report_path(root, source, target, backbone, cap, seed)
-    job_id = JobQueue(RunStore(root)).submit({"source": source, "target": target, "backbone": backbone,
-                                              "cap": cap, "seed": seed}, kind="shift", owner=owner)
-    try:
-        current = json.loads(path.read_text(encoding="utf-8")).get("job_id")
-    except (OSError, ValueError):
-        current = None
-    if current != job_id:  # the job has not written yet
-        write_report(path, {"status": "running", "progress": 0.0, "detail": "queued", "time": time.time(),
-                            "job_id": job_id})
-    return job_id

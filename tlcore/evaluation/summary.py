@@ -9,7 +9,7 @@ import json
 
 from tlcore.errors import TLError
 from tlcore.evaluation.compare import NotPaired, paired_test
-from tlcore.sweeps import BASELINES
+from tlcore.sweep_naming import BASELINES
 
 UNSUPERVISED_SHOWN = ("im", "snd", "entropy")  # label-free scores named on a card when the target is unlabeled
 

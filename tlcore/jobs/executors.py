@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tlcore.errors import ConfigError
-from tlcore.jobs.process import is_alive, kill_group, process_start_time
+from tlcore.jobs.process import kill_group
+from tlcore.liveness import is_alive, process_start_time
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN_EXIT = -1000  # an adopted process ended: not our child, so its exit code is unknown

@@ -13,7 +13,7 @@ import time
 import traceback
 
 from tlcore.errors import Cancelled, TLError
-from tlcore.jobs.process import process_start_time
+from tlcore.liveness import process_start_time
 from tlcore.jobs import tasks
 from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.tasks import TASK_KINDS

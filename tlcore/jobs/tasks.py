@@ -6,7 +6,7 @@ Their check and work live with them (:mod:`tlcore.embeddings.jobs`), named in :d
 
 They make no run (unlike :mod:`tlcore.producers`): their results land beside a run (``extract_progress.json``,
 projections) or in the shift cache, and those files carry the ``job_id``, so a reader asks the queue how the job
-stands (:func:`tlcore.jobs.reports.settled`) instead of checking a local pid (wrong when the job ran on another node).
+stands (:func:`tlcore.jobs.light.settled`) instead of checking a local pid (wrong when the job ran on another node).
 Torch-free: pages import it; the work itself is imported when a job runs.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import threading
 
 from tlcore.errors import ConfigError
+from tlcore.job_context import JOB_ENV, set_progress_sink
 
 # kind -> "module:function" of its check (``fn(config, store) -> (config, label)``) and of its work
 # (``fn(queue, config)``), by name: the work's modules import this one's readers (no import cycle)
@@ -27,7 +28,6 @@ TASKS = {
 TASK_KINDS = tuple(TASKS)
 LIGHT_KINDS = TASK_KINDS
 DEFAULT_LIGHT_SLOTS = 1
-JOB_ENV = "TL_JOB_ID"  # set in a task's process: its progress files name the job
 
 
 def light_slots() -> int:
@@ -35,11 +35,6 @@ def light_slots() -> int:
     jobs then wait for a normal slot like any other)."""
     env = os.environ.get("TL_LIGHT_JOBS", "")
     return int(env) if env.isdigit() else DEFAULT_LIGHT_SLOTS
-
-
-def current_job() -> str | None:
-    """The job this process runs for (a light task), else None."""
-    return os.environ.get(JOB_ENV) or None
 
 
 # -- validation at submit -------------------------------------------------------------------------------------
@@ -63,6 +58,8 @@ def run(queue, snap, cancel_check) -> None:
     the queue whether the job was cancelled and interrupts the work (KeyboardInterrupt, which the runner records as
     cancelled)."""
     os.environ[JOB_ENV] = snap.job_id
+    set_progress_sink(lambda progress, detail: queue.update(
+        snap.job_id, progress={"type": "phase", "phase": detail, "progress": round(progress, 3)}))
     stop = threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
 
@@ -81,3 +78,4 @@ def run(queue, snap, cancel_check) -> None:
         _load(TASKS[snap.kind][1])(queue, snap.config)
     finally:
         stop.set()
+        set_progress_sink(None)

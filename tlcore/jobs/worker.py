@@ -21,7 +21,8 @@ from pathlib import Path
 
 from tlcore.jobs.executors import (PROJECT_ROOT, UNKNOWN_EXIT, Handle, gpu_devices, jobs_per_gpu, make_executor,
                                    pythonpath)
-from tlcore.jobs.process import describe_exit, is_alive
+from tlcore.jobs.process import describe_exit
+from tlcore.liveness import is_alive
 from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.tasks import LIGHT_KINDS, light_slots
 from tlcore.runs.backup import backup_if_due

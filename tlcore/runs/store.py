@@ -203,7 +203,7 @@ class RunStore:
             raise
         try:
             self.write_json(run_id, "config.json", config)
-            from tlcore.jobs.process import process_start_time  # stdlib-only leaf (the package imports this one)
+            from tlcore.liveness import process_start_time  # stdlib-only leaf
 
             src, tgt = config.get("source", {}), config.get("target", {})
             pid = os.getpid()
@@ -231,7 +231,7 @@ class RunStore:
                               "AND pid IS NOT NULL").fetchall()
         if not rows:
             return []
-        from tlcore.jobs.process import is_alive  # stdlib-only leaf (the package imports this one)
+        from tlcore.liveness import is_alive  # stdlib-only leaf
 
         here = socket.gethostname()
         stale = [r for r in rows if r["host"] == here and not is_alive(r["pid"], r["pid_start"])]

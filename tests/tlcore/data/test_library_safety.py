@@ -16,7 +16,7 @@ from tlcore import auth
 from tlcore.data import library as library_mod
 from tlcore.data.library import DomainLibrary
 from tlcore.errors import DataError
-from tlcore.jobs.process import process_start_time
+from tlcore.liveness import process_start_time
 from tlcore.jobs.queue import JobQueue
 from tlcore.runs.store import PermissionDenied
 

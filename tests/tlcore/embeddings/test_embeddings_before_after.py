@@ -105,7 +105,7 @@ def test_cli_unknown_method_is_an_error(store, capsys):
 
 def test_shift_report_of_a_pair_without_training(tl_home, capsys):
     from tlcore.__main__ import main
-    from tlcore.embeddings.shift import read_shift_report
+    from tlcore.jobs.light import read_shift_report
 
     src, tgt = {"demo": "digits"}, {"demo": "digits"}
     assert main(["shift", "--source", json.dumps(src), "--target", json.dumps(tgt), "--backbone", "tiny_cnn",

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from tlcore.errors import ConfigError
-from tlcore.jobs.process import describe_exit, is_alive, process_start_time
+from tlcore.jobs.process import describe_exit
+from tlcore.liveness import is_alive, process_start_time
 from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.worker import reconcile
 

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from tlcore.embeddings import shift
-from tlcore.embeddings.extract import PROGRESS_FILE, extraction_status, launch_extraction
+from tlcore.embeddings.extract import PROGRESS_FILE
+from tlcore.jobs import light
+from tlcore.jobs.light import extraction_status, launch_extraction
 from tlcore.errors import ConfigError
 from tlcore.jobs.executors import Handle
 from tlcore.jobs.queue import JobQueue
@@ -127,11 +128,11 @@ def test_embeddings_and_shift_jobs_submit_worker_once_done(store):
     rid = make_run(store)
     add_before(store, rid)
     emb = launch_extraction(store, rid, method="pca", owner="ana")
-    sh = shift.launch_shift_report(*PAIR, store.root, backbone="tiny_cnn", owner="bo", cap=40)
+    sh = light.launch_shift_report(*PAIR, store.root, backbone="tiny_cnn", owner="bo", cap=40)
     # queued: the readers say so from the queue (no process exists yet)
     assert extraction_status(store, rid)["status"] == "running"
     assert "queued as " + emb in extraction_status(store, rid)["detail"]
-    assert "waiting for a free worker slot" in shift.read_shift_report(store.root, *PAIR, "tiny_cnn", 40)["detail"]
+    assert "waiting for a free worker slot" in light.read_shift_report(store.root, *PAIR, "tiny_cnn", 40)["detail"]
     worker_once(store)
     for job, owner in ((emb, "ana"), (sh, "bo")):
         snap = q.get(job)
@@ -141,7 +142,7 @@ def test_embeddings_and_shift_jobs_submit_worker_once_done(store):
     s = extraction_status(store, rid)
     assert s["status"] == "done" and s["job_id"] == emb
     assert (store.metrics(rid).get("embeddings") or {}).get("gap")  # the job did what the CLI does
-    rep = shift.read_shift_report(store.root, *PAIR, "tiny_cnn", 40)
+    rep = light.read_shift_report(store.root, *PAIR, "tiny_cnn", 40)
     assert rep["status"] == "done" and rep["gap"]["n_source"] == 40 and rep["backbone"] == "tiny_cnn"
 
 
@@ -150,13 +151,13 @@ def test_a_job_that_fails_or_is_cancelled_reads_so_without_a_local_pid(store):
     rid = make_run(store)
     add_before(store, rid)
     job = launch_extraction(store, rid, method="tsne", params={"perplexity": -5.0}, owner="ana")
-    sh = shift.launch_shift_report(*PAIR, store.root, backbone="tiny_cnn", owner="ana", cap=40)
+    sh = light.launch_shift_report(*PAIR, store.root, backbone="tiny_cnn", owner="ana", cap=40)
     assert q.cancel(sh, actor="ana") == "cancelled"  # cancelled while queued
     worker_once(store)
     assert q.get(job).status == "failed"
     s = extraction_status(store, rid)
     assert s["status"] == "failed" and "perplexity" in s["detail"], s
-    assert shift.read_shift_report(store.root, *PAIR, "tiny_cnn", 40)["status"] == "cancelled"
+    assert light.read_shift_report(store.root, *PAIR, "tiny_cnn", 40)["status"] == "cancelled"
     # a report naming a job that ran elsewhere: its pid means nothing here; the queue decides
     store.write_json(rid, PROGRESS_FILE, {"status": "running", "progress": 0.5, "detail": "x", "time": time.time(),
                                           "pid": 999999999, "job_id": job})
@@ -173,7 +174,7 @@ def test_cancel_stops_a_running_light_job(store):
     worker = subprocess.Popen([sys.executable, "-m", "tlcore", "worker"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        job = shift.launch_shift_report(*PAIR, store.root, backbone="tiny_cnn", owner="ana", cap=400)
+        job = light.launch_shift_report(*PAIR, store.root, backbone="tiny_cnn", owner="ana", cap=400)
         deadline = time.time() + 120
         while q.get(job).status == "queued" and time.time() < deadline:
             time.sleep(0.05)
@@ -183,7 +184,7 @@ def test_cancel_stops_a_running_light_job(store):
             time.sleep(0.1)
         snap = q.get(job)
         assert snap.status == "cancelled", (snap.status, snap.error, q.log_tail(job))
-        assert shift.read_shift_report(store.root, *PAIR, "tiny_cnn", 400)["status"] == "cancelled"
+        assert light.read_shift_report(store.root, *PAIR, "tiny_cnn", 400)["status"] == "cancelled"
     finally:
         worker.terminate()
         worker.wait(30)

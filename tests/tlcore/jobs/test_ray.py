@@ -80,8 +80,8 @@ def test_light_jobs_run_as_ray_tasks_and_record_their_node(cluster, store):
     import sys
     from pathlib import Path
 
-    from tlcore.embeddings import shift
-    from tlcore.embeddings.extract import extraction_status, launch_extraction
+    from tlcore.jobs import light
+    from tlcore.jobs.light import extraction_status, launch_extraction
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
     from fake_runs import make_run
@@ -92,14 +92,14 @@ def test_light_jobs_run_as_ray_tasks_and_record_their_node(cluster, store):
     add_before(store, rid)
     pair = ({"demo": "digits"}, {"demo": "digits"})
     jobs = [launch_extraction(store, rid, method="pca", owner="ana"),
-            shift.launch_shift_report(*pair, store.root, backbone="tiny_cnn", owner="ana", cap=40)]
+            light.launch_shift_report(*pair, store.root, backbone="tiny_cnn", owner="ana", cap=40)]
     assert run_worker(max_jobs=1, once=True, poll_s=0.2, executor=RayExecutor(store.root)) == 0
     for job in jobs:
         snap = q.get(job)
         assert snap.status == "completed", (snap.error, q.log_tail(job))
         assert snap.executor == "ray" and "/" in (snap.node or "")  # host/ray-node-id
     assert extraction_status(store, rid)["status"] == "done"
-    assert shift.read_shift_report(store.root, *pair, "tiny_cnn", 40)["status"] == "done"
+    assert light.read_shift_report(store.root, *pair, "tiny_cnn", 40)["status"] == "done"
 
 
 def test_cli_submit_worker_ray_and_jobs_json(tmp_path):

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from tlcore.jobs.process import is_alive
+from tlcore.liveness import is_alive
 from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.worker import restart_worker_if_dead, worker_running
 
