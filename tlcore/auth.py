@@ -296,12 +296,14 @@ def audit_refusal(actor: str | None, action: str, what: str, why: str, root=None
 
 
 def os_user() -> str:
-    import getpass
-
+    """The OS account of this process from the password database (not ``getpass.getuser()``, which believes the
+    ``LOGNAME``/``USER`` variables anyone can set)."""
     try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        return "unknown"
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no passwd entry in some containers
+        return f"uid{os.geteuid()}" if hasattr(os, "geteuid") else "unknown"
 
 
 def cli_actor(root: str | Path | None = None) -> str:

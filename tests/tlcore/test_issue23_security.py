@@ -254,6 +254,8 @@ def test_item4_cli_acts_as_the_os_user_not_TL_USER(root):
     for args in (["delete", rid], ["cancel", job]):
         r = _cli(args, root, TL_USER="bo", TL_ADMINS=None)
         assert r.returncode != 0 and "only an admin may act as another user" in r.stderr, r.stderr
+        r = _cli(args, root, TL_USER=None, TL_ADMINS=None, USER="ana", LOGNAME="ana")  # env names are not the OS user
+        assert r.returncode != 0 and "belongs to ana" in r.stderr, r.stderr
         r = _cli(args, root, TL_USER=None, TL_ADMINS=None)  # the OS user, who owns neither
         assert r.returncode != 0 and "belongs to ana" in r.stderr, r.stderr
     assert store.get(rid) and JobQueue(store).get(job).status == "queued"
