@@ -124,7 +124,7 @@ def test_item2_expired_session_is_signed_out(tl_home):
 
 def _timer_fragments():
     for folder in ("ui", "views"):
-        for path in sorted((ROOT / folder).glob("*.py")):
+        for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
                 if isinstance(node, ast.FunctionDef):
