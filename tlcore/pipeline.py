@@ -28,7 +28,10 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
                    cancel_check: Callable[[], bool] | None = None, run_id: str | None = None) -> RunRecord:
     """Run one experiment end to end and record it. Errors are recorded on the run and re-raised."""
     spec = validate(cfg, store).backbone
+    from tlcore.models.hf_cache import preflight
     from tlcore.strategies.registry import build_strategy
+
+    preflight(cfg.backbone, spec.family)  # an unreachable Hugging Face model: one line, before any run row/folder
 
     strategy = build_strategy(cfg.strategy, cfg.params, store)
     callbacks = list(callbacks or [])

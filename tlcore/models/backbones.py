@@ -165,10 +165,9 @@ def _hf_load(name_or_path: str):
         check_folder(name_or_path, name_or_path)
     if not local and _offline() and not _hf_cached(name_or_path):
         # fail at once: no loader call, no retries against an unreachable hub
-        raise ModelError(f"backbone {name_or_path!r}: Hugging Face weights are not reachable here: not in the "
-                         "Hugging Face cache and this server is offline "
-                         "(HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE/TL_OFFLINE); copy the model folder to the server and "
-                         "give its path as the backbone, or pre-download it into the cache")
+        from tlcore.models.hf_cache import not_reachable
+
+        raise not_reachable(name_or_path)
     from transformers import AutoModel, AutoTokenizer
 
     try:
@@ -183,19 +182,15 @@ def _hf_load(name_or_path: str):
 
 
 def _offline() -> bool:
-    """Any of the offline flags set (job processes get HF_HUB_OFFLINE=1 unless the operator allows downloads)."""
-    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
-               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TL_OFFLINE"))
+    from tlcore.models.hf_cache import offline
+
+    return offline()
 
 
 def _hf_cached(repo_id: str) -> bool:
-    """True when the model's config.json is in the local Hugging Face cache (no network)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
+    from tlcore.models.hf_cache import cached
 
-        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
-    except Exception:  # noqa: BLE001 - an invalid repo id is simply not cached
-        return False
+    return cached(repo_id)
 
 
 def _load_embedded_effnet(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
