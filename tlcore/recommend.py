@@ -120,7 +120,7 @@ def recommend(modality: str, labeled_fraction: float = 0.0, gpu: bool = False) -
     return rec
 
 
-def resolve_auto(raw: dict, backbone_given: bool | None = None) -> dict:
+def resolve_auto(raw: dict) -> dict:
     """A raw config dict with ``strategy: auto`` turned into the recommended settings.
 
     Keys the user set explicitly (``KEEP``) win; ``params`` given with ``auto`` are merged over the

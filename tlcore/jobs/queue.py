@@ -52,7 +52,6 @@ JOB_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'train'", "owner": "TEXT", "execut
 KINDS = (*PRODUCERS, "probe", *TASK_KINDS)  # a run of each producer (train, classical), a probe, a light task
 ACTIVE = ("queued", "running")
 MAX_QUEUED_PER_USER = 200
-HEARTBEAT_STALE_S = 60.0
 WORKER_STALE_S = 15.0
 
 

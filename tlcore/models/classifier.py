@@ -35,10 +35,6 @@ class Classifier(nn.Module):
         f = self.neck(self.backbone(x).float())
         return f, self.head(self.dropout(f))
 
-    def from_features(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.neck(f)
-        return f, self.head(self.dropout(f))
-
     def head_parameters(self) -> list:
         """Parameters of the new layers (neck and head): they always train."""
         return list(self.neck.parameters()) + list(self.head.parameters())

@@ -16,7 +16,6 @@ from tlcore.evaluation.summary import format_p
 from tlcore.reports.repro import load_card
 
 TARGET = "#ff7f0e"
-SOURCE = "#1f77b4"
 COLORS = ["#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
 color:#222;padding:0 1rem}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border:1px solid #ddd;

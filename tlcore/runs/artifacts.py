@@ -15,7 +15,6 @@ MODEL = "model.safetensors"
 MODEL_META = "model.json"
 INPUTS = (SPLIT, LABELS, DOMAINS, REPRO)  # what a derived run copies from its parent
 FEATURE_STAGES = ("after", "before")
-PREDICTION_KEYS = ("source_val", "target_test", "target_train")
 
 
 def predictions(key: str) -> str:

@@ -43,7 +43,6 @@ REFUSED = {
     "distillation": "it calls the model's backbone directly, outside the DistributedDataParallel wrapper",
     "mcd": "it updates in several stages per batch, and its classifier heads drift apart between the processes",
 }
-MAX_DEVICES = 64
 
 
 def precheck(cfg, name: str, caches_features: bool) -> None:
