@@ -93,9 +93,20 @@ def reconcile(queue: JobQueue, own: set[str] | None = None, adopt=None) -> list[
             msg = f"job process {r['pid']} died without reporting a result"
         else:
             msg = f"the worker that ran this job on {r.get('executor')} ({r.get('node') or 'unknown node'}) stopped"
-        _fail(queue, r["job_id"], r["run_id"], msg + (f"; log tail:\n{tail}" if tail else ""))
+        _fail(queue, r["job_id"], r["run_id"], _explained(queue, msg, tail))
         fixed.append(r["job_id"])
     return fixed
+
+
+def _explained(queue: JobQueue, why: str, tail: str) -> str:
+    """A dead job's error: its cause first when the disk holding the data root is full (the usual reason for a
+    process that ends with an empty log: it could write nothing), then the exit and the log tail."""
+    from tlcore.runs.files import LOW_SPACE_MB, disk_full_message, free_mb
+
+    free = free_mb(queue.store.root)
+    if (free is not None and free < LOW_SPACE_MB) or "No space left on device" in tail:
+        why = f"{disk_full_message(queue.store.root)} (job: {why})"
+    return why + (f"; log tail:\n{tail}" if tail else "")
 
 
 def _fail(queue: JobQueue, job_id: str, run_id: str | None, msg: str) -> None:
@@ -360,12 +371,12 @@ def _reap(queue: JobQueue, children: dict, executor) -> None:
             continue
         tail = queue.log_tail(job_id, 1500).strip()
         if h.timeout_at:
-            _fail(queue, job_id, snap.run_id, f"timed out: stopped after {h.limit:g} s of wall-clock time "
-                                              "(TL_JOB_TIMEOUT_S)" + (f"; log tail:\n{tail}" if tail else ""))
+            _fail(queue, job_id, snap.run_id, _explained(queue, f"timed out: stopped after {h.limit:g} s of "
+                                                         "wall-clock time (TL_JOB_TIMEOUT_S)", tail))
             continue
         why = h.error or (f"job process {h.pid} ended without reporting a result" if rc == UNKNOWN_EXIT
                           else f"job process {describe_exit(rc)}")
-        _fail(queue, job_id, snap.run_id, why + (f"; log tail:\n{tail}" if tail else ""))
+        _fail(queue, job_id, snap.run_id, _explained(queue, why, tail))
 
 
 def _enforce_timeout(children: dict, executor) -> None:

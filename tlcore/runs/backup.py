@@ -2,7 +2,8 @@
 
 Backups use SQLite's online backup API (consistent while workers write; never a file copy of a live database)
 into ``<root>/backups/tl-<time>.db`` (0600), keeping the newest ``TL_BACKUPS_KEEP`` (default 7). The worker
-makes one when it starts and the newest is older than a day. A damaged database is never backed up (it would
+makes one when it starts and the newest is older than a day, the dashboard when it starts (:func:`backup_at_start`),
+the run store before each schema migration, and ``doctor --backup`` on demand. A damaged database is never backed up (it would
 rotate good backups out). Restoring moves the damaged file aside (``tl.db.damaged-<time>``), never deletes it.
 """
 from __future__ import annotations
@@ -89,6 +90,39 @@ def backup_if_due(store, max_age_s: float = DAY) -> Path | None:
     if newest and time.time() - newest[0].stat().st_mtime < max_age_s:
         return None
     return backup(store.root)
+
+
+_started: dict[str, object] = {}  # data root -> the start backup's thread (one per process and root)
+START_MIN_AGE_S = 3600  # a restart loop makes no more than one start backup an hour
+
+
+def backup_at_start(root, wait: bool = False):
+    """The dashboard's start backup (issue 22 item 4: backups that do not depend on a worker): once per process
+    and data root, in a background thread (the first page is not held up), skipped when a backup is younger than
+    an hour or there is no database yet. A failure (a damaged database, a full disk) is logged, never raised: the
+    dashboard starts anyway and ``doctor`` tells what is wrong. ``wait``: join the thread (tests)."""
+    import logging
+    import threading
+
+    key = str(Path(root).resolve())
+    if key not in _started:
+        def run():
+            try:
+                if not db_path(key).exists():
+                    return
+                newest = list_backups(Path(key))[:1]
+                if newest and time.time() - newest[0].stat().st_mtime < START_MIN_AGE_S:
+                    return
+                backup(Path(key))
+            except (TLError, OSError, sqlite3.Error) as exc:
+                logging.getLogger("tlcore.backup").warning("start backup of %s skipped: %s", key, exc)
+
+        thread = threading.Thread(target=run, name="tl-start-backup", daemon=True)
+        _started[key] = thread
+        thread.start()
+    if wait:
+        _started[key].join(60)
+    return _started[key]
 
 
 def restore(root: Path, source: Path | None = None) -> dict:
