@@ -41,7 +41,9 @@ def run(op: str, path: str | Path, display: str, **kwargs) -> dict:
     mem_mb, cpu_s = limits.limit("TL_PARSE_MEMORY_MB"), limits.limit("TL_PARSE_CPU_S")
     args = json.dumps({"op": op, "path": str(path), "display": display, "memory_mb": mem_mb, "cpu_s": cpu_s,
                        **kwargs})
-    env = {**os.environ, "PYTHONPATH": _pythonpath(), "MALLOC_ARENA_MAX": "2",
+    # glibc malloc with few arenas (also for Arrow): the address space tracks what is resident, so the limit
+    # means about what it says instead of counting allocator reservations
+    env = {**os.environ, "PYTHONPATH": _pythonpath(), "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([sys.executable, "-m", "tlcore.data.sandbox", args], stdout=out, stderr=err,
