@@ -1,7 +1,7 @@
 """Parsing user data in a child process under hard limits (issue 22 item 1).
 
 Column peeking, upload validation and server-folder registration read what a user gave in
-``python -m tlcore.data.sandbox``: a child that imports only the table/image readers (pandas, pyarrow, PIL; never
+``python -m tlcore.data.sandbox_child``: a child that imports only the table/image readers (pandas, pyarrow, PIL; never
 torch), sets its own address-space limit (``RLIMIT_AS``, ``TL_PARSE_MEMORY_MB``) and CPU-time limit
 (``RLIMIT_CPU``, ``TL_PARSE_CPU_S``) before it opens the file, and prints one JSON line. The calling process
 (the dashboard) never holds the parsed table, and a child that goes over a limit is stopped by the kernel and
@@ -46,7 +46,7 @@ def run(op: str, path: str | Path, display: str, **kwargs) -> dict:
     env = {**os.environ, "PYTHONPATH": _pythonpath(), "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "tlcore.data.sandbox", args], stdout=out, stderr=err,
+        proc = subprocess.Popen([sys.executable, "-m", "tlcore.data.sandbox_child", args], stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         timed_out = threading.Event()
 
@@ -94,47 +94,3 @@ def _pythonpath() -> str:
     root = str(Path(__file__).resolve().parents[2])
     extra = os.environ.get("PYTHONPATH")
     return root + (os.pathsep + extra if extra else "")
-
-
-def _limit_self(memory_mb: int, cpu_s: int) -> None:
-    """Set this process's hard limits (the child's first step, before any user byte is read)."""
-    import resource
-
-    cap = int(memory_mb) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s) + 5))  # soft: SIGXCPU, hard: SIGKILL
-
-
-def _answer(a: dict) -> dict:
-    path, display = Path(a["path"]), a["display"]
-    if a["op"] == "columns":
-        from tlcore.data.table import table_columns
-
-        try:
-            return {"columns": table_columns(path)}
-        except DataError as exc:
-            raise DataError(str(exc).replace(path.name, display, 1)) from None
-    if a["op"] == "inspect":
-        from tlcore.data.uploads import domain_info, read_domain
-
-        return domain_info(read_domain(path, display, a["name"], a.get("text_column"), a.get("label_column")))
-    raise DataError(f"unknown operation {a['op']!r}")
-
-
-def _main(argv: list[str]) -> int:
-    """``python -m tlcore.data.sandbox ARGS_JSON``: limit this process, run one operation, print one JSON line."""
-    a = json.loads(argv[0])
-    _limit_self(a["memory_mb"], a["cpu_s"])
-    try:
-        answer = _answer(a)
-    except DataError as exc:
-        answer = {"error": str(exc)}
-    except MemoryError:
-        os._exit(MEMORY_EXIT)  # nothing more can be allocated safely: the parent reports the limit
-    print(json.dumps(answer, default=str))
-    sys.stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,57 @@
+"""The limited parse child of :mod:`tlcore.data.sandbox`: ``python -m tlcore.data.sandbox_child ARGS_JSON`` sets its
+own hard limits (address space, CPU time) before any user byte is read, runs one operation and prints one JSON line.
+A module of its own so that the parent side (``sandbox.run``, used by :mod:`tlcore.data.uploads`) and the child
+side (which reads through ``uploads``) do not import each other."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from tlcore.data.sandbox import MEMORY_EXIT
+from tlcore.errors import DataError
+
+
+def _limit_self(memory_mb: int, cpu_s: int) -> None:
+    """Set this process's hard limits (the child's first step, before any user byte is read)."""
+    import resource
+
+    cap = int(memory_mb) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s) + 5))  # soft: SIGXCPU, hard: SIGKILL
+
+
+def _answer(a: dict) -> dict:
+    path, display = Path(a["path"]), a["display"]
+    if a["op"] == "columns":
+        from tlcore.data.table import table_columns
+
+        try:
+            return {"columns": table_columns(path)}
+        except DataError as exc:
+            raise DataError(str(exc).replace(path.name, display, 1)) from None
+    if a["op"] == "inspect":
+        from tlcore.data.uploads import domain_info, read_domain
+
+        return domain_info(read_domain(path, display, a["name"], a.get("text_column"), a.get("label_column")))
+    raise DataError(f"unknown operation {a['op']!r}")
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m tlcore.data.sandbox_child ARGS_JSON``: limit this process, run one operation, print one JSON line."""
+    a = json.loads(argv[0])
+    _limit_self(a["memory_mb"], a["cpu_s"])
+    try:
+        answer = _answer(a)
+    except DataError as exc:
+        answer = {"error": str(exc)}
+    except MemoryError:
+        os._exit(MEMORY_EXIT)  # nothing more can be allocated safely: the parent reports the limit
+    print(json.dumps(answer, default=str))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
