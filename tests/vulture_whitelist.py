@@ -9,8 +9,9 @@ _ = object()
 # Looked up by name from a table: the strategy registry (tlcore/strategies/registry.py, "module:Class" strings)
 Cdan; Distillation; FixMatch; GradualUnfreezing; InstanceWeighting; LinearProbe; Mcc; Mcd; Multitask; Scratch
 SelfTraining; Coral; Mmd; TrAdaBoost; SKADA_STRATEGIES
-# ... the light job kinds (tlcore/jobs/tasks.py TASKS, "module:function" strings) and the producers table
+# ... the task job kinds (tlcore/jobs/tasks.py TASKS, "module:function" strings) and the producers table
 check_embeddings; check_shift; run_embeddings; run_shift; produce
+check_predict; check_export; check_compress; run_predict; run_export; run_compress
 
 # Attributes set for a library that reads them: transformers configs/tokenizers, ONNX Runtime session options,
 # sqlite3 connections

@@ -7,11 +7,18 @@ task (:func:`tlcore.jobs.tasks.run`).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Callable
 
 JOB_ENV = "TL_JOB_ID"  # set in a task's process: its progress files name the job
 
 _SINK: list[Callable[[float, str], None]] = []  # the progress sink of this process's job, set once
+
+
+def job_folder(root, job_id: str) -> Path:
+    """Where job ``job_id`` writes its output files (``$TL_HOME/outputs/<job_id>/``: chosen by TL Studio, never by a
+    user; removed with the job)."""
+    return Path(root) / "outputs" / job_id
 
 
 def current_job() -> str | None:

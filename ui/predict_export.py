@@ -1,7 +1,8 @@
 """The Compare page's model section: export a run (ONNX, TorchScript, Hugging Face, safetensors; a ZIP download
 with its model card), compress it (pruning + int8 into a new linked run), and the parent-vs-compressed tables of
-the selected runs. Exports and compression run as ``python -m tlcore`` processes; this module only starts and
-polls them."""
+the selected runs. Exports and compression are queued jobs of the one job queue (owner: the signed-in user;
+quota, timeout, Cancel); this module only submits them and polls their snapshots. An export job zips its folder once
+when it finishes; the download button reads that file when clicked."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from tlcore.export.client import job_status, last_json, launch_compress, launch_export, zip_folder
+from tlcore.export.client import job_status, launch_compress, launch_export
 from tlcore.errors import TLError
 from tlcore.runs.view import RunView
 from ui.auth import session_guard, signed_in_user
+from ui.predict_view import cancel_job
 from ui.safe import md
 from ui.state import home
 
@@ -79,23 +81,26 @@ def _jobs() -> None:
     for job in st.session_state.get(EXPORT_JOBS) or []:
         status = job_status(job)
         what = md(f"{job['run_id']} as {job['format']}")
-        if status["state"] == "running":
-            st.progress(0.5, text=f"Exporting {what} ({status['detail']})")
+        if status["state"] in ("queued", "running"):
+            _active(job, status, f"Exporting {what}")
         elif status["state"] == "done":
-            folder = Path(job["out"])
-            # zipped when clicked (a callable), not on every 2 s poll of every open tab
-            st.download_button(f"Download {what} (ZIP)", lambda f=folder: zip_folder(f),
-                               file_name=f"{folder.name}.zip", mime="application/zip",
-                               key=f"tl_export_dl_{job['pid']}")
+            zipped = Path(status["result"]["file"])  # written once by the export job
+            st.download_button(f"Download {what} (ZIP)", lambda f=zipped: f.read_bytes(), file_name=zipped.name,
+                               mime="application/zip", key=f"tl_export_dl_{job['job_id']}")
         else:
-            st.error(md(f"Export of {job['run_id']} failed: {status['detail']}"))
+            st.error(md(f"Export of {job['run_id']} {status['state']}: {status['detail']}"))
     for job in st.session_state.get(COMPRESS_JOBS) or []:
         status = job_status(job)
-        if status["state"] == "running":
-            st.progress(0.5, text=md(f"Compressing {job['run_id']} ({status['detail']})"))
+        if status["state"] in ("queued", "running"):
+            _active(job, status, md(f"Compressing {job['run_id']}"))
         elif status["state"] == "done":
-            res = last_json(job["log"]) or {}
-            st.success(md(f"Compressed {job['run_id']} into run {res.get('run_id', '?')}; select it above to "
-                                 "see its table."))
+            st.success(md(f"Compressed {job['run_id']} into run {status['result'].get('run_id', '?')}; select it "
+                          "above to see its table."))
         else:
-            st.error(md(f"Compression of {job['run_id']} failed: {status['detail']}"))
+            st.error(md(f"Compression of {job['run_id']} {status['state']}: {status['detail']}"))
+
+
+def _active(job: dict, status: dict, what: str) -> None:
+    st.progress(status["progress"], text=f"{what} ({md(status['detail'])})")
+    if st.button("Cancel", key=f"tl_job_cancel_{job['job_id']}"):
+        cancel_job(job)

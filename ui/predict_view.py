@@ -1,8 +1,8 @@
 """Streamlit helpers of the Predict page: the cached prediction-server handle, run choice and result tables.
 
 The model never runs in the Streamlit process: single inputs go to one long-lived ``python -m tlcore
-predict-server`` child (models stay loaded, so answers after the first are a forward pass), batches to a
-``python -m tlcore predict`` process per run.
+predict-server`` child (models stay loaded, so answers after the first are a forward pass), batches to a queued
+``predict`` job per run (the one job queue: owner, quota, timeout, Cancel).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.errors import TLError
-from tlcore.export.client import PredictClient
+from tlcore.export.client import PredictClient, cancel
 from tlcore.runs.view import RunView
 from ui.safe import md
 from ui.state import current_user, home
@@ -28,6 +28,15 @@ def _client(root: str) -> PredictClient:
 
 def client() -> PredictClient:
     return _client(home())
+
+
+def cancel_job(job: dict) -> None:
+    """Cancel a queued predict/export/compress job as the signed-in user; a refusal shows as a toast (it outlives
+    the fragment's next rerun)."""
+    try:
+        st.toast(md(f"Job {job['job_id']}: {cancel(job, actor=current_user())}"))
+    except TLError as exc:
+        st.toast(md(f"Cancel refused: {exc}"))
 
 
 def usable_runs(store) -> list:

@@ -90,15 +90,18 @@ with batch:
     def _jobs():
         session_guard()  # a removed or expired user loses the downloads on the next tick
         jobs = st.session_state.get(pv.BATCH_JOBS) or []
-        for job in jobs:
+        for job in jobs:  # queued jobs of the one job queue (owner, quota, timeout, Cancel)
             status = job_status(job)
             label = labels.get(job["run_id"], job["run_id"])
-            if status["state"] == "running":
-                st.progress(0.5, text=md(f"{label}: predicting ({status['detail']})"))
+            if status["state"] in ("queued", "running"):
+                st.progress(status["progress"], text=md(f"{label}: predicting ({status['detail']})"))
+                if st.button("Cancel", key=f"tl_predict_cancel_{job['job_id']}"):
+                    pv.cancel_job(job)
             elif status["state"] == "done":
-                data = lambda out=Path(job["out"]): out.read_bytes()  # noqa: E731 - read when clicked, not every poll
-                st.download_button(md(f"Download predictions: {label}"), data, file_name=Path(job["out"]).name,
-                                   mime="text/csv", key=f"tl_predict_dl_{job['pid']}")
+                out = Path(status["result"]["file"])
+                data = lambda out=out: out.read_bytes()  # noqa: E731 - read when clicked, not every poll
+                st.download_button(md(f"Download predictions: {label}"), data, file_name=out.name,
+                                   mime="text/csv", key=f"tl_predict_dl_{job['job_id']}")
             else:
                 st.error(md(f"{label}: {status['detail']}"))
 

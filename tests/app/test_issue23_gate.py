@@ -244,29 +244,38 @@ def test_item8_plotly_labels_escape_user_text():
 
 
 EXPORT_SCRIPT = """
+import zipfile
 import streamlit as st
-from types import SimpleNamespace
 import ui.predict_export as pe
 
 calls = st.session_state.setdefault("zip_calls", [])
-pe.zip_folder = lambda folder: calls.append(str(folder)) or b"PK"
-st.session_state.setdefault(pe.EXPORT_JOBS, [{"run_id": "r1", "format": "onnx", "pid": 7, "started": 0,
-                                              "out": st.session_state["out"], "log": st.session_state["log"],
-                                              "_proc": SimpleNamespace(poll=lambda: 0)}])
+zipfile.ZipFile = lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError("zipped on a poll"))
+st.session_state.setdefault(pe.EXPORT_JOBS, [st.session_state["job"]])
 pe._jobs()
 """
 
 
-def test_item5_a_finished_export_is_not_zipped_on_every_poll(tl_home, tmp_path):
-    out = tmp_path / "r1-onnx"
-    out.mkdir()
-    (out / "model.onnx").write_bytes(b"x" * 1000)
+def test_item5_a_finished_export_is_not_zipped_on_every_poll(tl_home):
+    """The export job wrote its ZIP once when it finished; the fragment's polls only read the job's snapshot and
+    offer that file (read when the button is clicked)."""
+    from tlcore.jobs.queue import JobQueue
+    from tlcore.runs.store import RunStore
+
+    q = JobQueue(RunStore(tl_home))
+    job_id = q.submit({"seconds": 0}, kind="probe", owner="ana")  # stands in for a finished export job
+    q.claim_next("w")
+    q.finish(job_id, "completed")
+    folder = tl_home / "outputs" / job_id
+    folder.mkdir(parents=True)
+    (folder / "r1-onnx.zip").write_bytes(b"PK" + b"x" * 1000)
+    (folder / "result.json").write_text(f'{{"file": "{folder / "r1-onnx.zip"}"}}')
     at = AppTest.from_string(EXPORT_SCRIPT, default_timeout=TIMEOUT)
-    at.session_state["out"], at.session_state["log"] = str(out), str(tmp_path / "export.log")
+    at.session_state["job"] = {"job_id": job_id, "run_id": "r1", "format": "onnx", "root": str(tl_home)}
     at.run()
     at.run()  # two polls of the fragment
     assert not at.exception
-    assert at.session_state["zip_calls"] == []  # zipped only when the button is clicked (deferred callable)
+    assert at.session_state["zip_calls"] == []  # nothing zipped: the job did, once
+    assert [b.label for b in at.get("download_button")] == ["Download r1 as onnx (ZIP)"]
 
 
 def test_item6_metrics_need_sign_in_on_the_real_server(tmp_path):

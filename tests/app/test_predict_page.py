@@ -70,3 +70,25 @@ def test_compare_shows_the_compression_table_and_export_controls(home):
     assert tables and list(tables[0]["model"]) == ["parent", "compressed"]
     assert tables[0]["target accuracy [95% CI]"][0] == "0.800 [0.700, 0.900]"
     assert at.button(key="tl_export_go") and at.button(key="tl_compress_go")
+
+
+def test_item7_export_and_compress_buttons_queue_jobs_that_the_page_can_cancel(home):
+    """Export and Compress queue jobs of the one queue (nothing starts in the dashboard); the exports panel polls
+    their snapshots and its Cancel cancels them."""
+    from tlcore.jobs.queue import JobQueue
+    from tests.tlcore.export.artifacts import artifact_run
+
+    store = RunStore(home)
+    artifact_run(store, "tiny_cnn", "digits", name="small")
+    at = AppTest.from_file(COMPARE, default_timeout=60).run()
+    assert not at.exception
+    at.button(key="tl_export_go").click().run()
+    at.button(key="tl_compress_go").click().run()
+    assert not at.exception, at.exception
+    jobs = JobQueue(store).list()
+    assert sorted(j.kind for j in jobs) == ["compress", "export"] and {j.status for j in jobs} == {"queued"}
+    for job in jobs:
+        at.button(key=f"tl_job_cancel_{job.job_id}").click().run()
+    assert {j.status for j in JobQueue(store).list()} == {"cancelled"}
+    at.run()  # the next poll
+    assert sum("cancelled" in e.value for e in at.error) == 2

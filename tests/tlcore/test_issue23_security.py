@@ -216,23 +216,22 @@ def test_item4_export_compress_predict_need_owner_and_refusals_are_audited(root,
     store = RunStore(root, owner="ana")
     for name in ("ana", "bo"):
         auth.add_user(name, "password-x", root)
+    from tlcore.jobs.queue import JobQueue
+
     rid = store.create(FAST, status="completed")
-    started = []
-    monkeypatch.setattr(client.subprocess, "Popen", lambda args, **kw: started.append((args, kw["env"])) or
-                        type("P", (), {"pid": 1, "poll": lambda self: None})())
-    batch = root / "in.csv"
-    batch.write_text("text\nhi\n")
+    queue = JobQueue(store)
+    batch = client.new_batch(root, "in.csv", b"text\nhi\n")
     for call in (lambda: client.launch_export(root, rid, "onnx", actor="bo"),
                  lambda: client.launch_compress(root, rid, 0.5, True, actor="bo"),
                  lambda: client.launch_batch(root, rid, batch, actor="bo"),
                  lambda: client.PredictClient(root).predict(rid, text="hi", actor="bo")):
         with pytest.raises(PermissionDenied, match="belongs to ana"):
             call()
-    assert started == []  # nothing was started for bo
+    assert queue.list() == []  # nothing was queued for bo
     assert {r["action"] for r in _audit(root) if r["actor"] == "bo"} == {
         "refused: export", "refused: compress", "refused: predict with"}
-    client.launch_compress(root, rid, 0.5, True, actor="ana")
-    assert started and started[0][1]["TL_USER"] == "ana"  # the compressed run is owned by ana
+    job = client.launch_compress(root, rid, 0.5, True, actor="ana")
+    assert queue.get(job["job_id"]).owner == "ana"  # a queued job of ana's: the compressed run is owned by ana
 
 
 def _cli(args, root, **env):

@@ -1,5 +1,7 @@
-"""Client side of the prediction server and of batch predictions, for the dashboard. No torch import: the
-model runs in a child process (``python -m tlcore predict-server`` / ``python -m tlcore predict``).
+"""For the dashboard: the client of the prediction server (one long-lived ``python -m tlcore predict-server``
+child), and the asking side of the ``predict``, ``export`` and ``compress`` job kinds (:mod:`tlcore.export.job_kinds`):
+queued in the one job queue with the signed-in owner (quota, timeout, Cancel), read back from the job snapshots.
+No torch import: the models run in the worker's job processes and the server child.
 """
 from __future__ import annotations
 
@@ -126,84 +128,77 @@ def authorize_use(root, run_id: str, actor: str | None, action: str) -> None:
 
 def launch_batch(root, run_id: str, input_path: Path, text_column: str | None = None,
                  actor: str | None = None) -> dict:
-    """Start ``python -m tlcore predict`` for one run in its own process; returns a job dict for
-    :func:`job_status`. Only the run's owner or an admin (``actor``) may."""
+    """Queue a ``predict`` job for one run (owner: ``actor``, the signed-in user); returns a job dict for
+    :func:`job_status`. Only the run's owner or an admin may."""
     authorize_use(root, run_id, actor, "predict with")
-    out = input_path.parent / f"predictions_{run_id}.csv"
-    args = ["predict", run_id, str(input_path), "--out", str(out)]
-    if text_column:
-        args += ["--text-column", text_column]
-    return launch(root, args, out, input_path.parent / f"predict_{run_id}.log", actor=actor, run_id=run_id)
+    return _submit(root, "predict", {"run_id": run_id, "input": str(input_path), "text_column": text_column},
+                   actor)
 
 
 def launch_export(root, run_id: str, fmt: str, actor: str | None = None) -> dict:
-    """Start ``python -m tlcore export`` into ``$TL_HOME/exports/<id>/<run>-<fmt>``; the job is done when that
-    folder exists (the export renames it into place last). Only the run's owner or an admin may."""
+    """Queue an ``export`` job (owner: ``actor``); the job writes the export's ZIP once, in its own folder.
+    Only the run's owner or an admin may."""
     authorize_use(root, run_id, actor, "export")
-    folder = Path(root) / "exports" / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True)
-    out = folder / f"{run_id}-{fmt}"
-    return launch(root, ["export", run_id, "--format", fmt, "--out", str(out)], out, folder / "export.log",
-                  actor=actor, run_id=run_id, format=fmt)
+    return _submit(root, "export", {"run_id": run_id, "format": fmt}, actor, format=fmt)
 
 
 def launch_compress(root, run_id: str, prune: float, quantize: bool, finetune_epochs: int = 0,
                     actor: str | None = None) -> dict:
-    """Start ``python -m tlcore compress`` (a new run, owned by ``actor``); only the run's owner or an admin may."""
+    """Queue a ``compress`` job: a new run owned by ``actor``; only the run's owner or an admin may."""
     authorize_use(root, run_id, actor, "compress")
-    folder = Path(root) / "compress" / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True)
-    args = ["compress", run_id, "--prune", str(prune), "--quantize", "int8" if quantize else "none",
-            "--finetune-epochs", str(int(finetune_epochs))]
-    return launch(root, args, None, folder / "compress.log", actor=actor, run_id=run_id)
+    return _submit(root, "compress", {"run_id": run_id, "prune": float(prune), "quantize": "int8" if quantize
+                                      else None, "finetune_epochs": int(finetune_epochs)}, actor)
 
 
-def launch(root, args: list[str], out: Path | None, log: Path, actor: str | None = None, **info) -> dict:
-    """Start ``python -m tlcore ARGS`` in its own session, output to ``log``; what it creates is owned by
-    ``actor`` (``TL_USER`` of the child) when given."""
-    env = {**os.environ, "TL_HOME": str(root), "TOKENIZERS_PARALLELISM": "false"}
-    if actor:
-        env["TL_USER"] = actor
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "tlcore", *args], stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, cwd=str(PROJECT), start_new_session=True)
-    return {**info, "pid": proc.pid, "out": str(out) if out else None, "log": str(log), "started": time.time(),
-            "_proc": proc}
+def _submit(root, kind: str, config: dict, actor: str | None, **info) -> dict:
+    """Queue the job (validated, counted against ``actor``'s quota: ConfigError past it). The same request while
+    the user's earlier one is still queued or running (a second click) returns that job. ``actor`` None (a
+    dashboard without sign-in): the server's operator (:func:`~tlcore.runs.store.current_user`)."""
+    from tlcore.jobs.queue import JobQueue
+    from tlcore.runs.store import RunStore, current_user
 
-
-def zip_folder(folder) -> bytes:
-    """The folder as ZIP bytes (for a download button)."""
-    import io
-    import zipfile
-
-    folder = Path(folder)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                zf.write(p, f"{folder.name}/{p.relative_to(folder)}")
-    return buf.getvalue()
-
-
-def last_json(log) -> dict | None:
-    """The last JSON line a finished CLI command printed (its result)."""
-    for line in reversed(_tail(Path(log), 20000).splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                return None
-    return None
+    queue = JobQueue(RunStore(root))
+    owner = actor or current_user()
+    same = [s.job_id for s in queue.list(active_only=True, kinds=(kind,))
+            if s.owner == owner and all(s.config.get(k) == v for k, v in config.items())]
+    job_id = same[0] if same else queue.submit(config, kind=kind, owner=owner)
+    return {**info, "job_id": job_id, "kind": kind, "run_id": config["run_id"], "root": str(root)}
 
 
 def job_status(job: dict) -> dict:
-    """``{"state": "running" | "done" | "failed", "detail"}`` for a job from :func:`launch`."""
-    proc = job.get("_proc")
-    code = proc.poll() if proc is not None else None
-    if code is None and proc is not None:
-        return {"state": "running", "detail": f"{time.time() - job['started']:.0f} s"}
-    if code == 0 and (job.get("out") is None or Path(job["out"]).exists()):
-        return {"state": "done", "detail": ""}
-    text = _tail(Path(job["log"]), 2000)
-    errors = [ln[len("error: "):] for ln in text.splitlines() if ln.startswith("error: ")]
-    return {"state": "failed", "detail": errors[-1] if errors else text[-500:]}
+    """``{"state": "queued" | "running" | "done" | "failed" | "cancelled", "detail", "progress", "result"}`` of a
+    job from the ``launch_*`` functions, read from the job queue (the same snapshot the job cards poll) and, once
+    done, the job's ``result.json`` (``result["file"]``: the CSV or the export's ZIP; compress: ``run_id``)."""
+    from tlcore.export.job_kinds import read_result
+    from tlcore.jobs.queue import JobNotFound, JobQueue
+    from tlcore.runs.store import RunStore
+
+    try:
+        snap = JobQueue(RunStore(job["root"])).get(job["job_id"])
+    except JobNotFound:
+        return {"state": "failed", "detail": f"job {job['job_id']} was deleted", "progress": 0.0, "result": None}
+    prog = snap.progress or {}
+    frac = float(prog.get("progress") or 0.0)
+    if snap.status == "queued":
+        return {"state": "queued", "detail": prog.get("detail") or "waiting for a free worker slot",
+                "progress": 0.0, "result": None}
+    if snap.status == "running":
+        took = f"{time.time() - snap.started:.0f} s" if snap.started else ""
+        return {"state": "running", "detail": ", ".join(x for x in (prog.get("phase"), took) if x),
+                "progress": frac, "result": None}
+    if snap.status == "completed":
+        result = read_result(job["root"], snap.job_id)
+        if result is not None:
+            return {"state": "done", "detail": "", "progress": 1.0, "result": result}
+        return {"state": "failed", "detail": "the job ended without writing its result", "progress": 1.0,
+                "result": None}
+    return {"state": snap.status, "detail": (snap.error or snap.status).splitlines()[0][:500], "progress": frac,
+            "result": None}
+
+
+def cancel(job: dict, actor: str | None = None) -> str:
+    """Cancel a job from the ``launch_*`` functions (only its owner or an admin may); returns its status."""
+    from tlcore.jobs.queue import JobQueue
+    from tlcore.runs.store import RunStore
+
+    return JobQueue(RunStore(job["root"])).cancel(job["job_id"], actor=actor)

@@ -55,6 +55,14 @@ def export_run(store, run_id: str, fmt: str, out, int8: bool = False, force: boo
                           "--force replaces only files and earlier exports; choose a new folder")
     if not out.parent.is_dir():
         raise ExportError(f"--out {out}: folder {out.parent} does not exist")
+    return export_into(store, run_id, fmt, out, int8)
+
+
+def export_into(store, run_id: str, fmt: str, out: Path, int8: bool = False) -> dict:
+    """The export itself, into ``out`` (a new or empty folder, or an earlier export), once the path was checked:
+    by :func:`export_run` for a user's ``--out``, or chosen by TL Studio (an ``export`` job's own output folder
+    inside the data root, :mod:`tlcore.export.job_kinds`)."""
+    out = Path(out).resolve()
     src = run_model_folder(store, run_id)
     t0 = time.perf_counter()
     loaded = load_model(src)

@@ -127,6 +127,13 @@ def predict_to_csv(store, run_id: str, spec: str, out, text_column: str | None =
     check_output(out, force=force)  # TL_HOME too, when the store lives elsewhere
     if not out.parent.is_dir():
         raise TLError(f"--out {out}: folder {out.parent} does not exist")
+    return predict_into(store, run_id, spec, out, text_column, top_k, batch_size)
+
+
+def predict_into(store, run_id: str, spec: str, out: Path, text_column: str | None = None, top_k: int = TOP_K,
+                 batch_size: int = 32) -> dict:
+    """The predictions themselves, written to ``out`` once the path was checked: by :func:`predict_to_csv` for a
+    user's ``--out``, or chosen by TL Studio (a ``predict`` job's own output folder, :mod:`tlcore.export.job_kinds`)."""
     t0 = time.perf_counter()
     pred = Predictor.from_run(store, run_id)
     t_load = time.perf_counter() - t0

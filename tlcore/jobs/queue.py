@@ -6,22 +6,26 @@ process (:mod:`tlcore.jobs.worker`) claims them and runs each in its own child p
 browser shows the same jobs.
 
 Jobs are typed (``kind``): ``train`` (a RunConfig), ``classical`` (the classical baseline of a RunConfig's pair,
-never fitted inside a page), the light tasks ``embeddings`` and ``shift`` (:mod:`tlcore.jobs.tasks`: the
-Embeddings page's projections and the Domains page's shift report) and ``probe`` (a diagnostic that sleeps and
-reports where it ran: checks a worker or a Ray cluster without training). Each job records its ``owner`` (only the owner or
-an admin may cancel or delete it), the ``executor`` that ran it (``local`` or ``ray``), the ``node`` (host) and
-the ``gpus`` it was given.
+never fitted inside a page), the tasks (:mod:`tlcore.jobs.tasks`: ``embeddings`` and ``shift`` for the
+Embeddings page's projections and the Domains page's shift report; ``predict``, ``export`` and ``compress`` for the
+Predict page and the exports panel) and ``probe`` (a diagnostic that sleeps and reports where it ran: checks a
+worker or a Ray cluster without training). Users are served round-robin (:mod:`tlcore.jobs.fair`). Each job
+records its ``owner`` (only the owner or an admin may cancel or delete it), the ``executor`` that ran it (``local``
+or ``ray``), the ``node`` (host) and the ``gpus`` it was given.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
 from tlcore.errors import ConfigError, TLError
+from tlcore.job_context import job_folder
+from tlcore.jobs import fair
 from tlcore.jobs.tasks import TASK_KINDS
 from tlcore.producers import PRODUCERS, check, producer_for
 from tlcore.runs import audit
@@ -107,6 +111,7 @@ class JobQueue:
             db.executescript(JOB_SCHEMA)
             for col, decl in JOB_COLUMNS.items():
                 _add_column(db, "jobs", col, decl)
+            fair.ensure_index(db)
 
     def submit(self, config: dict, label: str = "", submit_key: str | None = None, kind: str = "train",
                owner: str | None = None, resources: dict | None = None) -> str:
@@ -237,28 +242,26 @@ class JobQueue:
         with self.store.connect() as db:
             cur = db.execute("DELETE FROM jobs WHERE job_id = ? AND status NOT IN ('queued', 'running')", (job_id,))
         if cur.rowcount:
+            shutil.rmtree(job_folder(self.store.root, job_id), ignore_errors=True)  # its CSV or export ZIP
             audit.record(self.store, actor, "delete job", job_id)
 
     def next_queued(self, kinds: tuple[str, ...] | None = None) -> JobSnapshot | None:
-        """The job :meth:`claim_next` would take (to check it fits a free GPU first); with ``kinds``, the oldest
-        queued job of those kinds (a light slot is free)."""
-        q, args = "SELECT * FROM jobs WHERE status='queued'", ()
-        if kinds:
-            q += f" AND kind IN ({','.join('?' * len(kinds))})"
-            args = tuple(kinds)
+        """The job :meth:`claim_next` would take (to check it fits a free GPU first): users served round-robin
+        with a per-user running limit (:mod:`tlcore.jobs.fair`); with ``kinds``, among jobs of those kinds (a
+        light slot is free)."""
         with self.store.connect() as db:
-            row = db.execute(q + " ORDER BY created LIMIT 1", args).fetchone()
+            row = fair.next_row(db, kinds)
         return _snapshot(row) if row else None
 
     def claim_next(self, worker_id: str, job_id: str | None = None, **fields) -> JobSnapshot | None:
-        """Atomically move the oldest queued job (or ``job_id`` if still queued) to running for ``worker_id``;
-        ``fields`` (executor, node, gpus) are set in the same transaction."""
+        """Atomically move the next queued job in fair order (or ``job_id`` if still queued) to running for
+        ``worker_id``; ``fields`` (executor, node, gpus) are set in the same transaction."""
         with self.store.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             if job_id:
                 row = db.execute("SELECT job_id FROM jobs WHERE status='queued' AND job_id=?", (job_id,)).fetchone()
             else:
-                row = db.execute("SELECT job_id FROM jobs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
+                row = fair.next_row(db)
             if row is None:
                 db.execute("COMMIT")
                 return None

@@ -1,12 +1,17 @@
-"""Light job kinds: short CPU work the dashboard asks for (``embeddings``: a run's missing before-training features,
-projections and gap figures; ``shift``: a source/target pair's shift report). They go through the persisted queue
-like training (owner, cancel, Local or Ray executor), and the worker keeps a small pool of **light slots**
-(``TL_LIGHT_JOBS``, default 1) for them, so they never wait behind a long training job when ``max_jobs`` is 1.
-Their check and work live with them (:mod:`tlcore.embeddings.jobs`), named in :data:`TASKS`.
+"""Task job kinds: work the dashboard asks for that makes no training run (``embeddings``: a run's missing
+before-training features, projections and gap figures; ``shift``: a source/target pair's shift report; ``predict``:
+a batch through a run's model; ``export``: a run's model in a deployable format, zipped once; ``compress``: pruning
+and/or int8 into a new run). They go through the persisted queue like training (owner, quota, timeout, cancel, Local
+or Ray executor), and the worker keeps a small pool of **light slots** (``TL_LIGHT_JOBS``, default 1) for the light
+ones (:data:`LIGHT_KINDS`), so they never wait behind a long training job when ``max_jobs`` is 1.
+Their check and work live with them (:mod:`tlcore.embeddings.jobs`, :mod:`tlcore.export.job_kinds`), named in
+:data:`TASKS`.
 
-They make no run (unlike :mod:`tlcore.producers`): their results land beside a run (``extract_progress.json``,
-projections) or in the shift cache, and those files carry the ``job_id``, so a reader asks the queue how the job
-stands (:func:`tlcore.jobs.light.settled`) instead of checking a local pid (wrong when the job ran on another node).
+They are not producers (:mod:`tlcore.producers`): the embeddings results land beside a run
+(``extract_progress.json``, projections) or in the shift cache, and those files carry the ``job_id``, so a reader
+asks the queue how the job stands (:func:`tlcore.jobs.light.settled`) instead of checking a local pid (wrong when the
+job ran on another node); predict, export and compress write into their job's folder (``$TL_HOME/outputs/<job_id>/``)
+and a compress job also records the new run, owned by the job's owner, as the job's ``run_id``.
 Torch-free: pages import it; the work itself is imported when a job runs.
 """
 from __future__ import annotations
@@ -24,9 +29,13 @@ from tlcore.job_context import JOB_ENV, set_progress_sink
 TASKS = {
     "embeddings": ("tlcore.embeddings.jobs:check_embeddings", "tlcore.embeddings.jobs:run_embeddings"),
     "shift": ("tlcore.embeddings.jobs:check_shift", "tlcore.embeddings.jobs:run_shift"),
+    "predict": ("tlcore.export.job_kinds:check_predict", "tlcore.export.job_kinds:run_predict"),
+    "export": ("tlcore.export.job_kinds:check_export", "tlcore.export.job_kinds:run_export"),
+    "compress": ("tlcore.export.job_kinds:check_compress", "tlcore.export.job_kinds:run_compress"),
 }
 TASK_KINDS = tuple(TASKS)
-LIGHT_KINDS = TASK_KINDS
+# short inference work a user waits for; compress (a fine-tune and a latency benchmark) takes a normal slot
+LIGHT_KINDS = ("embeddings", "shift", "predict", "export")
 DEFAULT_LIGHT_SLOTS = 1
 
 
@@ -58,6 +67,7 @@ def run(queue, snap, cancel_check) -> None:
     the queue whether the job was cancelled and interrupts the work (KeyboardInterrupt, which the runner records as
     cancelled)."""
     os.environ[JOB_ENV] = snap.job_id
+    queue.store.owner = snap.owner  # what a task creates (a compressed run) is owned by the job's owner
     set_progress_sink(lambda progress, detail: queue.update(
         snap.job_id, progress={"type": "phase", "phase": detail, "progress": round(progress, 3)}))
     stop = threading.Event()
