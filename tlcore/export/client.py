@@ -1,7 +1,8 @@
 """For the dashboard: the client of the prediction server (one long-lived ``python -m tlcore predict-server``
-child), and the asking side of the ``predict``, ``export`` and ``compress`` job kinds (:mod:`tlcore.export.job_kinds`):
-queued in the one job queue with the signed-in owner (quota, timeout, Cancel), read back from the job snapshots.
-No torch import: the models run in the worker's job processes and the server child.
+child, started by the job system's :func:`tlcore.jobs.process.start_service`), and the asking side of the
+``predict``, ``export`` and ``compress`` job kinds (:mod:`tlcore.export.job_kinds`): queued in the one job queue
+with the signed-in owner (quota, timeout, Cancel), read back from the job snapshots. No torch import: the models run
+in the worker's job processes and the server child.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import json
 import os
 import select
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,7 +19,6 @@ from pathlib import Path
 
 from tlcore.errors import TLError
 
-PROJECT = Path(__file__).resolve().parents[2]
 REQUEST_TIMEOUT = 180.0  # the first request of a run loads its model (seconds on a busy CPU)
 
 
@@ -34,11 +33,9 @@ class PredictClient:
         self.log = Path(self.root) / "predict" / "server.log"
 
     def _start(self) -> subprocess.Popen:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "TL_HOME": self.root, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-        with open(self.log, "ab") as log:
-            return subprocess.Popen([sys.executable, "-m", "tlcore", "predict-server"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=log, env=env, cwd=str(PROJECT))
+        from tlcore.jobs.process import start_service
+
+        return start_service(["predict-server"], self.root, self.log)
 
     def request(self, req: dict, timeout: float = REQUEST_TIMEOUT) -> dict:
         with self._lock:
