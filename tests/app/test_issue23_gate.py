@@ -249,9 +249,13 @@ import streamlit as st
 import ui.predict_export as pe
 
 calls = st.session_state.setdefault("zip_calls", [])
+original = zipfile.ZipFile  # restored after the poll: the patch must not leak into later tests in this process
 zipfile.ZipFile = lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError("zipped on a poll"))
-st.session_state.setdefault(pe.EXPORT_JOBS, [st.session_state["job"]])
-pe._jobs()
+try:
+    st.session_state.setdefault(pe.EXPORT_JOBS, [st.session_state["job"]])
+    pe._jobs()
+finally:
+    zipfile.ZipFile = original
 """
 
 
