@@ -108,9 +108,10 @@ def cmd_train(a) -> int:
                "seconds": round(time.time() - t0, 2), "metrics": {k: slim(metrics.get(k) or {})
                                                                    for k in ("target_test", "source_val",
                                                                              "target_unsupervised")}}
-    if cfg.resolved_from:  # "strategy": "auto": what it resolved to
-        summary["resolved_from"] = cfg.resolved_from
-        summary["resolved"] = {k: v for k, v in cfg.to_dict().items() if k not in ("source", "target", "name")}
+    ran = RunConfig.from_dict(rec.config)  # as resolved when the run started
+    if ran.resolved_from:  # "strategy": "auto": what it resolved to
+        summary["resolved_from"] = ran.resolved_from
+        summary["resolved"] = {k: v for k, v in ran.to_dict().items() if k not in ("source", "target", "name")}
     if metrics.get("flags"):
         summary["flags"] = [f["message"] for f in metrics["flags"]]
     print(json.dumps(summary))

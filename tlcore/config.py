@@ -1,7 +1,9 @@
 """Run configuration: plain, frozen, JSON round-trippable. No torch import here.
 
 The CLI and the dashboard build the same :class:`RunConfig`; :func:`RunConfig.from_dict` validates every
-field and names the one at fault.
+field and names the one at fault. Parsing is pure: ``strategy`` defaults to ``auto`` (the recommended default),
+which stays unresolved here and is resolved when the run starts (:func:`tlcore.recommend.resolve`), because the
+choice depends on the device the run gets.
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ class RunConfig:
     source: DomainSpec
     target: DomainSpec
     backbone: str = "efficientnet_lite0"
-    strategy: str = "linear_probe"
+    strategy: str = "auto"  # the recommended default (tlcore/recommend.py), resolved when the run starts
     params: dict = field(default_factory=dict)
     epochs: int = 10
     batch_size: int = 32
@@ -99,11 +101,27 @@ class RunConfig:
     feature_views: int = 0  # frozen images: also cache N augmented views of the source training set
     name: str = ""
     resolved_from: str = ""  # "auto" when the recommended default chose strategy and settings
+    # keys the user gave an ``auto`` config (from_dict): resolution keeps those it may keep (recommend.KEEP)
+    given: tuple = field(default=(), repr=False)
+
+    @property
+    def is_auto(self) -> bool:
+        """Not resolved yet: the recommended default decides strategy and settings when the run starts."""
+        return self.strategy == "auto"
 
     def to_dict(self) -> dict:
+        """Plain JSON. An ``auto`` config gives only what the user set (the keys given to :meth:`from_dict` and
+        any field off its default), so resolving it later keeps exactly those choices."""
         d = dataclasses.asdict(self)
+        del d["given"]
         d["source"] = self.source.to_dict()
         d["target"] = self.target.to_dict()
+        if self.is_auto:
+            keep = {*ALWAYS, *self.given}
+            keep |= {f.name for f in dataclasses.fields(self)
+                     if f.name in d and f.default is not dataclasses.MISSING and d[f.name] != f.default}
+            keep |= {"params"} if self.params else set()
+            return {k: v for k, v in d.items() if k in keep}
         for key, default in (("devices", 1), ("feature_views", 0)):
             if d[key] == default:  # the default is left out, so every earlier config keeps its JSON (and its key)
                 del d[key]
@@ -119,16 +137,13 @@ class RunConfig:
     def from_dict(cls, d: dict) -> "RunConfig":
         if not isinstance(d, dict):
             raise ConfigError("config: expected a mapping")
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} - {"given"}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"config: unknown key(s) {unknown}; known keys: {sorted(known)}")
         for req in ("source", "target"):
             if req not in d:
                 raise ConfigError(f"config: missing required key '{req}'")
-        from tlcore.recommend import resolve_auto
-
-        d = resolve_auto(d)
         params = d.get("params") or {}
         if not isinstance(params, dict):
             raise ConfigError("params: expected a mapping of strategy parameters")
@@ -162,10 +177,18 @@ class RunConfig:
             feature_views=_integer(d.get("feature_views", cls.feature_views) or 0, "feature_views", 0, 16),
             name=str(d.get("name") or ""),
             resolved_from=str(d.get("resolved_from") or ""),
+            given=tuple(sorted(k for k, v in d.items() if v not in (None, "") and k not in ALWAYS)) if _is_auto(d) else (),
         )
         if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
             raise ConfigError(f"device: expected auto, cpu, cuda or cuda:N, got {cfg.device!r}")
         return cfg
+
+
+ALWAYS = ("source", "target", "strategy")  # in every config dict, auto or not
+
+
+def _is_auto(d: dict) -> bool:
+    return d.get("strategy", RunConfig.strategy) == "auto"
 
 
 def parse_value(text: str) -> Any:
@@ -220,6 +243,8 @@ def _image_size(d: dict) -> int:
     v = d.get("image_size") or 0
     if v:
         return _integer(v, "image_size", 16, 1024)
+    if _is_auto(d):
+        return 0  # the backbone is not chosen yet: resolving the config sets the size
     from tlcore.models.registry import BACKBONES, BackboneSpec
 
     spec = BACKBONES.get(str(d.get("backbone", RunConfig.backbone)))

@@ -12,7 +12,9 @@ from typing import Callable
 
 from tlcore.config import RunConfig
 from tlcore.data.prepare import prepare_data, subsample  # noqa: F401  (re-exported for older imports)
+from tlcore.device_probe import run_uses_gpu
 from tlcore.errors import Cancelled, ConfigError, TLError
+from tlcore.recommend import resolve
 from tlcore.models.counting import trainable_parameters  # noqa: F401  (re-exported)
 from tlcore.runs.recorder import Recorder
 from tlcore.runs.files import disk_full_message, is_disk_full
@@ -26,7 +28,14 @@ __all__ = ["run_experiment", "validate", "prepare_data", "subsample", "trainable
 
 def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[dict], None]] | None = None,
                    cancel_check: Callable[[], bool] | None = None, run_id: str | None = None) -> RunRecord:
-    """Run one experiment end to end and record it. Errors are recorded on the run and re-raised."""
+    """Run one experiment end to end and record it. Errors are recorded on the run and re-raised.
+
+    ``strategy: auto`` is resolved here, with the device probe's answer for this run's process
+    (:mod:`tlcore.device_probe`); the run records the resolved settings with ``resolved_from: "auto"`` and a
+    ``resolved`` event holding what was asked and whether a GPU was found."""
+    requested = cfg.to_dict() if cfg.is_auto else None
+    gpu = run_uses_gpu(cfg.device)
+    cfg = resolve(cfg, gpu=gpu)
     spec = validate(cfg, store).backbone
     from tlcore.models.hf_cache import preflight
     from tlcore.strategies.registry import build_strategy
@@ -52,6 +61,9 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
         except StorageFull:  # nothing can be recorded: readers mark the run failed once this process is gone
             pass
 
+    if requested is not None:
+        emit({"type": "resolved", "resolved_from": "auto", "requested": requested, "gpu": gpu,
+              "strategy": cfg.strategy})
     try:
         metrics = _run(cfg, strategy, spec, rec, emit, cancel_check)
     except Cancelled as exc:

@@ -7,9 +7,9 @@ the target-label situation (none / few / all). Each row names the benchmark row 
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
+from tlcore.config import RunConfig
 from tlcore.errors import ConfigError
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
@@ -78,27 +78,10 @@ def label_situation(labeled_fraction: float) -> str:
 
 
 def has_gpu() -> bool:
-    """A CUDA device is visible, without importing torch (``TL_RECOMMEND_GPU=0|1`` overrides)."""
-    import os
-    import shutil
+    """A run started here would have a GPU (:func:`tlcore.device_probe.has_gpu`: ``TL_GPUS``, else ``nvidia-smi``)."""
+    from tlcore.device_probe import has_gpu as probe
 
-    forced = os.environ.get("TL_RECOMMEND_GPU")
-    if forced in ("0", "1"):
-        return forced == "1"
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1") or not shutil.which("nvidia-smi"):
-        return False
-    return _nvidia_smi_lists_gpu()
-
-
-@functools.lru_cache(maxsize=1)
-def _nvidia_smi_lists_gpu() -> bool:
-    import subprocess
-
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return out.returncode == 0 and "GPU" in out.stdout
+    return probe()
 
 
 def recommend(modality: str, labeled_fraction: float = 0.0, gpu: bool = False) -> dict:
@@ -120,23 +103,40 @@ def recommend(modality: str, labeled_fraction: float = 0.0, gpu: bool = False) -
     return rec
 
 
-def resolve_auto(raw: dict) -> dict:
-    """A raw config dict with ``strategy: auto`` turned into the recommended settings.
+def resolve_auto(raw: dict, gpu: bool) -> dict:
+    """A raw config dict with ``strategy: auto`` (or none) turned into the recommended settings.
 
-    Keys the user set explicitly (``KEEP``) win; ``params`` given with ``auto`` are merged over the
-    recommended ones. Adds ``resolved_from: "auto"``. Other configs come back unchanged.
+    Pure: ``gpu`` is the device probe's answer for the run (:func:`tlcore.device_probe.run_uses_gpu`), given by
+    whoever starts the run; nothing is probed here. Keys the user set explicitly (``KEEP``) win; ``params``
+    given with ``auto`` are merged over the recommended ones. Adds ``resolved_from: "auto"``. Other configs come
+    back unchanged.
     """
-    if raw.get("strategy") != "auto":
+    if raw.get("strategy", "auto") != "auto":
         return raw
     target = _target_spec(raw.get("target") or {})
     modality = _auto_modality(raw, target)
     lf = float(target.get("labeled_fraction", 0.0) or 0.0) if isinstance(target, dict) else 0.0
-    rec = recommend(modality, lf, gpu=_wants_gpu(raw, modality))
+    rec = recommend(modality, lf, gpu=_wants_gpu(raw, modality, gpu))
     out = _merge_recommended(raw, rec)
     if "feature_views" not in raw and (out.get("params") or {}).get("freeze_backbone") is False:
         out.pop("feature_views", None)  # views are cached features: not for a backbone the user unfroze
     out["resolved_from"] = "auto"
     return out
+
+
+def resolve(cfg: RunConfig, gpu: bool | None = None) -> RunConfig:
+    """``cfg`` with ``strategy: auto`` resolved to the recommended settings (others come back as they are).
+
+    Called when a run starts (:func:`tlcore.pipeline.run_experiment`) and where settings are shown or checked
+    before one starts (the CLI, validation). ``gpu``: whether the run will have a GPU; None asks the device
+    probe for ``cfg.device``."""
+    if not cfg.is_auto:
+        return cfg
+    if gpu is None:
+        from tlcore.device_probe import run_uses_gpu
+
+        gpu = run_uses_gpu(cfg.device)
+    return RunConfig.from_dict(resolve_auto(cfg.to_dict(), gpu=gpu))
 
 
 def _target_spec(target):
@@ -157,10 +157,10 @@ def _auto_modality(raw: dict, target) -> str | None:
     return modality
 
 
-def _wants_gpu(raw: dict, modality: str | None) -> bool:
-    """The GPU row applies: a CUDA device was asked for, or ``auto`` finds one and the modality has a GPU row."""
+def _wants_gpu(raw: dict, modality: str | None, gpu: bool) -> bool:
+    """The GPU row applies: a CUDA device was asked for, or ``auto`` with a GPU for the run (``gpu``)."""
     device = str(raw.get("device") or "auto")
-    return device.startswith("cuda") or (device == "auto" and modality in GPU_OVERRIDES and has_gpu())
+    return device.startswith("cuda") or (device == "auto" and gpu and modality in GPU_OVERRIDES)
 
 
 REC_ONLY = ("evidence", "target_labels", "device_row")  # recommendation facts that are not config keys

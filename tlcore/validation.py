@@ -18,9 +18,13 @@ class Checked(NamedTuple):
 
 def validate(cfg: RunConfig, store=None) -> Checked:
     """Unknown strategy/backbone, bad params, options the strategy cannot honour. With ``store``, strategies
-    that read other runs (distillation's teacher) check those runs too."""
+    that read other runs (distillation's teacher) check those runs too. An ``auto`` config is checked as it
+    would resolve on this machine (:func:`tlcore.recommend.resolve`)."""
     from tlcore.models.registry import resolve_spec
+    from tlcore.recommend import resolve
     from tlcore.strategies.specs import get_spec
+
+    cfg = resolve(cfg)
 
     spec = get_spec(cfg.strategy)
     params = spec.parse_params(cfg.params)

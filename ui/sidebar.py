@@ -8,7 +8,7 @@ import streamlit as st
 from tlcore.children import running_children
 
 from tlcore.jobs.worker import restart_worker_if_dead, worker_running
-from tlcore.system import device_summary
+from tlcore.device_probe import device_summary
 from ui.auth import session_guard, sign_out_button
 from ui.state import get_queue, home
 

@@ -1,11 +1,11 @@
 """Cached engine handles and the session-state key names shared by the pages."""
 from __future__ import annotations
 
-import os
 import uuid
 
 import streamlit as st
 
+from tlcore import settings
 from tlcore.data.library import DomainLibrary
 from tlcore.jobs.queue import JobQueue
 from tlcore.runs.store import RunStore, default_root
@@ -65,7 +65,7 @@ def _worker_started(root: str) -> bool:
 
 def ensure_worker_once() -> None:
     """Start the job worker for this data root unless one runs (skipped with TL_NO_AUTOWORKER=1)."""
-    if os.environ.get("TL_NO_AUTOWORKER") == "1":
+    if settings.get_bool("TL_NO_AUTOWORKER"):
         return
     _worker_started(home())
 

@@ -7,6 +7,7 @@ import sys
 
 from tlcore.cli.common import base_config, print_progress, slim
 from tlcore.config import DEMO_CONFIGS, RunConfig
+from tlcore.recommend import resolve
 
 
 def register(sub, commands: dict) -> None:
@@ -71,7 +72,7 @@ def cmd_sweep(a) -> int:
     raw = base_config(a)
     if raw is None:
         return 2
-    base = RunConfig.from_dict(raw).to_dict()
+    base = resolve(RunConfig.from_dict(raw)).to_dict()  # "auto": the strategies compared in the default's regime
     pairs = [(base["source"], base["target"])]
     if a.reverse:
         pairs.append(reversed_pair(base["source"], base["target"]))

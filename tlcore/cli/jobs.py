@@ -1,4 +1,4 @@
-"""Job and server commands: ``submit``, ``jobs``, ``doctor`` and ``admin``.
+"""Job and server commands: ``submit``, ``jobs``, ``doctor``, ``settings`` and ``admin``.
 
 - ``python -m tlcore submit CONFIG [--set k=v] [--num-gpus N] [--num-cpus N]`` queues a training job; the last
   stdout line is ``{"job_id": ...}``. ``--probe SECONDS`` queues a diagnostic job instead (no training);
@@ -6,8 +6,11 @@
   or ``{"source": {...}, "target": {...}}``), as the Embeddings and Domains pages do.
 - ``python -m tlcore jobs [--json] [--all]`` lists jobs with status, run_id, executor and node.
 - ``python -m tlcore cancel JOB_ID`` cancels a job.
-- ``python -m tlcore doctor [--backup | --restore [FILE] | --list]`` checks the database, backs it up, restores;
-  it also reports the data root's filesystem (a network one: no WAL) and a missing or readable cookie secret.
+- ``python -m tlcore doctor [--backup | --restore [FILE] | --list | --settings]`` checks the database, backs it up,
+  restores; it also reports the data root's filesystem (a network one: no WAL), a missing or readable cookie secret,
+  the TL_* settings set here and any TL_* name set that is no setting; ``--settings`` prints every setting.
+- ``python -m tlcore settings [--markdown [--write]]``: the settings registry (tlcore/settings.py); ``--write``
+  regenerates README.md's configuration table.
 - ``python -m tlcore admin add|remove|list [NAME]`` grants dashboard users the admin role.
 - ``python -m tlcore audit [--json]``: who started, cancelled or deleted what, and when.
 """
@@ -43,13 +46,18 @@ def register(sub, commands: dict) -> None:
     g.add_argument("--restore", nargs="?", const="", default=None, metavar="FILE",
                    help="restore FILE or the newest sound backup (stop the worker and dashboard first)")
     g.add_argument("--list", action="store_true", help="list backups")
+    g.add_argument("--settings", action="store_true",
+                   help="every TL_* setting: type, default, subsystem and its value here (tlcore/settings.py)")
+    st = sub.add_parser("settings", help="the TL_* settings table (tlcore/settings.py); --write puts it in README.md")
+    st.add_argument("--markdown", action="store_true", help="print the README's Markdown table")
+    st.add_argument("--write", action="store_true", help="write the table between the markers in README.md")
     a = sub.add_parser("admin", help="grant or revoke the admin role of a dashboard user")
     a.add_argument("action", choices=("add", "remove", "list"))
     a.add_argument("name", nargs="?")
     au = sub.add_parser("audit", help="who started, cancelled or deleted what, and when (newest first)")
     au.add_argument("--json", action="store_true")
     au.add_argument("--limit", type=int, default=100)
-    commands.update({"submit": cmd_submit, "jobs": cmd_jobs, "cancel": cmd_cancel, "doctor": cmd_doctor,
+    commands.update({"submit": cmd_submit, "jobs": cmd_jobs, "cancel": cmd_cancel, "doctor": cmd_doctor, "settings": cmd_settings,
                      "admin": cmd_admin, "audit": cmd_audit})
 
 
@@ -134,10 +142,30 @@ def cmd_cancel(a) -> int:
     return 0
 
 
+def cmd_settings(a) -> int:
+    from pathlib import Path
+
+    from tlcore import settings
+
+    if a.write:
+        readme = Path(__file__).resolve().parents[2] / "README.md"
+        readme.write_text(settings.replace_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+        print(json.dumps({"written": str(readme), "settings": len(settings.SETTINGS)}))
+    elif a.markdown:
+        print(settings.markdown_table())
+    else:
+        print(json.dumps(settings.current(), indent=1))
+    return 0
+
+
 def cmd_doctor(a) -> int:
+    from tlcore import settings
     from tlcore.runs import backup
     from tlcore.runs.store import default_root
 
+    if a.settings:
+        print(json.dumps(settings.current(), indent=1))
+        return 0
     root = default_root()
     if a.list:
         print(json.dumps({"backups": [{"file": str(p), "bytes": p.stat().st_size,
@@ -165,8 +193,11 @@ def cmd_doctor(a) -> int:
            "versions": version_problems(),  # packages below the server's security floors (tlcore/versions.py)
            # e.g. a secrets.toml others can read, no stable cookie secret (tlcore/server_checks.py)
            "files": file_problems() + cookie_secret_problems(root),
-           "filesystem": fs_report(root)}   # NFS/SMB: no WAL (tlcore/runs/fstype.py)
-    for line in out["versions"] + out["files"] + ([out["filesystem"]["warning"]] if out["filesystem"]["network"]
+           "filesystem": fs_report(root),   # NFS/SMB: no WAL (tlcore/runs/fstype.py)
+           "settings": {s["name"]: s["value"] for s in settings.current() if s["value"] is not None},
+           "unknown_settings": settings.unknown_in_environment()}  # a misspelt TL_* name does nothing
+    for line in out["versions"] + out["files"] + [f"{n} is set but is no TL Studio setting (python -m tlcore doctor "
+                                                  "--settings lists them)" for n in out["unknown_settings"]] + ([out["filesystem"]["warning"]] if out["filesystem"]["network"]
                                                   else []):
         print(line, file=sys.stderr)
     if problems:

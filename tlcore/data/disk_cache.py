@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tlcore import settings
 from tlcore.data.domain import Domain, Skipped
 from tlcore.runs.files import FILE_MODE, private_dir
 
@@ -23,7 +24,7 @@ VERSION = 1
 
 
 def cache_file(key: tuple) -> Path | None:
-    if os.environ.get("TL_DOMAIN_CACHE", "1").lower() in ("0", "false", "no"):
+    if not settings.get_bool("TL_DOMAIN_CACHE"):
         return None
     root = Path(os.environ.get("TL_HOME", "tl_data")).expanduser()
     digest = hashlib.sha256(repr((VERSION, key)).encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -1,6 +1,6 @@
 """Hard limits on what a domain file may hold, checked from metadata before anything is decoded (issue 22 item 1).
 
-Each limit is a setting: an environment variable with a documented default (README, Configuration). A file over
+Each limit is a setting of :mod:`tlcore.settings` (type, default, help; the README's Configuration table). A file over
 a limit is refused with one line naming the file, the number found and the variable to raise.
 
 | variable | default | checked |
@@ -18,27 +18,16 @@ a limit is refused with one line naming the file, the number found and the varia
 """
 from __future__ import annotations
 
-import os
+from tlcore import settings
 
-DEFAULTS = {
-    "TL_MAX_ROWS": 1_000_000,
-    "TL_MAX_CELL_BYTES": 1024 * 1024,
-    "TL_MAX_TABLE_MB": 2048,
-    "TL_MAX_CLASSES": 1000,
-    "TL_MAX_IMAGES": 100_000,
-    "TL_MAX_DECODED_MPIXELS": 300,
-    "TL_PARSE_MEMORY_MB": 2560,
-    "TL_PARSE_CPU_S": 300,
-}
+NAMES = ("TL_MAX_ROWS", "TL_MAX_CELL_BYTES", "TL_MAX_TABLE_MB", "TL_MAX_CLASSES", "TL_MAX_IMAGES",
+         "TL_MAX_DECODED_MPIXELS", "TL_PARSE_MEMORY_MB", "TL_PARSE_CPU_S")
+DEFAULTS = {name: settings.setting(name).default for name in NAMES}  # defaults and help: tlcore/settings.py
 
 
 def limit(name: str) -> int:
     """The limit ``name`` (one of :data:`DEFAULTS`): the environment's positive integer, else the default."""
-    raw = os.environ.get(name, "").replace("_", "").replace(",", "").strip()
-    try:
-        value = int(raw)
-    except ValueError:
-        return DEFAULTS[name]
+    value = settings.get_int(name)
     return value if value > 0 else DEFAULTS[name]
 
 

@@ -15,7 +15,6 @@ its rules (claiming, cancel, timeout, reconciling); an executor only starts, pol
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -25,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tlcore import settings
+from tlcore.device_probe import GpuState, gpu_indices, gpu_states, gpus_disabled
 from tlcore.errors import ConfigError
 from tlcore.jobs.process import kill_group
 from tlcore.liveness import is_alive, process_start_time
@@ -65,91 +66,12 @@ def job_env(root: Path) -> dict:
             "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": pythonpath()}
 
 
-def gpu_devices() -> list[str]:
-    """GPU indices of this machine: ``TL_GPUS`` ("0,1", or "none"; also how tests fake a GPU server), else
-    ``nvidia-smi -L`` (read without initialising CUDA in this process)."""
-    env = os.environ.get("TL_GPUS")
-    if env is not None:
-        return [] if env.strip().lower() in ("", "none") else [g.strip() for g in env.split(",") if g.strip()]
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5)
-        return [str(i) for i, ln in enumerate(ln for ln in out.stdout.splitlines() if ln.startswith("GPU"))]
-    except (OSError, subprocess.SubprocessError):
-        return []
-
-
-DEFAULT_MIN_FREE_GB = 2.0
 PROBE_TTL_S = 2.0
-
-
-@dataclass(frozen=True)
-class GpuState:
-    """One GPU as the device probe sees it: memory used by anyone, and the compute processes on it."""
-
-    used_gb: float
-    total_gb: float
-    pids: tuple = ()
-
-    @property
-    def free_gb(self) -> float:
-        return self.total_gb - self.used_gb
 
 
 def min_free_gb() -> float:
     """``TL_GPU_MIN_FREE_GB`` (default 2): a GPU with less free memory is busy, whoever uses it."""
-    try:
-        return max(0.0, float(os.environ.get("TL_GPU_MIN_FREE_GB", DEFAULT_MIN_FREE_GB)))
-    except ValueError:
-        return DEFAULT_MIN_FREE_GB
-
-
-def _num(text: str) -> float | None:
-    try:
-        return float(text.strip())
-    except ValueError:
-        return None  # "[N/A]" (e.g. a MIG device)
-
-
-def parse_nvidia_smi(gpus_csv: str, apps_csv: str) -> dict[str, GpuState]:
-    """``{index: GpuState}`` from ``nvidia-smi --query-gpu=index,uuid,memory.used,memory.total`` and
-    ``--query-compute-apps=gpu_uuid,pid`` (csv, noheader, nounits; MiB). Unparsable lines are left out."""
-    pids: dict[str, list[int]] = {}
-    for line in apps_csv.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) >= 2 and parts[1].isdigit():
-            pids.setdefault(parts[0], []).append(int(parts[1]))
-    out = {}
-    for line in gpus_csv.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) < 4 or not parts[0].isdigit():
-            continue
-        used, total = _num(parts[2]), _num(parts[3])
-        if used is None or total is None:
-            continue
-        out[parts[0]] = GpuState(used / 1024, total / 1024, tuple(pids.get(parts[1], ())))
-    return out
-
-
-def probe_gpus() -> dict[str, GpuState]:
-    """Each GPU's memory and compute processes: ``TL_GPU_PROBE_FILE`` (JSON ``{"0": {"used_gb": 70,
-    "total_gb": 80, "pids": [4242]}}``; how tests fake a busy GPU beside ``TL_GPUS``), else ``nvidia-smi``;
-    ``{}`` when unknown (then only this worker's own jobs make a GPU busy)."""
-    fake = os.environ.get("TL_GPU_PROBE_FILE")
-    if fake:
-        try:
-            data = json.loads(Path(fake).read_text(encoding="utf-8"))
-            return {str(k): GpuState(float(v.get("used_gb", 0)), float(v.get("total_gb", 0)),
-                                     tuple(int(p) for p in v.get("pids", ()))) for k, v in data.items()}
-        except (OSError, ValueError, TypeError, AttributeError):
-            return {}
-    try:
-        gpus = subprocess.run(["nvidia-smi", "--query-gpu=index,uuid,memory.used,memory.total",
-                               "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5)
-        apps = subprocess.run(["nvidia-smi", "--query-compute-apps=gpu_uuid,pid",
-                               "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return parse_nvidia_smi(gpus.stdout if gpus.returncode == 0 else "", apps.stdout if apps.returncode == 0 else "")
+    return max(0.0, settings.get_float("TL_GPU_MIN_FREE_GB"))
 
 
 def busy_reason(state: GpuState | None, own_jobs: int, min_free: float) -> str | None:
@@ -166,8 +88,7 @@ def busy_reason(state: GpuState | None, own_jobs: int, min_free: float) -> str |
 
 
 def jobs_per_gpu() -> int:
-    env = os.environ.get("TL_JOBS_PER_GPU", "1")
-    return max(1, int(env)) if env.isdigit() else 1
+    return max(1, settings.get_int("TL_JOBS_PER_GPU"))
 
 
 def needs_gpu(snap) -> bool:
@@ -196,10 +117,10 @@ class LocalExecutor:
     def __init__(self, root: Path, gpus: list[str] | None = None, per_gpu: int | None = None, probe=None,
                  probe_ttl_s: float = PROBE_TTL_S):
         self.root = Path(root)
-        self.gpus = gpu_devices() if gpus is None else list(gpus)
+        self.gpus = gpu_indices() if gpus is None else list(gpus)
         self.per_gpu = per_gpu or jobs_per_gpu()
         self.node = socket.gethostname()
-        self.probe = probe or probe_gpus  # () -> {index: GpuState}
+        self.probe = probe or gpu_states  # () -> {index: GpuState}
         self.probe_ttl_s = probe_ttl_s
         self._probed: tuple[float, dict] = (float("-inf"), {})
         self.wait_reason: str | None = None  # why the last pick_gpu found no GPU
@@ -252,8 +173,8 @@ class LocalExecutor:
     def start(self, queue, snap, worker_id: str, limit: float) -> Handle:
         log = open(snap.log_path, "ab")
         env = {**os.environ, **job_env(self.root), "TL_WORKER_ID": worker_id}
-        if self.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = snap.gpus or ""  # a CPU job on a GPU server sees no GPU
+        if self.gpus or gpus_disabled():  # a CPU job on a GPU server (or TL_GPUS=none) sees no GPU
+            env["CUDA_VISIBLE_DEVICES"] = snap.gpus or ""
         try:
             proc = subprocess.Popen([sys.executable, "-m", "tlcore", "run-job", snap.job_id], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,

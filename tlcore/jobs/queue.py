@@ -357,7 +357,8 @@ def _label(cfg: dict) -> str:
     def dom(d):
         return d.get("name") or (f"demo:{d['demo']}" if d.get("demo") else os.path.basename(str(d.get("path"))))
 
-    return f"{cfg['strategy']} · {cfg['backbone']} · {dom(cfg['source'])} → {dom(cfg['target'])}"
+    backbone = cfg.get("backbone") or "recommended"  # "auto" is resolved when the job starts
+    return f"{cfg.get('strategy', 'auto')} · {backbone} · {dom(cfg['source'])} → {dom(cfg['target'])}"
 
 
 def _snapshot(row) -> JobSnapshot:

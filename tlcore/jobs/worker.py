@@ -19,8 +19,10 @@ import time
 import uuid
 from pathlib import Path
 
-from tlcore.jobs.executors import (PROJECT_ROOT, UNKNOWN_EXIT, Handle, gpu_devices, jobs_per_gpu, make_executor,
+from tlcore import settings
+from tlcore.jobs.executors import (PROJECT_ROOT, UNKNOWN_EXIT, Handle, jobs_per_gpu, make_executor,
                                    pythonpath)
+from tlcore.device_probe import gpu_indices
 from tlcore.jobs.process import describe_exit
 from tlcore.liveness import is_alive
 from tlcore.jobs.queue import JobQueue
@@ -46,7 +48,7 @@ def default_max_jobs() -> int:
     env = os.environ.get("TL_MAX_JOBS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    return max(1, len(gpu_devices()) * jobs_per_gpu())
+    return max(1, len(gpu_indices()) * jobs_per_gpu())
 
 
 def _live_worker_ids(queue: JobQueue) -> set[str]:
@@ -161,7 +163,7 @@ _last_restart: dict[str, float] = {}
 def restart_worker_if_dead(root: Path | None = None, min_interval_s: float = 10.0) -> bool:
     """Supervision from the dashboard (its sidebar polls this): start a worker when none serves the data root,
     at most once per ``min_interval_s``. Returns True when one was started. Off with ``TL_NO_AUTOWORKER=1``."""
-    if os.environ.get("TL_NO_AUTOWORKER") == "1":
+    if settings.get_bool("TL_NO_AUTOWORKER"):
         return False
     root = Path(root) if root else RunStore().root
     key = str(root)

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from tlcore import settings
 from tlcore.children import read_report, write_report
 
 
@@ -64,7 +65,7 @@ def counting_busy() -> bool:
 
 def counting_enabled() -> bool:
     """``TL_PARAM_COUNT=0`` turns the dashboard's background counts off (the job still records its count)."""
-    return os.environ.get("TL_PARAM_COUNT", "1") not in ("0", "false", "no")
+    return settings.get_bool("TL_PARAM_COUNT")
 
 
 def request_count(root, *choice) -> dict:

@@ -13,9 +13,12 @@ from tlcore.errors import ConfigError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when present, else CPU. ``cuda`` without a GPU fails with a clear message."""
+    """``auto`` -> CUDA when present (and ``TL_GPUS`` is not ``none``: :mod:`tlcore.device_probe`), else CPU.
+    ``cuda`` without a GPU fails with a clear message."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        from tlcore.device_probe import gpus_disabled
+
+        return torch.device("cuda" if torch.cuda.is_available() and not gpus_disabled() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device: {name!r} requested but CUDA is not available on this machine")
     return torch.device(name)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tlcore import settings
 from tlcore import cache_budget
 from tlcore.models.fuse import BATCH_NORMS
 from tlcore.training.batches import AugmentedView, EncodedSet, FeatureSet, ImageSet, encode_for
@@ -80,7 +81,7 @@ class FeatureCache:
 
     @classmethod
     def for_run(cls, root, cfg, source, target, split, precision: str = "fp32") -> "FeatureCache | None":
-        if os.environ.get("TL_FEATURE_CACHE", "1") in ("0", "false", "no") or not cfg.pretrained:
+        if not settings.get_bool("TL_FEATURE_CACHE") or not cfg.pretrained:
             return None
         from tlcore.models.registry import resolve_spec
 
@@ -141,7 +142,7 @@ class FeatureCache:
 
 def fold_enabled() -> bool:
     """``TL_FOLD_BN=0`` keeps batch norm unfolded in frozen feature extraction."""
-    return os.environ.get("TL_FOLD_BN", "1") not in ("0", "false", "no")
+    return settings.get_bool("TL_FOLD_BN")
 
 
 def _extractor(backbone: nn.Module, ds: EncodedSet, device, fold: bool) -> nn.Module:

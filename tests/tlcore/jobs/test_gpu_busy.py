@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from tlcore.jobs.executors import GpuState, Handle, LocalExecutor, parse_nvidia_smi
+from tlcore.device_probe import GpuState, parse_nvidia_smi
+from tlcore.jobs.executors import Handle, LocalExecutor
 from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.worker import _Serving
 from tlcore.cli.jobs import job_row
