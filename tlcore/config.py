@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ DEMO_CONFIGS = {  # the recommended default (tlcore/recommend.py) on each demo p
 # image augmentation policies (tlcore/training/augment.py); here so the config stays torch-free
 POLICIES = ("natural", "shapes", "strong", "auto")
 
-DOMAIN_KEYS = ("path", "demo", "text_column", "label_column", "name", "labeled_fraction")
+DOMAIN_KEYS = ("path", "demo", "text_column", "label_column", "name", "labeled_fraction", "label_set")
+LABEL_SET_ID = re.compile(r"^ls-[0-9a-f]{8,32}$")  # ids of tlcore/data/label_sets.py (never other paths)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class DomainSpec:
     label_column: str | None = None
     name: str | None = None
     labeled_fraction: float = 0.0
+    label_set: str | None = None  # a label set id (tlcore/data/label_sets.py): its samples are labelled target train
 
     def to_dict(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -57,9 +60,15 @@ class DomainSpec:
         lf = _number(d.get("labeled_fraction", 0.0), f"{role}.labeled_fraction", 0.0, 1.0)
         if role == "source" and lf:
             raise ConfigError("source.labeled_fraction: only the target has a labeled fraction")
+        label_set = d.get("label_set") or None
+        if label_set is not None:
+            if role == "source":
+                raise ConfigError("source.label_set: only the target takes a label set")
+            if not isinstance(label_set, str) or not LABEL_SET_ID.match(label_set):
+                raise ConfigError(f"{role}.label_set: expected an id like 'ls-1a2b3c4d', got {label_set!r}")
         return cls(path=str(d["path"]) if d.get("path") else None, demo=d.get("demo"),
                    text_column=d.get("text_column"), label_column=d.get("label_column"),
-                   name=d.get("name"), labeled_fraction=lf)
+                   name=d.get("name"), labeled_fraction=lf, label_set=label_set)
 
     @property
     def display(self) -> str:

@@ -33,7 +33,7 @@ def validate(cfg: RunConfig, store=None) -> Checked:
     if cfg.bottleneck and not spec.requires.bottleneck:
         raise ConfigError(f"bottleneck: strategy {cfg.strategy!r} fits a linear head on the raw backbone features; "
                           "set bottleneck to 0")
-    if spec.requires.target_labels and cfg.target.labeled_fraction <= 0:
+    if spec.requires.target_labels and cfg.target.labeled_fraction <= 0 and not cfg.target.label_set:
         raise ConfigError(f"target.labeled_fraction: strategy {cfg.strategy!r} needs some target labels (> 0)")
     if cfg.devices > 1:  # one run across several processes (torch-free refusals; the rest when training starts)
         from tlcore.training.ddp import precheck

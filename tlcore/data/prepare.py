@@ -21,6 +21,11 @@ def prepare_data(cfg: RunConfig):
         target = subsample(target, cfg.max_samples_per_domain, cfg.seed + 1)
     split = make_split(source, target, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                        labeled_fraction=cfg.target.labeled_fraction, seed=cfg.seed)
+    if cfg.target.label_set:  # a person's labels for some target training samples; the test split is untouched
+        from tlcore.data.label_sets import LabelSets, apply_label_set
+
+        target, split, _ = apply_label_set(LabelSets().get(cfg.target.label_set), cfg.target.to_dict(), target,
+                                           split, classes)
     return source, target, classes, split
 
 

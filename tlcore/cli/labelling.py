@@ -1,0 +1,91 @@
+"""Labelling the target: ``query``, ``labels add|list`` and ``label-curve``.
+
+* ``python -m tlcore query RUN --budget K --method NAME``: the K samples of the run's target training pool to
+  label next (:mod:`tlcore.active`); last stdout line ``{"run_id", "method", "samples": [{"id", "path_or_text",
+  "predicted", "score"}]}``.
+* ``python -m tlcore labels add DOMAIN --from CSV [--classes a,b] [--base ID]``: save a label set (columns
+  ``id,label``) for a target domain (:mod:`tlcore.data.label_sets`); ``labels list [DOMAIN]``.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub, commands: dict) -> None:
+    from tlcore.active.query import METHODS
+
+    q = sub.add_parser("query", help="which target training samples of a finished run to label next")
+    q.add_argument("run_id", metavar="RUN")
+    q.add_argument("--budget", type=int, required=True, help="how many samples to pick")
+    q.add_argument("--method", default="badge", choices=METHODS, help="query strategy (default: badge)")
+    q.add_argument("--seed", type=int, default=0)
+    commands["query"] = _query
+    lab = sub.add_parser("labels", help="label sets of target domains: add (from a CSV id,label) or list")
+    lsub = lab.add_subparsers(dest="labels_cmd", required=True)
+    add = lsub.add_parser("add", help="save a new label set version for a target domain")
+    add.add_argument("domain", metavar="DOMAIN", help="a saved domain's id or name, a demo name, a path, or a JSON "
+                                                      "domain spec")
+    add.add_argument("--from", dest="csv", required=True, metavar="CSV", help="CSV with the columns id,label")
+    add.add_argument("--classes", default=None, help="comma-separated classes (needed for an unlabelled domain)")
+    add.add_argument("--base", default=None, metavar="ID", help="extend this label set (new answers win)")
+    lst = lsub.add_parser("list", help="list label sets (newest first)")
+    lst.add_argument("domain", nargs="?", metavar="DOMAIN")
+    lst.add_argument("--json", action="store_true")
+    commands["labels"] = _labels
+
+
+def _query(a) -> int:
+    from tlcore.active.pool import query_run
+    from tlcore.runs.store import RunStore
+
+    out = query_run(RunStore(), a.run_id, a.method, a.budget, seed=a.seed)
+    for s in out["samples"]:
+        print(f"{s['id']}\tpredicted={s['predicted']}\tscore={s['score']:.4f}", file=sys.stderr)
+    print(f"{len(out['samples'])} of {out['pool_size']} pool samples by {a.method}", file=sys.stderr)
+    print(json.dumps(out))
+    return 0
+
+
+def domain_spec(text: str) -> dict:
+    """A DOMAIN argument as a domain spec: JSON, a saved domain (id or name), a demo name or a path."""
+    from tlcore.data.library import DomainLibrary
+    from tlcore.errors import ConfigError
+
+    if text.lstrip().startswith("{"):
+        try:
+            spec = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"DOMAIN: not valid JSON ({exc})") from None
+        return {k: v for k, v in spec.items() if k in ("demo", "path", "text_column", "label_column", "name")}
+    for entry in DomainLibrary().list():
+        if text in (entry["domain_id"], entry["name"]):
+            return DomainLibrary().spec(entry["domain_id"])
+    return {"demo": text} if "/" not in text and "." not in text else {"path": text}
+
+
+def _labels(a) -> int:
+    from tlcore.data.label_sets import LabelSets, domain_key, read_pairs_csv
+    from tlcore.errors import DataError
+
+    sets = LabelSets()
+    if a.labels_cmd == "list":
+        rows = sets.list(domain_key(domain_spec(a.domain)) if a.domain else None)
+        if a.json:
+            print(json.dumps(rows))
+        for r in rows if not a.json else []:
+            print(f"{r['id']}  v{r['version']}  {r['n']:>5} labels  {r['owner']}  {r['domain']}"
+                  + (f"  (extends {r['base']})" if r.get("base") else ""))
+        return 0
+    path = Path(a.csv)
+    if not path.is_file():
+        raise DataError(f"--from {a.csv}: file not found")
+    classes = [c.strip() for c in a.classes.split(",") if c.strip()] if a.classes else None
+    obj = sets.add(domain_spec(a.domain), read_pairs_csv(path.read_text(encoding="utf-8-sig")), classes=classes,
+                   base=a.base)
+    summary = {k: v for k, v in obj.items() if k != "labels"} | {"n": len(obj["labels"])}
+    print(f"label set {obj['id']} (version {obj['version']} of {obj['domain']}): {summary['n']} labels; train with "
+          f"target.label_set={obj['id']}", file=sys.stderr)
+    print(json.dumps(summary))
+    return 0
