@@ -21,6 +21,7 @@ DEMOS: dict[str, str] = {
     ),
     "reviews": "Generated product reviews, positive/negative: books (source) vs kitchen appliances (target)",
 }
+DEMO_CLASSES = {"digits": 10, "reviews": 2}  # number of classes of each demo (known without generating it)
 ROLES = ("source", "target")
 DIGIT_SIDE = 32
 REVIEWS_PER_DOMAIN = 600
