@@ -21,6 +21,8 @@ from tlcore.jobs.light import extraction_status, launch_extraction
 from tlcore.runs.store import RunStore
 from tlcore.runs.view import RunView
 from ui import embedding_view as view
+from ui.embedding_plan import COMPARE, MODES, Panel, chart_panels, linked_selection, missing_notice
+from ui.embedding_plan import run_labels, run_names, split_missing
 from ui.auth import require_sign_in, session_guard, signed_in_user
 from ui.job_cancel import cancel_job_button
 from ui.safe import md
@@ -28,6 +30,7 @@ from ui.state import ensure_worker_once, get_store
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 SEL = "emb-selection"
+SIGS = "emb-selection-sigs"  # chart key -> the selection event seen last (a repeated event is not a new selection)
 CHARTS = ("emb-chart-left", "emb-chart-right")
 FAST = {"pca"}  # projections computed in the page; the others run in the background
 
@@ -63,20 +66,16 @@ def mtime(store, run_id: str, which: str) -> float:
 
 def current_selection() -> list[int]:
     """The linked selection: the latest non-empty selection made in either chart (kept until cleared)."""
-    sel = st.session_state.get(SEL, [])
+    events = {}
     for key in CHARTS:
         ev = st.session_state.get(key)
         try:
-            ids = view.selected_ids(ev.selection.points) if ev else []
+            events[key] = view.selected_ids(ev.selection.points) if ev else []
         except AttributeError:
-            ids = []
-        sig = tuple(ids)
-        if st.session_state.get(f"{key}-sig") != sig:
-            st.session_state[f"{key}-sig"] = sig
-            if ids:
-                sel = ids
-    st.session_state[SEL] = sel
-    return sel
+            events[key] = []
+    sigs = st.session_state.setdefault(SIGS, {})
+    st.session_state[SEL] = linked_selection(st.session_state.get(SEL, []), events, sigs)
+    return st.session_state[SEL]
 
 
 @st.fragment(run_every=2)
@@ -138,145 +137,168 @@ def thumbnails(record, rows: pd.DataFrame, limit: int = 24) -> None:
         st.image(images, caption=captions, width=72)
 
 
-# -- page ------------------------------------------------------------------------------------------
-require_sign_in()  # also here: a fresh server may serve this file directly on its first request
-st.title("Embeddings")
-store = get_store()
-runs = store.list(status="completed")
-if not runs:
-    st.info("No completed runs yet. Train a model on the **Train** page to see its feature space here.")
-    st.stop()
-root = str(store.root)
-labels = {r.run_id: f"{r.name or r.run_id} · {r.source} → {r.target} · {r.strategy} · {r.backbone}" for r in runs}
-records = {r.run_id: r for r in runs}
-run_id = st.selectbox("Run", list(labels), format_func=labels.get, help="Completed runs, newest first.")
-if st.session_state.get("emb-run") != run_id:  # a new run: its point ids mean other samples
-    st.session_state["emb-run"] = run_id
-    st.session_state[SEL] = []
+def controls() -> tuple[str, str, int, int, dict]:
+    """(projection method, colour by, dimensions, max points per chart, projection parameters)."""
+    c1, c2, c3, c4 = st.columns(4)
+    method = c1.selectbox("Projection", list(PROJECTIONS), format_func=lambda m: METHOD_NAMES.get(m, m),
+                          help="PCA is exact and fast (computed here); t-SNE and UMAP show local neighbourhoods and "
+                               "run in the background. UMAP appears when umap-learn is installed.")
+    color_by = c2.selectbox("Colour by", list(view.COLOR_BY), format_func=view.COLOR_BY.get)
+    dim = c3.radio("Dimensions", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D")
+    cap = c4.number_input("Max points shown", min_value=100, max_value=40_000, value=20_000, step=500,
+                          help="Per chart. All stored points are projected; at most this many are drawn.")
+    given = {}
+    if method == "tsne":
+        given = {"perplexity": float(st.slider("t-SNE perplexity", 5, 50, 30))}
+    elif method == "umap":
+        u1, u2 = st.columns(2)
+        given = {"n_neighbors": int(u1.slider("UMAP neighbours", 2, 100, 15)),
+                 "min_dist": float(u2.slider("UMAP min_dist", 0.0, 0.99, 0.1, step=0.01))}
+    return method, color_by, dim, int(cap), projection_params(method, given)
 
-c1, c2, c3, c4 = st.columns(4)
-method = c1.selectbox("Projection", list(PROJECTIONS), format_func=lambda m: METHOD_NAMES.get(m, m),
-                      help="PCA is exact and fast (computed here); t-SNE and UMAP show local neighbourhoods and "
-                           "run in the background. UMAP appears when umap-learn is installed.")
-color_by = c2.selectbox("Colour by", list(view.COLOR_BY), format_func=view.COLOR_BY.get)
-dim = c3.radio("Dimensions", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D")
-cap = c4.number_input("Max points shown", min_value=100, max_value=40_000, value=20_000, step=500,
-                      help="Per chart. All stored points are projected; at most this many are drawn.")
-given = {}
-if method == "tsne":
-    given = {"perplexity": float(st.slider("t-SNE perplexity", 5, 50, 30))}
-elif method == "umap":
-    u1, u2 = st.columns(2)
-    given = {"n_neighbors": int(u1.slider("UMAP neighbours", 2, 100, 15)),
-             "min_dist": float(u2.slider("UMAP min_dist", 0.0, 0.99, 0.1, step=0.01))}
-params = projection_params(method, given)
-mode = st.radio("View", ["Before vs after training", "Compare with another run"], horizontal=True)
-other_id = None
-if mode == "Compare with another run":
+
+def other_run(run_id: str, labels: dict) -> str | None:
+    """The run to show next to this one (compare mode), or None (before vs after)."""
+    if st.radio("View", MODES, horizontal=True) != COMPARE:
+        return None
     others = [r for r in labels if r != run_id]
     if not others:
         st.info("Only one completed run: train another (e.g. a source-only baseline) to compare.")
-    else:
-        other_id = st.selectbox("Other run", others, format_func=labels.get,
-                                help="Shown after training, next to this run's after-training features; samples "
-                                     "are matched by position when both runs share the same split.")
+        return None
+    return st.selectbox("Other run", others, format_func=labels.get,
+                        help="Shown after training, next to this run's after-training features; samples are "
+                             "matched by position when both runs share the same split.")
 
-try:
-    after = features_for(root, run_id, "after", mtime(store, run_id, "after"))
-except TLError as exc:
-    st.warning(f"This run has no stored features to project: {md(exc)}")
-    st.stop()
-frozen = RunView(store, run_id).frozen_backbone()
 
-# the domain gap, before and after
-gap = gap_for(root, run_id, mtime(store, run_id, "before") + mtime(store, run_id, "after"))
-st.subheader("Domain gap")
-table = view.gap_table(gap)
-st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "before training": st.column_config.NumberColumn(format="%.4g"),
-    "after training": st.column_config.NumberColumn(format="%.4g"),
-    "change": st.column_config.NumberColumn(format="%+.3g")})
-st.caption("Source-val vs target-test features. MMD²: kernel two-sample statistic (0 = same distribution). Proxy "
-           "A-distance: 2·(1 − 2·error) of a logistic-regression domain classifier, 5-fold CV (0: "
-           "indistinguishable, 2: separable). CORAL: ‖C_s − C_t‖²_F / 4d². Centroid: distance between the "
-           "source and target centre of each class, relative to the feature spread. Lower is a smaller gap.")
-if frozen:
-    st.info("This run trained only a head on a frozen backbone: the features before and after are the same, "
-            "so the gap does not change. Adaptation shows in runs that train the backbone.")
+def gap_section(store, run_id: str) -> None:
+    """The domain gap before and after training."""
+    gap = gap_for(str(store.root), run_id, mtime(store, run_id, "before") + mtime(store, run_id, "after"))
+    st.subheader("Domain gap")
+    st.dataframe(view.gap_table(gap), hide_index=True, width="stretch", column_config={
+        "before training": st.column_config.NumberColumn(format="%.4g"),
+        "after training": st.column_config.NumberColumn(format="%.4g"),
+        "change": st.column_config.NumberColumn(format="%+.3g")})
+    st.caption("Source-val vs target-test features. MMD²: kernel two-sample statistic (0 = same distribution). "
+               "Proxy A-distance: 2·(1 − 2·error) of a logistic-regression domain classifier, 5-fold CV (0: "
+               "indistinguishable, 2: separable). CORAL: ‖C_s − C_t‖²_F / 4d². Centroid: distance between the "
+               "source and target centre of each class, relative to the feature spread. Lower is a smaller gap.")
+    if RunView(store, run_id).frozen_backbone():
+        st.info("This run trained only a head on a frozen backbone: the features before and after are the same, "
+                "so the gap does not change. Adaptation shows in runs that train the backbone.")
 
-# projections
-need_background = method not in FAST
-views = []  # (title, run_id, which)
-if mode == "Compare with another run" and other_id:
-    views = [("This run, after training", run_id, "after"), (f"{labels[other_id]} (after)", other_id, "after")]
-else:
-    views = [("Before training", run_id, "before"), ("After training", run_id, "after")]
-missing = [v for v in views if not RunView(store, v[1]).has_features(v[2])]
-launched = set()
-if missing:
-    st.warning("This run has no before-training features yet (it predates them).")
-    launch_button(store, run_id, "Extract before-training features", method, dim, params)
-    launched.add(run_id)  # the same background command also computes this projection
-    views = [v for v in views if v not in missing]
-uncached = [v for v in views if need_background and not projection_cached(store, v[1], method, dim, 0, v[2], **params)]
-if uncached:
-    st.info(f"The {METHOD_NAMES[method]} projection with these settings is not computed yet "
-            f"({md(', '.join(t for t, _, _ in uncached))}). It takes from seconds to minutes on a CPU.")
-    for rid in dict.fromkeys(v[1] for v in uncached if v[1] not in launched):
-        launch_button(store, rid, f"Compute {METHOD_NAMES[method]} for {labels[rid].split(' · ')[0]}",
-                      method, dim, params)
-    views = [v for v in views if v not in uncached]
 
-frames = {}
-for title, rid, which in views:
-    data = after if (rid, which) == (run_id, "after") else features_for(root, rid, which, mtime(store, rid, which))
-    coords, ev = projection_for(root, rid, which, method, dim, tuple(sorted(params.items())), mtime(store, rid, which))
-    df = view.points_frame(data, coords)
-    if rid != run_id:  # match the other run's points to this run's ids by (domain, row)
-        df["pid"] = match_point_ids(after, data)
-    frames[(rid, which)] = (title, df, ev)
+def ready_panels(store, panels: list[Panel], names: dict, method: str, dim: int, params: dict) -> list[Panel]:
+    """The panels that can be drawn now; for the others, what is missing and the button that computes it (a
+    background job of the run that lacks it)."""
+    ready, missing = split_missing(panels, lambda rid, which: RunView(store, rid).has_features(which))
+    launched = set()
+    for panel in missing:
+        message, extractable = missing_notice(panel, names)
+        st.warning(message)  # md-safe: missing_notice escapes the run name
+        if extractable and panel.run_id not in launched:
+            launch_button(store, panel.run_id, "Extract before-training features", method, dim, params)
+            launched.add(panel.run_id)  # the same background command also computes this projection
+    uncached = [p for p in ready if method not in FAST
+                and not projection_cached(store, p.run_id, method, dim, 0, p.which, **params)]
+    if uncached:
+        st.info(f"The {METHOD_NAMES[method]} projection with these settings is not computed yet "
+                f"({md(', '.join(p.title for p in uncached))}). It takes from seconds to minutes on a CPU.")
+        for rid in dict.fromkeys(p.run_id for p in uncached if p.run_id not in launched):
+            launch_button(store, rid, f"Compute {METHOD_NAMES[method]} for {names[rid]}", method, dim, params)
+    return [p for p in ready if p not in uncached]
 
-selection = current_selection()
-density = False
-if frames and dim == 2:
-    n_pts = max(len(df) for _, df, _ in frames.values())
-    density = st.toggle("Density contours instead of points", value=False,
-                        help=f"For large sets ({n_pts:,} points here): the shape of each domain's cloud.")
-cols = st.columns(max(len(frames), 1))
-for col, key, (title, df, ev) in zip(cols, CHARTS, frames.values()):
-    shown = view.cap_points(df, int(cap))
-    fig = view.embedding_figure(shown, color_by=color_by, title=f"{title}: {METHOD_NAMES.get(method, method)}",
-                                method=METHOD_NAMES.get(method, method), explained_variance=ev,
-                                highlight=selection, density=density, dim=dim)
-    with col:
-        st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                        width="stretch")
-        st.caption(f"{len(shown):,} of {len(df):,} points (● source, ◆ target)")
-if frames:
-    st.caption("Select points (click, box or lasso) in either chart: the same samples are highlighted in both. "
-               "Hover a point for its true and predicted class, confidence and sample.")
 
-# the selection
-points = view.points_frame(after, np.zeros((len(after["index"]), 2)))
-if selection:
+def projected_frames(store, run_id: str, after: dict, panels: list[Panel], method: str, dim: int,
+                     params: dict) -> list[tuple]:
+    """(title, points frame, explained variance) per panel, the other run's points matched to this run's ids."""
+    root = str(store.root)
+    frames = []
+    for p in panels:
+        version = mtime(store, p.run_id, p.which)
+        data = after if (p.run_id, p.which) == (run_id, "after") else features_for(root, p.run_id, p.which, version)
+        coords, ev = projection_for(root, p.run_id, p.which, method, dim, tuple(sorted(params.items())), version)
+        df = view.points_frame(data, coords)
+        if p.run_id != run_id:  # match the other run's points to this run's ids by (domain, row)
+            df["pid"] = match_point_ids(after, data)
+        frames.append((p.title, df, ev))
+    return frames
+
+
+def charts(frames: list[tuple], selection: list[int], color_by: str, method: str, dim: int, cap: int) -> None:
+    density = False
+    if frames and dim == 2:
+        n_pts = max(len(df) for _, df, _ in frames)
+        density = st.toggle("Density contours instead of points", value=False,
+                            help=f"For large sets ({n_pts:,} points here): the shape of each domain's cloud.")
+    name = METHOD_NAMES.get(method, method)
+    for col, key, (title, df, ev) in zip(st.columns(max(len(frames), 1)), CHARTS, frames):
+        shown = view.cap_points(df, cap)
+        fig = view.embedding_figure(shown, color_by=color_by, title=f"{title}: {name}", method=name,
+                                    explained_variance=ev, highlight=selection, density=density, dim=dim)
+        with col:
+            st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            width="stretch")
+            st.caption(f"{len(shown):,} of {len(df):,} points (● source, ◆ target)")
+    if frames:
+        st.caption("Select points (click, box or lasso) in either chart: the same samples are highlighted in both. "
+                   "Hover a point for its true and predicted class, confidence and sample.")
+
+
+def selection_section(record, after: dict, selection: list[int]) -> None:
+    """The selected samples, and the source samples nearest to the first selected target sample."""
+    points = view.points_frame(after, np.zeros((len(after["index"]), 2)))
     chosen = points[points["pid"].isin(selection)]
     st.subheader(f"Selected samples ({len(chosen):,})")
     if st.button("Clear selection"):
         st.session_state[SEL] = []
         st.rerun()
     st.dataframe(samples_table(chosen), hide_index=True, width="stretch", height=min(400, 40 + 35 * len(chosen)))
-    record = records[run_id]
     if record.modality == "image":
         thumbnails(record, chosen)
     targets = chosen[chosen["domain"] == "target"]
-    if not targets.empty:
-        q = int(targets["pid"].iloc[0])
-        rows, sims = nearest(after["features"], q, points.index[points["domain"] == "source"].to_numpy(), k=8)
-        nn = points.loc[rows].assign(similarity=np.round(sims, 4))
-        st.markdown(f"**Nearest source samples** to target row {int(points.loc[q, 'index'])} "
-                    f"(true {md(points.loc[q, 'label'])}, predicted {md(points.loc[q, 'pred'])}), cosine similarity in "
-                    "the after-training feature space")
-        st.dataframe(samples_table(nn).assign(similarity=nn["similarity"].to_numpy()), hide_index=True,
-                     width="stretch")
-        if record.modality == "image":
-            thumbnails(record, nn)
+    if targets.empty:
+        return
+    q = int(targets["pid"].iloc[0])
+    rows, sims = nearest(after["features"], q, points.index[points["domain"] == "source"].to_numpy(), k=8)
+    nn = points.loc[rows].assign(similarity=np.round(sims, 4))
+    st.markdown(f"**Nearest source samples** to target row {int(points.loc[q, 'index'])} "
+                f"(true {md(points.loc[q, 'label'])}, predicted {md(points.loc[q, 'pred'])}), cosine similarity in "
+                "the after-training feature space")
+    st.dataframe(samples_table(nn).assign(similarity=nn["similarity"].to_numpy()), hide_index=True, width="stretch")
+    if record.modality == "image":
+        thumbnails(record, nn)
+
+
+def render() -> None:
+    """The Embeddings page: one run's features before and after training, or next to another run's."""
+    require_sign_in()  # also here: a page run on its own (AppTest, `streamlit run views/<page>.py`)
+    st.title("Embeddings")
+    store = get_store()
+    runs = store.list(status="completed")
+    if not runs:
+        st.info("No completed runs yet. Train a model on the **Train** page to see its feature space here.")
+        st.stop()
+    labels, names, records = run_labels(runs), run_names(runs), {r.run_id: r for r in runs}
+    run_id = st.selectbox("Run", list(labels), format_func=labels.get, help="Completed runs, newest first.")
+    if st.session_state.get("emb-run") != run_id:  # a new run: its point ids mean other samples
+        st.session_state["emb-run"] = run_id
+        st.session_state[SEL] = []
+    method, color_by, dim, cap, params = controls()
+    other_id = other_run(run_id, labels)
+    try:
+        after = features_for(str(store.root), run_id, "after", mtime(store, run_id, "after"))
+    except TLError as exc:
+        st.warning(f"This run has no stored features to project: {md(exc)}")
+        st.stop()
+    gap_section(store, run_id)
+    panels = ready_panels(store, chart_panels(run_id, other_id, labels.get(other_id, "")), names, method, dim,
+                          params)
+    frames = projected_frames(store, run_id, after, panels, method, dim, params)
+    selection = current_selection()
+    charts(frames, selection, color_by, method, dim, cap)
+    if selection:
+        selection_section(records[run_id], after, selection)
+
+
+if __name__ == "__main__":  # run as a script: AppTest.from_file, `streamlit run views/<page>.py`
+    render()

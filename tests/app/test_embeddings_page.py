@@ -156,6 +156,31 @@ def test_compare_two_runs_on_the_same_samples(home):
     assert at.selectbox[3].value == a
 
 
+def test_compare_with_a_run_without_features_warns_about_that_run_and_extracts_nothing(home, monkeypatch):
+    """Issue 24 item 3: the other run lacks its features; the warning named "this run" and offered to extract
+    the current run's before-training features (which it had). No job can make after-training features."""
+    store = RunStore(home)
+    other = make_run(store, name="old-baseline", seed=0)
+    current = make_run(store, name="adapted", seed=1, strategy="dann")
+    add_before(store, current)
+    store.path(other, "features_after.npz").unlink()
+    launched = []
+    from tlcore.jobs import light
+
+    monkeypatch.setattr(light, "launch_extraction", lambda s, r, **kw: launched.append(r) or 1)
+    at = page()
+    assert at.selectbox[0].value == current
+    at.radio[1].set_value("Compare with another run").run()
+    assert not at.exception
+    assert at.selectbox[3].value == other
+    warnings = [w.value.replace("\\", "") for w in at.warning]  # names are Markdown-escaped
+    assert any("old-baseline" in w and "after-training" in w for w in warnings), warnings
+    assert not any("adapted" in w or "before-training" in w for w in warnings), warnings
+    assert not any("Extract" in b.label for b in at.button)           # nothing to extract for either run
+    assert len(specs(at)) == 1                                         # this run's chart still shows
+    assert not launched
+
+
 def test_completed_run_without_features_warns(home):
     store = RunStore(home)
     rid = make_run(store)
