@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from tlcore.errors import TLError
 from tlcore.producers import PRODUCERS
 from tlcore.evaluation.summary import batch_summary, run_outcome
 from tlcore.runs.view import RunView
+from ui import navigation
 from ui.auth import session_guard, signed_in_user
 from ui.safe import md
 from ui.state import get_queue, get_store
@@ -16,7 +16,6 @@ from ui.theme import PLOTLY_TEMPLATE, SOURCE_COLOR, STATUS_ICONS, TARGET_COLOR
 
 MAX_POINTS = 2000
 CANCEL_REFUSED = "tl_cancel_refused"  # dict: job id -> why this session's Cancel was refused (survives reruns)
-COMPARE_PAGE = "views/compare.py"
 
 
 def progress_text(snap) -> tuple[float, str]:
@@ -139,11 +138,11 @@ def _outcome(store, snap) -> None:
 
 
 def compare_link(run_id: str) -> None:
-    try:
-        st.page_link(COMPARE_PAGE, label="Open on Compare", icon=":material/leaderboard:",
-                     query_params={"run": run_id})
-    except StreamlitAPIException:  # a page run on its own (no st.navigation): no page to link to
+    compare = navigation.page("compare")
+    if compare is None:  # a page run on its own (no st.navigation): no page to link to
         st.caption(f"Run {md(run_id)} on Compare")
+        return
+    st.page_link(compare, label="Open on Compare", icon=":material/leaderboard:", query_params={"run": run_id})
 
 
 def batch_panel(store, queue, job_ids: list[str]) -> None:

@@ -19,33 +19,40 @@ from ui.compare.table import table_section
 from ui.run_table import default_selection, runs_frame
 from ui.state import get_store
 
-require_sign_in()  # also here: a fresh server may serve this file directly on its first request
-st.title("Compare runs")
-store = get_store()
-deleted_message()
 
-table = runs_frame(store.list())
-if table.empty:
-    st.info("No runs yet. Train a model on the **Train** page, and its results will appear here.")
-    st.stop()
-shown = table_section(table)
+def render() -> None:
+    """The Compare page: the runs table, then the sections of ui/compare/ for the selected runs."""
+    require_sign_in()  # also here: a page run on its own (AppTest, `streamlit run views/<page>.py`)
+    st.title("Compare runs")
+    store = get_store()
+    deleted_message()
 
-st.header("Compare selected runs")
-labels = {rid: f"{row['run']} · {row['pair']} · {row['strategy']}" for rid, row in table.iterrows()}
-done = shown[shown["status_key"] == "completed"]
-selected = st.multiselect("Runs to compare (completed runs in the filtered table)", list(done.index),
-                          default=default_selection(done, focus=st.query_params.get("run")),
-                          format_func=labels.get)
-if not selected:
-    st.info("Select one or more completed runs to compare.")
-else:
-    charts_section(store, {rid: RunView(store, rid) for rid in selected},
-                   {rid: table.at[rid, "chart_label"] for rid in selected}, labels)
-    paired_section(store, selected, labels)
-    inspect_section(store, selected, labels)
-    share_section(store, selected)
+    table = runs_frame(store.list())
+    if table.empty:
+        st.info("No runs yet. Train a model on the **Train** page, and its results will appear here.")
+        st.stop()
+    shown = table_section(table)
 
-records = store.list()
-start_section(store, records, labels)
-results_section(store, records)
-delete_section(store, list(table.index), labels)
+    st.header("Compare selected runs")
+    labels = {rid: f"{row['run']} · {row['pair']} · {row['strategy']}" for rid, row in table.iterrows()}
+    done = shown[shown["status_key"] == "completed"]
+    selected = st.multiselect("Runs to compare (completed runs in the filtered table)", list(done.index),
+                              default=default_selection(done, focus=st.query_params.get("run")),
+                              format_func=labels.get)
+    if not selected:
+        st.info("Select one or more completed runs to compare.")
+    else:
+        charts_section(store, {rid: RunView(store, rid) for rid in selected},
+                       {rid: table.at[rid, "chart_label"] for rid in selected}, labels)
+        paired_section(store, selected, labels)
+        inspect_section(store, selected, labels)
+        share_section(store, selected)
+
+    records = store.list()
+    start_section(store, records, labels)
+    results_section(store, records)
+    delete_section(store, list(table.index), labels)
+
+
+if __name__ == "__main__":  # run as a script: AppTest.from_file, `streamlit run views/<page>.py`
+    render()

@@ -19,6 +19,7 @@ from ui.charts import class_chart, table_height, value_distribution
 DEMO, SAVED = "Built-in demo (generated data)", "Saved domain"
 SAMPLES_PER_CLASS = 4
 MAX_CLASSES_SHOWN = 12
+ADD_FIELDS = ("add-name", "add-file", "folder-name", "folder-path")  # the "Add a domain" fields
 
 
 @st.cache_resource(max_entries=16, show_spinner="Reading domain…")
@@ -210,47 +211,51 @@ def pair_overview(doms: dict) -> None:
                          hide_index=True, height=table_height(len(shown), cap=200))
 
 
-# -- page ------------------------------------------------------------------------------------------
-require_sign_in()  # also here: a fresh server may serve this file directly on its first request
-state.restore_settings()  # the pair this user chose last time (kept in the data root)
-st.title("Domains")
-st.caption("Choose a source domain (labeled, trained on) and a target domain (where the model should work). "
-           "The pair is used by the Train page.")
-try:
-    entries = state.get_library().list()
-except TLError as exc:
-    st.error(md(exc))
-    entries = []
+def render() -> None:
+    """The Domains page: pick the source and target, add or manage saved domains, inspect the pair."""
+    require_sign_in()  # also here: a page run on its own (AppTest, `streamlit run views/<page>.py`)
+    state.restore_settings()  # the pair this user chose last time (kept in the data root)
+    st.title("Domains")
+    st.caption("Choose a source domain (labeled, trained on) and a target domain (where the model should work). "
+               "The pair is used by the Train page.")
+    try:
+        entries = state.get_library().list()
+    except TLError as exc:
+        st.error(md(exc))
+        entries = []
 
-specs = {}
-cols = st.columns(2)
-for col, role in zip(cols, ("source", "target")):
-    with col:
-        st.subheader(md(role.title()))
-        specs[role] = domain_picker(role, entries)
-
-doms = {}
-if specs["source"] and specs["target"]:
-    state.set_pair(specs["source"], specs["target"],
-                   f"{specs['source'].get('name') or specs['source'].get('demo')} → "
-                   f"{specs['target'].get('name') or specs['target'].get('demo')}")
+    specs = {}
+    cols = st.columns(2)
     for col, role in zip(cols, ("source", "target")):
-        try:
-            doms[role] = read_domain(json.dumps(specs[role], sort_keys=True), role)
-        except TLError as exc:
-            col.error(md(exc))
+        with col:
+            st.subheader(md(role.title()))
+            specs[role] = domain_picker(role, entries)
 
-ADD_FIELDS = ("add-name", "add-file", "folder-name", "folder-path")
-with st.expander("Add a domain", expanded=not entries or any(st.session_state.get(k) for k in ADD_FIELDS)):
-    # stays open while any of its fields is filled (it used to collapse once the first domain was saved)
-    add_domain_section()
-with st.expander("Saved domains: rename or delete"):
-    manage_saved(entries)
+    doms = {}
+    if specs["source"] and specs["target"]:
+        state.set_pair(specs["source"], specs["target"],
+                       f"{specs['source'].get('name') or specs['source'].get('demo')} → "
+                       f"{specs['target'].get('name') or specs['target'].get('demo')}")
+        for col, role in zip(cols, ("source", "target")):
+            try:
+                doms[role] = read_domain(json.dumps(specs[role], sort_keys=True), role)
+            except TLError as exc:
+                col.error(md(exc))
 
-if len(doms) == 2:
-    st.header("The chosen pair")
-    pair_overview(doms)
-    if doms["source"].modality == doms["target"].modality:
-        from ui.shift_report import shift_report_section
+    with st.expander("Add a domain", expanded=not entries or any(st.session_state.get(k) for k in ADD_FIELDS)):
+        # stays open while any of its fields is filled (it used to collapse once the first domain was saved)
+        add_domain_section()
+    with st.expander("Saved domains: rename or delete"):
+        manage_saved(entries)
 
-        shift_report_section(specs["source"], specs["target"])
+    if len(doms) == 2:
+        st.header("The chosen pair")
+        pair_overview(doms)
+        if doms["source"].modality == doms["target"].modality:
+            from ui.shift_report import shift_report_section
+
+            shift_report_section(specs["source"], specs["target"])
+
+
+if __name__ == "__main__":  # run as a script: AppTest.from_file, `streamlit run views/<page>.py`
+    render()

@@ -15,3 +15,15 @@ if str(ROOT) not in sys.path:
 
 def page(name: str) -> str:
     return str(PAGES / f"{name}.py")
+
+
+def open_page(at, url_path: str):
+    """Switch an AppTest of app.py to the navigation page at ``url_path`` (run it next).
+
+    The pages are ``render`` functions (``st.Page(views.x.render, url_path=...)``), and ``AppTest.switch_page`` only
+    knows file pages; Streamlit keys every page by the hash of its url path, so this sets that hash.
+    """
+    from streamlit.util import calc_hash
+
+    at._page_hash = calc_hash(url_path)
+    return at

@@ -24,9 +24,13 @@ def test_no_pages_folder_beside_the_main_script():
 
 
 def test_every_page_file_is_in_the_named_navigation():
-    """Each file of views/ is an st.Page of app.py (and nothing else is)."""
+    """Each file of views/ is a page of app.py's navigation, by its render function (and nothing else is)."""
+    from ui.navigation import PAGES as NAVIGATION
+
     tree = ast.parse(open(APP, encoding="utf-8").read())
-    named = {n.args[0].right.value for n in ast.walk(tree)
-             if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "Page"
-             and isinstance(n.args[0], ast.BinOp) and isinstance(n.args[0].right, ast.Constant)}
-    assert named == {p.name for p in PAGES.glob("*.py")}
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "build_pages"]
+    assert len(calls) == 1 and isinstance(calls[0].args[0], ast.Dict)
+    renders = {k.value: (v.value.id, v.attr) for k, v in zip(calls[0].args[0].keys, calls[0].args[0].values)}
+    files = {p.stem for p in PAGES.glob("*.py")}
+    assert renders == {name: (name, "render") for name in files}
+    assert set(NAVIGATION) == files

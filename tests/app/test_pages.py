@@ -11,7 +11,7 @@ from tlcore.runs.store import RunStore
 from tlcore.strategies import STRATEGIES
 from ui import state
 
-from apptest_paths import APP, TIMEOUT, page
+from apptest_paths import APP, TIMEOUT, open_page, page
 
 
 def _no_exception(at):
@@ -45,8 +45,8 @@ def test_app_renders_every_page(tl_home):
     assert at.title[0].value == "Domains"
     assert any("Job queue" in c.value for c in at.sidebar.caption)
     assert any(t.value.startswith(("CPU", "NVIDIA")) or "GB free" in t.value for t in at.sidebar.text)
-    for path, title in (("views/train.py", "Train"), ("views/compare.py", None), ("views/embeddings.py", None)):
-        at.switch_page(path).run()
+    for url, title in (("train", "Train"), ("compare", None), ("embeddings", None)):
+        open_page(at, url).run()
         _no_exception(at)
         if title:
             assert at.title[0].value == title

@@ -14,12 +14,14 @@ from apptest_paths import APP, ROOT
 SCRIPT = """
 import json, sys, time
 from streamlit.testing.v1 import AppTest
+sys.path.insert(0, "tests/app")  # cwd is the repository root
+from apptest_paths import open_page
 at = AppTest.from_file(sys.argv[1], default_timeout=60).run()
 errors = [e.value for e in at.exception]
-for path in ("views/train.py", "views/compare.py", "views/embeddings.py", "views/predict.py"):
-    at.switch_page(path).run()
+for url in ("train", "compare", "embeddings", "predict"):
+    open_page(at, url).run()
     errors += [e.value for e in at.exception]
-at.switch_page("views/train.py").run()
+open_page(at, "train").run()
 at.selectbox(key="strategy-image").set_value("dann").run()
 errors += [e.value for e in at.exception]
 captions = []
