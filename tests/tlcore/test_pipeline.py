@@ -12,7 +12,8 @@ from tlcore.pipeline import prepare_data, run_experiment
 from tests.conftest import ROOT
 
 TINY = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn", "epochs": 2,
-        "image_size": 16, "batch_size": 32, "max_samples_per_domain": 300}
+        "image_size": 16, "batch_size": 32, "max_samples_per_domain": 300,
+        "strategy": "linear_probe"}  # explicit: a config without a strategy is "auto" (the recommended default)
 
 
 def cfg(**kw):
