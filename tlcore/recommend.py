@@ -84,7 +84,7 @@ def has_gpu() -> bool:
     return probe()
 
 
-def recommend(modality: str, labeled_fraction: float = 0.0, gpu: bool = False) -> dict:
+def recommend(modality: str, labeled_fraction: float = 0.0, gpu: bool = False, label_set: bool = False) -> dict:
     """The recommended settings for a modality and target-label situation (with ``evidence``); ``gpu``
     picks the GPU row where one differs (texts: the encoder fine-tuned end to end)."""
     if modality not in RECOMMENDED:
@@ -94,6 +94,8 @@ def recommend(modality: str, labeled_fraction: float = 0.0, gpu: bool = False) -
         rec.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in GPU_OVERRIDES[modality].items()})
     rec["device_row"] = "gpu" if gpu and modality in GPU_OVERRIDES else "any"
     situation = label_situation(labeled_fraction)
+    if situation == "none" and label_set:  # a label set (tlcore/data/label_sets.py): a few labelled target samples
+        situation = "few"
     if situation != "none":
         labeled = {k: dict(v) if isinstance(v, dict) else v for k, v in LABELED_STRATEGY.items()}
         if not rec["params"].get("freeze_backbone"):  # the GPU text row: the encoder trains there too
@@ -116,7 +118,8 @@ def resolve_auto(raw: dict, gpu: bool) -> dict:
     target = _target_spec(raw.get("target") or {})
     modality = _auto_modality(raw, target)
     lf = float(target.get("labeled_fraction", 0.0) or 0.0) if isinstance(target, dict) else 0.0
-    rec = recommend(modality, lf, gpu=_wants_gpu(raw, modality, gpu))
+    rec = recommend(modality, lf, gpu=_wants_gpu(raw, modality, gpu),
+                    label_set=bool(isinstance(target, dict) and target.get("label_set")))
     out = _merge_recommended(raw, rec)
     if "feature_views" not in raw and (out.get("params") or {}).get("freeze_backbone") is False:
         out.pop("feature_views", None)  # views are cached features: not for a backbone the user unfroze

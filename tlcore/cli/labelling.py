@@ -5,6 +5,9 @@
   "predicted", "score"}]}``.
 * ``python -m tlcore labels add DOMAIN --from CSV [--classes a,b] [--base ID]``: save a label set (columns
   ``id,label``) for a target domain (:mod:`tlcore.data.label_sets`); ``labels list [DOMAIN]``.
+* ``python -m tlcore label-curve CONFIG|--demo NAME --budgets 10,20,50 --methods random,badge --seeds 0,1,2``:
+  target accuracy against the number of labelled target samples (:mod:`tlcore.label_curve`); last stdout line
+  ``{"rows", "summary"}``.
 """
 from __future__ import annotations
 
@@ -34,6 +37,17 @@ def register(sub, commands: dict) -> None:
     lst.add_argument("domain", nargs="?", metavar="DOMAIN")
     lst.add_argument("--json", action="store_true")
     commands["labels"] = _labels
+    from tlcore.config import DEMO_CONFIGS
+
+    c = sub.add_parser("label-curve", help="target accuracy vs number of labelled target samples, active vs random "
+                                           "(the target's own labels answer)")
+    c.add_argument("config", nargs="?", help="config file (YAML or JSON)")
+    c.add_argument("--demo", choices=sorted(DEMO_CONFIGS), help="use a built-in demo config")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    c.add_argument("--budgets", default="10,20,50", help="numbers of labels (default 10,20,50)")
+    c.add_argument("--methods", default="random,badge", help=f"comma-separated, of {', '.join(METHODS)}")
+    c.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    commands["label-curve"] = _curve
 
 
 def _query(a) -> int:
@@ -88,4 +102,38 @@ def _labels(a) -> int:
     print(f"label set {obj['id']} (version {obj['version']} of {obj['domain']}): {summary['n']} labels; train with "
           f"target.label_set={obj['id']}", file=sys.stderr)
     print(json.dumps(summary))
+    return 0
+
+
+def _ints(text: str, what: str) -> list[int]:
+    from tlcore.errors import ConfigError
+
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--{what}: expected comma-separated integers, got {text!r}") from None
+
+
+def _curve(a) -> int:
+    from tlcore.active.query import METHODS
+    from tlcore.cli.common import base_config
+    from tlcore.config import RunConfig
+    from tlcore.errors import ConfigError
+    from tlcore.label_curve import label_curve
+    from tlcore.runs.store import RunStore
+
+    raw = base_config(a)
+    if raw is None:
+        return 2
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ConfigError(f"--methods: unknown {unknown}; known: {list(METHODS)}")
+    out = label_curve(RunConfig.from_dict(raw), RunStore(), _ints(a.budgets, "budgets"), methods,
+                      _ints(a.seeds, "seeds"), progress=lambda line: print(line, file=sys.stderr))
+    for r in out["summary"]:
+        lo, hi = (r["accuracy_ci"] or [float("nan")] * 2)[:2]
+        print(f"{r['method']:>8}  {r['labels']:>5} labels  accuracy {r['accuracy']:.3f}  [{lo:.3f}, {hi:.3f}]  "
+              f"({r['seeds']} seed(s))", file=sys.stderr)
+    print(json.dumps(out))
     return 0
