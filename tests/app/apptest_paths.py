@@ -27,3 +27,9 @@ def open_page(at, url_path: str):
 
     at._page_hash = calc_hash(url_path)
     return at
+
+
+def open_tab(at, title: str):
+    """Open a tab of the Compare page (views/compare.py TABS; only the open tab runs) and rerun."""
+    at.session_state["tl_compare_tab"] = title
+    return at.run()

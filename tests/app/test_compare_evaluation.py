@@ -11,6 +11,7 @@ from tlcore.runs.store import RunStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from apptest_paths import open_tab  # noqa: E402
 from fake_runs import make_run  # noqa: E402
 
 PAGE = str(HERE.parents[1] / "views" / "compare.py")
@@ -32,7 +33,7 @@ def page() -> AppTest:
 
 def test_intervals_paired_test_and_sweep_table(runs):
     store, ids = runs
-    at = page()
+    at = open_tab(page(), "Metrics")
     assert not at.exception
     frames = {tuple(d.value.columns)[:3]: d.value for d in at.dataframe}
     metrics = next(v for k, v in frames.items() if k[:2] == ("run", "split"))
@@ -40,9 +41,12 @@ def test_intervals_paired_test_and_sweep_table(runs):
     bars = next(c for c in at.get("plotly_chart") if "Accuracy and macro F1" in c.proto.spec)
     assert '"error_y"' in bars.proto.spec
     # default A/B: the two newest selected runs, which share a test set -> a paired table
+    open_tab(at, "Paired test")
+    frames = {tuple(d.value.columns)[:3]: d.value for d in at.dataframe}
     paired = next(v for k, v in frames.items() if k[0] == "test")
     assert paired["test"].str.contains("McNemar").any()
-    # sweep section: strategy x pair, best highlighted, gains
+    # sweep section (with the runs table): strategy x pair, best highlighted, gains
+    open_tab(at, "Runs table")
     assert at.selectbox(key="tl_sweep").value == "s1"
     cells = at.dataframe[-2].value       # the last two tables: sweep cells, then gains
     assert set(cells.index) == {"scratch", "fine_tuning", "linear_probe"} and "photos -> sketches" in cells.columns
@@ -52,7 +56,7 @@ def test_intervals_paired_test_and_sweep_table(runs):
 
 def test_refuses_pairing_different_test_sets(runs):
     store, ids = runs
-    at = page()
+    at = open_tab(page(), "Paired test")
     at.selectbox(key="tl_compare_a").set_value(ids["other"]).run()
     assert not at.exception
     assert any("cannot be paired" in w.value and "different target test sets" in w.value for w in at.warning)
@@ -60,7 +64,7 @@ def test_refuses_pairing_different_test_sets(runs):
 
 def test_error_analysis_cv_repro_and_report(runs):
     store, ids = runs
-    at = page()
+    at = open_tab(page(), "Inspect one run")
     at.selectbox(key="tl_compare_focus").set_value(ids["a"]).run()
     t, p = at.selectbox(key="tl_err_true").value, at.selectbox(key="tl_err_pred").value
     assert t != p                                            # defaults to the largest off-diagonal cell
@@ -68,7 +72,9 @@ def test_error_analysis_cv_repro_and_report(runs):
     assert (table["true"] == t).all() and (table["pred"] == p).all() and table["confidence"].is_monotonic_decreasing
     at.button(key="tl_cv_go").click().run()
     assert any("accuracy" in s.value and "±" in s.value for s in at.success)
+    downloads = len(at.get("download_button"))                 # predictions (the open tab only)
+    open_tab(at, "Share")
     at.button(key="tl_report_build").click().run()
     assert not at.exception
     assert at.session_state["tl_report_html"].startswith(b"<!DOCTYPE html>")
-    assert len(at.get("download_button")) >= 5   # table, metrics CSV/JSON, predictions, report
+    assert downloads >= 1 and len(at.get("download_button")) >= 1   # the report

@@ -10,6 +10,7 @@ from tlcore.runs.store import RunStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from apptest_paths import open_tab  # noqa: E402
 from fake_runs import make_run  # noqa: E402
 
 PAGE = str(HERE.parents[1] / "views" / "compare.py")
@@ -25,7 +26,7 @@ def test_run_below_the_small_cnn_reference_is_flagged(tl_home):
         store.write_json(rid, "config.json", {**cfg, "seed": 0})
         store.update(rid, modality="image", config=json_dumps({**cfg, "seed": 0}))
     assert store.get(ref).target_acc > store.get(weak).target_acc
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_tab(AppTest.from_file(PAGE, default_timeout=60).run(), "Metrics")  # the flags sit under the metrics
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     assert "small CNN" in warnings and "pretrained" in warnings.replace("\\", "")

@@ -13,6 +13,7 @@ from tlcore.runs.store import RunStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from apptest_paths import open_tab  # noqa: E402
 from fake_runs import make_run  # noqa: E402
 
 ROOT = HERE.parents[1]
@@ -64,6 +65,9 @@ def test_table_selection_and_charts(runs):
     assert "photos → sketches" in set(table["pair"])
     chooser = widget(at.multiselect, "Runs to compare (completed runs in the filtered table)")
     assert set(chooser.value) == {ids["a"], ids["b"], ids["c"]}   # latest completed, failed excluded
+    assert len(at.get("plotly_chart")) == 0                         # only the open tab (the table) runs
+    open_tab(at, "Metrics")
+    assert not at.exception
     charts = at.get("plotly_chart")
     assert len(charts) == 4     # metric bars, confusion matrices, per-class F1, training curves
     assert any(e.proto.spec and "Accuracy and macro F1" in e.proto.spec for e in charts)

@@ -13,7 +13,7 @@ from tlcore.runs.store import RunStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from apptest_paths import TIMEOUT, page  # noqa: E402
+from apptest_paths import TIMEOUT, open_tab, page  # noqa: E402
 from fake_runs import make_run  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def test_item_32_compare_shows_a_recorded_duplicate_leakage_flag(tl_home):
             "message": "duplicates across the pair: 3 target sample(s) are identical to source samples "
                        "(e.g. target ![x](http://h/x.png))"}
     store.write_json(rid, "metrics.json", {**store.metrics(rid), "flags": [flag]})
-    at = AppTest.from_file(page("compare"), default_timeout=TIMEOUT).run()
+    at = open_tab(AppTest.from_file(page("compare"), default_timeout=TIMEOUT).run(), "Metrics")  # flags: metrics tab
     assert not at.exception, [e.value for e in at.exception]
     warnings = [w.value for w in at.warning if "duplicates across the pair" in w.value.replace("\\", "")]
     assert len(warnings) == 1 and "\\!\\[x\\]" in warnings[0]  # the file name is shown literally, not rendered

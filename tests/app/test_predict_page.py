@@ -12,6 +12,7 @@ from tlcore.runs.store import RunStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from apptest_paths import open_tab  # noqa: E402
 from fake_runs import make_run  # noqa: E402
 
 ROOT = HERE.parents[1]
@@ -64,7 +65,7 @@ def test_compare_shows_the_compression_table_and_export_controls(home):
         {"model": "compressed", "target_accuracy": 0.79, "target_accuracy_ci": [0.69, 0.89], "size_mb": 30.0,
          "size_zipped_mb": 20.0, "latency_ms_batch1": 5.0, "latency_ms_batch32": 1.5, "sparsity": 0.5}]}
     store.write_json(rid, "metrics.json", m)
-    at = AppTest.from_file(COMPARE, default_timeout=60).run()
+    at = open_tab(AppTest.from_file(COMPARE, default_timeout=60).run(), "Use the model")
     assert not at.exception
     tables = [d.value for d in at.dataframe if "CPU ms/sample, batch 1" in d.value.columns]
     assert tables and list(tables[0]["model"]) == ["parent", "compressed"]
@@ -80,7 +81,7 @@ def test_item7_export_and_compress_buttons_queue_jobs_that_the_page_can_cancel(h
 
     store = RunStore(home)
     artifact_run(store, "tiny_cnn", "digits", name="small")
-    at = AppTest.from_file(COMPARE, default_timeout=60).run()
+    at = open_tab(AppTest.from_file(COMPARE, default_timeout=60).run(), "Use the model")
     assert not at.exception
     at.button(key="tl_export_go").click().run()
     at.button(key="tl_compress_go").click().run()

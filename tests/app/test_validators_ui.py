@@ -13,7 +13,7 @@ from tlcore.runs.store import RunStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from apptest_paths import TIMEOUT, page  # noqa: E402
+from apptest_paths import TIMEOUT, open_tab, page  # noqa: E402
 from fake_runs import make_run  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def _scored_runs(home, labeled=True):
 
 def test_compare_recommends_by_validator_and_scores_the_validators(tl_home):
     store, ids = _scored_runs(tl_home)
-    at = AppTest.from_file(page("compare"), default_timeout=TIMEOUT).run()
+    at = open_tab(AppTest.from_file(page("compare"), default_timeout=TIMEOUT).run(), "Choose without labels")
     assert not at.exception, [e.value for e in at.exception]
     default = DEFAULT if DEFAULT not in ("entropy", "snd") else "im"
     if default != DEFAULT:
@@ -51,7 +51,7 @@ def test_compare_recommends_by_validator_and_scores_the_validators(tl_home):
 
 def test_compare_without_target_labels_still_recommends(tl_home):
     _scored_runs(tl_home, labeled=False)
-    at = AppTest.from_file(page("compare"), default_timeout=TIMEOUT).run()
+    at = open_tab(AppTest.from_file(page("compare"), default_timeout=TIMEOUT).run(), "Choose without labels")
     assert not at.exception, [e.value for e in at.exception]
     assert any("Recommended by" in s.value for s in at.success)
     assert not any("Spearman" in d.value.columns for d in at.dataframe)  # no labels: no validator table

@@ -229,14 +229,17 @@ def test_compare_buttons(dashboard, page):
     url, _, _ = dashboard
     page.goto(url + "/compare")
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible(timeout=90_000)
+    page.get_by_role("tab", name="Paired test").click()  # one tab per question; only the open one runs
     expect(page.get_by_role("heading", name="Paired comparison (same target test samples)")).to_be_visible()
     expect(page.get_by_text("A small p-value (< 0.05) means", exact=False)).to_be_visible()   # the paired test ran
+    page.get_by_role("tab", name="Inspect one run").click()
     page.get_by_role("button", name="Show thumbnails").click()
     expect(page.get_by_test_id("stImage").first).to_be_visible()
     page.get_by_role("tab", name="Cross-validation").click()
     choose(page, "Folds", "^3$")  # the tiny runs keep only a few target samples per class
     page.get_by_role("button", name="Run cross-validation").click()
     expect(page.get_by_text(re.compile(r"folds: accuracy \d\.\d{3}"))).to_be_visible()
+    page.get_by_role("tab", name="Share").click()
     page.get_by_role("button", name="Build HTML report of the selected runs").click()
     expect(page.get_by_role("button", name="Download HTML report")).to_be_visible()
     shot(page, "5-compare")

@@ -1,5 +1,5 @@
 """Compare: one run in detail: its predictions, error analysis, cross-validation, reproducibility card (and
-re-run), and the model section (export, compression)."""
+re-run)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -100,7 +100,4 @@ def inspect_section(store, selected: list[str], labels: dict) -> str:
         cv_tab(store, focus)
     with tab_repro:
         repro_tab(store, focus)
-    from ui.predict_export import model_section  # export, compression (python -m tlcore export|compress)
-
-    model_section(store, focus, selected, labels)
     return focus

@@ -9,7 +9,6 @@ import streamlit as st
 from tlcore.evaluation.compare import metrics_csv
 from tlcore.runs.view import RunView
 from ui import charts
-from ui.compare_validators import validator_section
 from ui.run_flags import flags_section
 from ui.run_table import metrics_frame
 
@@ -24,7 +23,7 @@ def bar_row(label: str, m: dict) -> dict:
 
 
 def metrics_section(store, views: dict[str, RunView], name: dict, labels: dict) -> None:
-    """Bars with intervals, the metrics table and its downloads, label-free validators and sanity flags."""
+    """Bars with intervals, the metrics table and its downloads, and sanity flags."""
     metrics = {rid: v.metrics() for rid, v in views.items()}
     st.plotly_chart(charts.metric_bars([bar_row(name[rid], m) for rid, m in metrics.items()]))
     st.caption("Error bars and [brackets]: 95% percentile bootstrap intervals (1,000 seeded resamples).")
@@ -34,7 +33,6 @@ def metrics_section(store, views: dict[str, RunView], name: dict, labels: dict) 
                        mime="text/csv")
     d2.download_button("Download metrics (JSON)", json.dumps(metrics, indent=1).encode("utf-8"),
                        file_name="tl_metrics.json", mime="application/json")
-    validator_section(metrics, labels)
     flags_section(store, list(views), labels)
 
 

@@ -27,10 +27,8 @@ def filtered_table(table: pd.DataFrame) -> pd.DataFrame:
     return filter_runs(table, statuses, strategies, backbones, pairs, search)
 
 
-def table_section(table: pd.DataFrame) -> pd.DataFrame:
-    """The filtered runs table and its CSV download; returns the shown rows."""
-    shown = filtered_table(table)
+def table_section(table: pd.DataFrame, shown: pd.DataFrame) -> None:
+    """The rows of ``table`` the filters keep (``shown``) and their CSV download."""
     st.caption(f"{len(shown)} of {len(table)} runs. Click a column header to sort.")
     st.dataframe(shown.drop(columns=HELPER_COLUMNS), hide_index=True, column_config=COLUMNS)
     st.download_button("Download table as CSV", to_csv_bytes(shown), file_name="tl_runs.csv", mime="text/csv")
-    return shown
