@@ -17,6 +17,7 @@ PAGES = {
     "compare": ("Compare", ":material/leaderboard:"),
     "embeddings": ("Embeddings", ":material/scatter_plot:"),
     "predict": ("Predict", ":material/online_prediction:"),
+    "label": ("Label", ":material/label:"),
 }
 BUILT = "tl_navigation_pages"  # session state: url path -> the st.Page app.py registered in this session
 

@@ -95,7 +95,7 @@ class LabelSets:
         return sorted(out, key=lambda d: (-float(d.get("created", 0)), d["id"]))
 
     def add(self, spec: dict, pairs: list[tuple[str, str]], domain=None, classes: list[str] | None = None,
-            owner: str | None = None, base: str | None = None) -> dict:
+            owner: str | None = None, base: str | None = None, sample_ids=None) -> dict:
         """Validate and save a new version of the domain's labels.
 
         Args:
@@ -105,19 +105,24 @@ class LabelSets:
             classes: Allowed labels; default the domain's own classes (required for an unlabelled domain).
             owner: Who owns the set (default: the current user).
             base: A label set of the same domain whose pairs this one extends.
+            sample_ids: The ids that may be labelled, instead of the domain's: the labelling page passes the ids a
+                query job returned, so the dashboard never loads (decodes) a domain.
 
         Raises:
             DataError: An unknown sample id or class, naming the pair (``row N`` counts the CSV header as row 1).
         """
-        if domain is None:
+        if domain is None and sample_ids is not None:
+            if not classes:
+                raise DataError("labels: give the classes with the sample ids")
+        elif domain is None:
             from tlcore.data.loading import load_domain
 
             domain = load_domain(spec, "target")
         key = domain_key(spec)
         allowed = list(classes) if classes else list(domain.classes)
+        known = set(sample_ids) if sample_ids is not None else set(domain.sources)
         if not allowed:
             raise DataError(f"labels: domain {key} is unlabelled; give the classes (--classes a,b,c)")
-        known = set(domain.sources)
         merged: dict[str, str] = {}
         if base:
             parent = self.get(base)
@@ -127,7 +132,7 @@ class LabelSets:
         for n, (sid, label) in enumerate(pairs, start=2):
             if sid not in known:
                 raise DataError(f"labels row {n}: sample id {sid!r} is not in domain {key} (ids are the samples' "
-                                f"sources, e.g. {domain.sources[0]!r})")
+                                f"sources, e.g. {sorted(known)[0]!r})")
             if label not in allowed:
                 raise DataError(f"labels row {n}: label {label!r} of {sid!r} is not a class of {key}; known "
                                 f"classes: {allowed}")
