@@ -50,11 +50,8 @@ def backbone_label(name: str) -> str:
     return f"{s.title} · {s.params_m:g} M params"
 
 
-def render() -> None:
-    """The Train page: pair, backbone, strategy and settings, then the queue buttons and the jobs panel."""
-    require_sign_in()  # also here: a page run on its own (AppTest, `streamlit run views/<page>.py`)
-    state.restore_settings()  # the pair and settings this user chose last time (kept in the data root)
-    st.title("Train")
+def choose_pair() -> tuple[str, dict, dict, str, int]:
+    """(pair label, source spec, target spec, modality, number of classes); stops the page on an unusable pair."""
     options, chosen_index = pair_options(*state.chosen_pair(), st.session_state.get(state.PAIR_LABEL))
     pair_label = st.selectbox("Domain pair (source → target)", list(options), key="train-pair", index=chosen_index,
                               help="Defaults to the pair chosen on the Domains page.")
@@ -67,83 +64,78 @@ def render() -> None:
     if spec_info(target, library)[0] != modality:
         st.error("Source and target have different modalities (image vs text); choose a matching pair.")
         st.stop()
-    all_defaults = recommended_defaults()
-    defaults = all_defaults[modality]
-    changed = train_settings.prepare(modality, pair_label, all_defaults)
-    if changed:
-        st.info("This pair holds " + md(modality) + " data, so some settings changed: " + md("; ".join(changed)) + ". "
-                "Everything else you set stays as it was.", icon=":material/info:")
+    return pair_label, source, target, modality, num_classes
 
-    left, right = st.columns(2)
-    with left:
-        names = backbone_choices(modality, defaults["backbone"])
-        backbone = st.selectbox("Backbone", names, key=f"backbone-{modality}", format_func=backbone_label,
-                                help="Embedded backbones load offline; the others need weights cached on the server.")
-        backbone_ranking(source)
-        if BACKBONES[backbone].speed:
-            st.caption(f"Speed: {BACKBONES[backbone].speed}")
-        strategies = list(SPECS)
-        strategy = st.selectbox("Strategy", strategies, key=f"strategy-{modality}",
-                                index=strategies.index(defaults["strategy"]) if defaults["strategy"] in strategies else 0,
-                                format_func=lambda n: SPECS[n].title)
-        if strategy == defaults["strategy"]:
-            st.caption(":material/recommend: Recommended default for " + md(modality) + " with an unlabeled target: "
-                       + md(defaults["evidence"]) + ". With target labels: " + md(recommend(modality, 0.1)["strategy"])
-                       + ". The CLI and API get it with `\"strategy\": \"auto\"`.")
-        st.caption(SPECS[strategy].describe()["doc"])
-        st.markdown("**Strategy parameters**")
-        params = params_form(SPECS[strategy], key_prefix=f"params-{modality}",  # per modality: defaults differ
-                             defaults=strategy_param_defaults(strategy, defaults))
-    with right:
-        st.markdown("**Common settings**")
-        c1, c2 = st.columns(2)
-        epochs = c1.number_input("Epochs", 1, 1000, int(defaults["epochs"]), key=f"epochs-{modality}")
-        batch = c2.number_input("Batch size", 1, 4096, int(defaults["batch_size"]), key=f"batch-{modality}")
-        lr = c1.text_input("Learning rate", str(defaults["lr"]), key=f"lr-{modality}")
-        if modality == "image":
-            size = c2.number_input("Image size (px)", 16, 1024, int(defaults.get("image_size", 64)), step=16,
-                                   key="image_size")
-        else:
-            size = c2.number_input("Max length (tokens)", 8, 2048, int(defaults.get("max_length", 64)), key="max_length")
-        max_samples = c1.number_input("Max samples per domain (0 = all)", 0, 10**8, 0, step=100, key="max_samples")
-        seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
-        labeled = c1.slider("Target labeled fraction", 0.0, 1.0, 0.0, 0.05, key="labeled_fraction",
-                            help="Share of target training samples whose labels a strategy may use (0 = unsupervised).")
-        augment = c2.checkbox("Augment", False, key="augment",
-                              help="Images, when the backbone trains: a policy that fits the classes (no flips for digits "
-                                   "or characters; crops, flips and colour jitter for photos).")
-        keep_last = c2.checkbox("Keep the last epoch", SPECS[strategy].requires.needs_target, key=f"keep-last-{strategy}",
-                                help="On: the weights of the last epoch (adaptation: source validation picks the wrong "
-                                     "epoch under shift; no early stopping). Off: the best source-validation epoch.")
-        bottleneck = c1.number_input("Bottleneck width (0 = none)", 0, 8192, int(defaults.get("bottleneck", 0)), step=64,
-                                     key="bottleneck",
-                                     help="A trainable Linear + BatchNorm + ReLU layer between the backbone and the "
-                                          "head; alignment losses act on it. Needed for adaptation with a frozen "
-                                          "backbone (strategy parameter freeze_backbone); 256 is the usual width.")
-        views_set = 0  # the widget's value (remembered); the config uses it only with a frozen backbone
-        if modality == "image":
-            views_set = c2.number_input("Augmented feature views", 0, 16, int(defaults.get("feature_views", 0)),
-                                        key="feature_views", disabled=not uses_feature_views(strategy, params),
-                                        help="Frozen backbone only: also cache the features of N augmented copies of "
-                                             "every source training image (the Augment policy: no flips for digits); "
-                                             "each training step draws the clean features or one view per sample. "
-                                             "Costs N more passes over the source once. The image default uses 2: "
-                                             "+2.4 points on USPS -> MNIST and +2.3 on amazon -> webcam (3 seeds), "
-                                             "within 0.6 on the other Office pairs "
-                                             "(bench/results/defaults_findings.md). Not used when the backbone "
-                                             "trains (use Augment there).")
 
-    settings = {"backbone": backbone, "strategy": strategy, "epochs": epochs, "batch_size": batch, "lr": lr,
-                "size": size, "max_samples": max_samples, "seed": seed, "labeled_fraction": labeled,
-                "augment": augment, "bottleneck": bottleneck, "feature_views": views_set, "keep_last": keep_last}
-    train_settings.remember(modality, remembered_settings(modality, settings))
-    config = build_config(source, target, modality, settings, params)
-    error = config_error(config)
-    if error is not None:
-        st.error(f"Invalid setting: {md(error)}")
-    if error is None:
-        parameter_count(backbone, strategy, params, num_classes, bottleneck)
+def model_column(modality: str, defaults: dict, source: dict) -> tuple[str, str, dict]:
+    """(backbone, strategy, strategy parameters): the pickers, the backbone ranking and the strategy's form."""
+    backbone = st.selectbox("Backbone", backbone_choices(modality, defaults["backbone"]), key=f"backbone-{modality}",
+                            format_func=backbone_label,
+                            help="Embedded backbones load offline; the others need weights cached on the server.")
+    backbone_ranking(source)
+    if BACKBONES[backbone].speed:
+        st.caption(f"Speed: {BACKBONES[backbone].speed}")
+    strategies = list(SPECS)
+    strategy = st.selectbox("Strategy", strategies, key=f"strategy-{modality}",
+                            index=strategies.index(defaults["strategy"]) if defaults["strategy"] in strategies else 0,
+                            format_func=lambda n: SPECS[n].title)
+    if strategy == defaults["strategy"]:
+        st.caption(":material/recommend: Recommended default for " + md(modality) + " with an unlabeled target: "
+                   + md(defaults["evidence"]) + ". With target labels: " + md(recommend(modality, 0.1)["strategy"])
+                   + ". The CLI and API get it with `\"strategy\": \"auto\"`.")
+    st.caption(SPECS[strategy].describe()["doc"])
+    st.markdown("**Strategy parameters**")
+    params = params_form(SPECS[strategy], key_prefix=f"params-{modality}",  # per modality: defaults differ
+                         defaults=strategy_param_defaults(strategy, defaults))
+    return backbone, strategy, params
 
+
+def settings_column(modality: str, defaults: dict, strategy: str, params: dict) -> dict:
+    """The common settings: ``ui.train_config.build_config``'s ``settings`` other than backbone and strategy."""
+    st.markdown("**Common settings**")
+    c1, c2 = st.columns(2)
+    epochs = c1.number_input("Epochs", 1, 1000, int(defaults["epochs"]), key=f"epochs-{modality}")
+    batch = c2.number_input("Batch size", 1, 4096, int(defaults["batch_size"]), key=f"batch-{modality}")
+    lr = c1.text_input("Learning rate", str(defaults["lr"]), key=f"lr-{modality}")
+    if modality == "image":
+        size = c2.number_input("Image size (px)", 16, 1024, int(defaults.get("image_size", 64)), step=16,
+                               key="image_size")
+    else:
+        size = c2.number_input("Max length (tokens)", 8, 2048, int(defaults.get("max_length", 64)), key="max_length")
+    max_samples = c1.number_input("Max samples per domain (0 = all)", 0, 10**8, 0, step=100, key="max_samples")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
+    labeled = c1.slider("Target labeled fraction", 0.0, 1.0, 0.0, 0.05, key="labeled_fraction",
+                        help="Share of target training samples whose labels a strategy may use (0 = unsupervised).")
+    augment = c2.checkbox("Augment", False, key="augment",
+                          help="Images, when the backbone trains: a policy that fits the classes (no flips for digits "
+                               "or characters; crops, flips and colour jitter for photos).")
+    keep_last = c2.checkbox("Keep the last epoch", SPECS[strategy].requires.needs_target, key=f"keep-last-{strategy}",
+                            help="On: the weights of the last epoch (adaptation: source validation picks the wrong "
+                                 "epoch under shift; no early stopping). Off: the best source-validation epoch.")
+    bottleneck = c1.number_input("Bottleneck width (0 = none)", 0, 8192, int(defaults.get("bottleneck", 0)), step=64,
+                                 key="bottleneck",
+                                 help="A trainable Linear + BatchNorm + ReLU layer between the backbone and the "
+                                      "head; alignment losses act on it. Needed for adaptation with a frozen "
+                                      "backbone (strategy parameter freeze_backbone); 256 is the usual width.")
+    views_set = 0  # the widget's value (remembered); the config uses it only with a frozen backbone
+    if modality == "image":
+        views_set = c2.number_input("Augmented feature views", 0, 16, int(defaults.get("feature_views", 0)),
+                                    key="feature_views", disabled=not uses_feature_views(strategy, params),
+                                    help="Frozen backbone only: also cache the features of N augmented copies of "
+                                         "every source training image (the Augment policy: no flips for digits); "
+                                         "each training step draws the clean features or one view per sample. "
+                                         "Costs N more passes over the source once. The image default uses 2: "
+                                         "+2.4 points on USPS -> MNIST and +2.3 on amazon -> webcam (3 seeds), "
+                                         "within 0.6 on the other Office pairs "
+                                         "(bench/results/defaults_findings.md). Not used when the backbone "
+                                         "trains (use Augment there).")
+    return {"epochs": epochs, "batch_size": batch, "lr": lr, "size": size, "max_samples": max_samples, "seed": seed,
+            "labeled_fraction": labeled, "augment": augment, "bottleneck": bottleneck, "feature_views": views_set,
+            "keep_last": keep_last}
+
+
+def queue_buttons(config: dict, strategy: str, error: str | None) -> None:
+    """Start run, Run all strategies, Show what transfer buys (disabled while the settings are invalid)."""
     b1, b2, b4, b3 = st.columns([1, 1, 1.3, 1.7])
     allow_repeat = b3.checkbox("Queue identical settings again", key="allow-repeat",
                                help="Off: pressing a button while identical settings are queued or running does not "
@@ -165,6 +157,33 @@ def render() -> None:
         if skipped:
             st.info("Not queued, not applicable to these settings: " + md("; ".join(skipped)))
 
+
+def render() -> None:
+    """The Train page: pair, backbone, strategy and settings, then the queue buttons and the jobs panel."""
+    require_sign_in()  # also here: a page run on its own (AppTest, `streamlit run views/<page>.py`)
+    state.restore_settings()  # the pair and settings this user chose last time (kept in the data root)
+    st.title("Train")
+    pair_label, source, target, modality, num_classes = choose_pair()
+    all_defaults = recommended_defaults()
+    defaults = all_defaults[modality]
+    changed = train_settings.prepare(modality, pair_label, all_defaults)
+    if changed:
+        st.info("This pair holds " + md(modality) + " data, so some settings changed: " + md("; ".join(changed)) + ". "
+                "Everything else you set stays as it was.", icon=":material/info:")
+    left, right = st.columns(2)
+    with left:
+        backbone, strategy, params = model_column(modality, defaults, source)
+    with right:
+        settings = {"backbone": backbone, "strategy": strategy,
+                    **settings_column(modality, defaults, strategy, params)}
+    train_settings.remember(modality, remembered_settings(modality, settings))
+    config = build_config(source, target, modality, settings, params)
+    error = config_error(config)
+    if error is not None:
+        st.error(f"Invalid setting: {md(error)}")
+    else:
+        parameter_count(backbone, strategy, params, num_classes, settings["bottleneck"])
+    queue_buttons(config, strategy, error)
     jobs_panel(batch=st.session_state.get(state.BATCH))
 
 
