@@ -130,6 +130,8 @@ class RunConfig:
             keep |= {f.name for f in dataclasses.fields(self)
                      if f.name in d and f.default is not dataclasses.MISSING and d[f.name] != f.default}
             keep |= {"params"} if self.params else set()
+            if d["devices"] == 1:  # one process (the only value auto never changes): left out as below
+                keep.discard("devices")
             return {k: v for k, v in d.items() if k in keep}
         for key, default in (("devices", 1), ("feature_views", 0)):
             if d[key] == default:  # the default is left out, so every earlier config keeps its JSON (and its key)

@@ -105,7 +105,8 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
         if src.modality != tgt.modality:
             raise ConfigError("the source and target hold different modalities")
         name = backbone or DEFAULT_BACKBONE[src.modality]
-        cfg = RunConfig.from_dict({"source": source, "target": target, "backbone": name})
+        # the backbone's own preprocessing (input size, max length); nothing trains here, so no strategy to resolve
+        cfg = RunConfig.from_dict({"source": source, "target": target, "backbone": name, "strategy": "linear_probe"})
         shared = sorted(set(src.labels or []) & set(tgt.labels or []))
         index = {c: i for i, c in enumerate(shared)}
         progress(0.2, f"building {name}")
