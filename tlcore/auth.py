@@ -131,9 +131,8 @@ def needs_rehash(encoded: str) -> bool:
 
 
 @contextmanager
-def _users_locked(root):
-    """Serialise read-modify-write of the users file (add, remove, admin, re-hash)."""
-    path = users_file(root)
+def _file_locked(path: Path):
+    """An exclusive lock on ``path``'s sibling ``<name>.lock`` (0600) for the duration of the block."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -142,6 +141,13 @@ def _users_locked(root):
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+@contextmanager
+def _users_locked(root):
+    """Serialise read-modify-write of the users file (add, remove, admin, re-hash)."""
+    with _file_locked(users_file(root)):
+        yield
 
 
 def add_user(name: str, password: str, root: str | Path | None = None, admin: bool = False,
@@ -415,10 +421,7 @@ def failures_file(root: str | Path | None = None) -> Path:
 @contextmanager
 def _failures(root):
     path = failures_file(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    with _file_locked(path):
         try:
             data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
             if not isinstance(data, dict):
@@ -433,9 +436,6 @@ def _failures(root):
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh)
             os.replace(tmp, path)
-    finally:
-        fcntl.flock(lock_fd, fcntl.LOCK_UN)
-        os.close(lock_fd)
 
 
 def lock_seconds(failures: int, free: int = FREE_FAILURES) -> float:
