@@ -22,14 +22,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_dashboard(tmp: Path, env: dict, script: str = "serve.py", start_timeout: float = 60.0):
+def running_dashboard(tmp: Path, env: dict, script: str = "serve.py", start_timeout: float = 60.0,
+                      address: str = "127.0.0.1"):
     """``streamlit run <script>`` on a free local port with ``env``; yields ``(url, proc)`` once
-    ``/_stcore/health`` answers; the log is ``tmp/streamlit.log``. The process group is stopped on exit."""
+    ``/_stcore/health`` answers; the log is ``tmp/streamlit.log``. The process group is stopped on exit.
+    ``address`` is the server's ``server.address``; the tests always talk to it through 127.0.0.1."""
     port = free_port()
     log_path = Path(tmp) / "streamlit.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / script), "--server.port",
-                                 str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
+                                 str(port), "--server.headless", "true", "--server.address", address],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + start_timeout
