@@ -22,9 +22,10 @@ MAX_CLASSES_SHOWN = 12
 ADD_FIELDS = ("add-name", "add-file", "folder-name", "folder-path")  # the "Add a domain" fields
 
 
-@st.cache_resource(max_entries=16, show_spinner="Reading domain…")
+@st.cache_resource(max_entries=2, show_spinner="Reading domain…")
 def read_domain(spec_json: str, role: str):
-    """Load a domain once per spec (the engine also keys its own cache on file mtime and size)."""
+    """Load a domain once per spec (the engine also keys its own cache on file mtime and size). At most the two
+    domains of the pair on screen stay decoded in the dashboard process (issue 22: it held up to 16)."""
     return load_domain(json.loads(spec_json), role, seed=0)
 
 
