@@ -120,7 +120,8 @@ def test_trade_off_zero_is_exactly_source_only(name, source_only):
     assert np.array_equal(p, source_only[0][2])
 
 
-IMPROVES = [pytest.param(n, marks=pytest.mark.xfail(run=False, reason=KNOWN_NOT_IMPROVING[n]))
+# the known cases run (non-strict): a regression or a fix there shows as XFAIL/XPASS in the report
+IMPROVES = [pytest.param(n, marks=pytest.mark.xfail(strict=False, reason=KNOWN_NOT_IMPROVING[n]))
             if n in KNOWN_NOT_IMPROVING else n for n in UNLABELED]
 
 
