@@ -190,23 +190,22 @@ def _bert_mask(model, mask: torch.Tensor, hidden: torch.Tensor):
 
     Whichever path runs, :func:`split_backbone` checks once that the split reproduces the backbone's own forward.
     """
-    path = _BERT_MASK_PATH.get("force")
-    if path != "additive":
+    make = _public_mask_function()
+    if make is not None:
         try:
-            from transformers.masking_utils import create_bidirectional_mask
-        except ImportError:
-            create_bidirectional_mask = None
-        if create_bidirectional_mask is not None:
-            try:
-                return create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=mask)
-            except TypeError:
-                if path == "public":
-                    raise
+            return make(config=model.config, inputs_embeds=hidden, attention_mask=mask)
+        except TypeError:  # a release that renamed its keywords: the additive mask, checked at split time
+            pass
     return additive_mask(mask, hidden.dtype)
 
 
-# Tests set {"force": "public"} or {"force": "additive"} to run one path of _bert_mask.
-_BERT_MASK_PATH: dict[str, str] = {}
+def _public_mask_function():
+    """``transformers.masking_utils.create_bidirectional_mask``, or None where this release lacks it."""
+    try:
+        from transformers.masking_utils import create_bidirectional_mask
+    except ImportError:
+        return None
+    return create_bidirectional_mask
 
 
 def additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
