@@ -10,7 +10,7 @@ import streamlit as st
 from tlcore.active.jobs import MAX_BUDGET, read_result
 from tlcore.active.query import METHODS
 from tlcore.config import RunConfig
-from tlcore.data.label_sets import LabelSets
+from tlcore.data.label_sets import LabelSets, sample_name
 from tlcore.errors import TLError
 from ui.auth import require_sign_in, session_guard, signed_in_user
 from ui.safe import md
@@ -34,16 +34,20 @@ def wait_for(job_id: str) -> None:
 
 def label_form(result: dict) -> None:
     """One class picker per queried sample (preset to the model's guess), then save + train."""
-    classes = result["classes"]
+    classes, k = result["classes"], len(result["samples"])
+    text = result.get("modality") == "text" or (result.get("modality") is None and not any(
+        s.get("thumbnail") for s in result["samples"]))
     with st.form("tl_label_form"):
         answers = []
         for i, s in enumerate(result["samples"]):
+            # never the sample's id: an image's archive path often names its class (bike/frame_0001.jpg)
             left, right = st.columns([1, 3])
             if s.get("thumbnail"):
                 left.image(base64.b64decode(s["thumbnail"]), width=96)
-            else:
+            elif text:
                 left.text(s["path_or_text"][:300])
-            right.text(f"{s['id']}  (model: {s['predicted']}, score {s['score']:.3f})")
+            right.text(f"Sample {i + 1} of {k} · {s.get('name') or sample_name(s['id'])}  (model: {s['predicted']}, "
+                       f"score {s['score']:.3f})")
             answers.append((s["id"], right.selectbox("Label", classes, index=classes.index(s["predicted"]),
                                                      key=f"tl_label_{i}")))
         save = st.form_submit_button("Save label set", type="primary")

@@ -45,6 +45,17 @@ def read_result(root, job_id: str) -> dict | None:
         return None
 
 
+def sample_images(store, run_id: str, ids: list[str]) -> list:
+    """The images (HxWx3 uint8 arrays) of run ``run_id``'s target samples ``ids``, as its data preparation gives
+    them."""
+    from tlcore.config import RunConfig
+    from tlcore.data.prepare import prepare_data
+
+    target = prepare_data(RunConfig.from_dict(store.get(run_id).config))[1]
+    position = {s: i for i, s in enumerate(target.sources)}
+    return [target.samples[position[i]] for i in ids]
+
+
 def _thumbnail(sample) -> str:
     from PIL import Image
 
@@ -68,12 +79,8 @@ def run_query(queue, cfg: dict) -> None:
     out = query_run(queue.store, cfg["run_id"], cfg["method"], cfg["budget"], seed=cfg["seed"], pool=pool)
     out["classes"] = pool.classes
     if pool.modality == "image":
-        from tlcore.config import RunConfig
-        from tlcore.data.prepare import prepare_data
-
-        target = prepare_data(RunConfig.from_dict(queue.store.get(cfg["run_id"]).config))[1]
-        position = {s: i for i, s in enumerate(target.sources)}
-        for s in out["samples"]:
-            s["thumbnail"] = _thumbnail(target.samples[position[s["id"]]])
+        images = sample_images(queue.store, cfg["run_id"], [s["id"] for s in out["samples"]])
+        for s, img in zip(out["samples"], images):
+            s["thumbnail"] = _thumbnail(img)
     write_atomic(folder / RESULT_FILE, json.dumps(out).encode("utf-8"))
     report_progress(1.0, f"{len(out['samples'])} sample(s) to label")

@@ -95,9 +95,13 @@ def load_pool(store, run_id: str, batch_size: int = 64, device: str = "cpu") -> 
 
 
 def query_run(store, run_id: str, method: str, budget: int, seed: int = 0, pool: Pool | None = None) -> dict:
-    """``{"run_id", "method", "samples": [{"id", "path_or_text", "predicted", "score"}]}`` for the ``budget``
-    pool samples ``method`` (:data:`tlcore.active.query.METHODS`) picks, in the order picked."""
+    """``{"run_id", "method", "modality", "samples": [{"id", "name", "path_or_text", "predicted", "score"}]}`` for
+    the ``budget`` pool samples ``method`` (:data:`tlcore.active.query.METHODS`) picks, in the order picked.
+
+    ``id`` is the sample's source (an image's archive path, which may name its class: for the engine only);
+    ``name`` is its neutral name (:func:`tlcore.data.label_sets.sample_name`), what a labeller is shown."""
     from tlcore.active.query import METHODS, query
+    from tlcore.data.label_sets import sample_name
     from tlcore.errors import ConfigError
 
     if method not in METHODS:  # before any model is loaded
@@ -106,5 +110,7 @@ def query_run(store, run_id: str, method: str, budget: int, seed: int = 0, pool:
     idx, scores = query(method, budget, pool.probs, pool.features, pool.labeled_features, seed=seed)
     pred = pool.probs.argmax(1)
     return {"run_id": run_id, "method": method, "target": pool.target_spec, "pool_size": len(pool.ids),
-            "samples": [{"id": pool.ids[r], "path_or_text": pool.previews[r], "predicted": pool.classes[pred[r]],
-                         "score": round(float(s), 6)} for r, s in zip(idx, scores)]}
+            "modality": pool.modality,
+            "samples": [{"id": pool.ids[r], "name": sample_name(pool.ids[r]), "path_or_text": pool.previews[r],
+                         "predicted": pool.classes[pred[r]], "score": round(float(s), 6)}
+                        for r, s in zip(idx, scores)]}

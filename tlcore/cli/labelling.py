@@ -1,8 +1,8 @@
 """Labelling the target: ``query``, ``labels add|list`` and ``label-curve``.
 
 * ``python -m tlcore query RUN --budget K --method NAME``: the K samples of the run's target training pool to
-  label next (:mod:`tlcore.active`); last stdout line ``{"run_id", "method", "samples": [{"id", "path_or_text",
-  "predicted", "score"}]}``.
+  label next (:mod:`tlcore.active`); last stdout line ``{"run_id", "method", "samples": [{"id", "name",
+  "path_or_text", "predicted", "score"}]}``; stderr and ``--sheet CSV`` (for the labeller) show only neutral names.
 * ``python -m tlcore labels add DOMAIN --from CSV [--classes a,b] [--base ID]``: save a label set (columns
   ``id,label``) for a target domain (:mod:`tlcore.data.label_sets`); ``labels list [DOMAIN]``.
 * ``python -m tlcore label-curve CONFIG|--demo NAME --budgets 10,20,50 --methods random,badge --seeds 0,1,2``:
@@ -24,6 +24,9 @@ def register(sub, commands: dict) -> None:
     q.add_argument("--budget", type=int, required=True, help="how many samples to pick")
     q.add_argument("--method", default="badge", choices=METHODS, help="query strategy (default: badge)")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--sheet", default=None, metavar="CSV",
+                   help="also write a labelling sheet: CSV name,label (neutral names, label to fill in; images "
+                        "beside it in <CSV stem>_images/<name>.png); labels add --from takes it back")
     commands["query"] = _query
     lab = sub.add_parser("labels", help="label sets of target domains: add (from a CSV id,label) or list")
     lsub = lab.add_subparsers(dest="labels_cmd", required=True)
@@ -54,12 +57,45 @@ def _query(a) -> int:
     from tlcore.active.pool import query_run
     from tlcore.runs.store import RunStore
 
-    out = query_run(RunStore(), a.run_id, a.method, a.budget, seed=a.seed)
-    for s in out["samples"]:
-        print(f"{s['id']}\tpredicted={s['predicted']}\tscore={s['score']:.4f}", file=sys.stderr)
-    print(f"{len(out['samples'])} of {out['pool_size']} pool samples by {a.method}", file=sys.stderr)
+    store = RunStore()
+    out = query_run(store, a.run_id, a.method, a.budget, seed=a.seed)
+    k = len(out["samples"])
+    for n, s in enumerate(out["samples"], start=1):  # for the labeller: neutral names, never the id (a path may
+        text = f"\t{s['path_or_text'][:80]!r}" if out["modality"] == "text" else ""  # name the class)
+        print(f"sample {n} of {k}\t{s['name']}\tpredicted={s['predicted']}\tscore={s['score']:.4f}{text}",
+              file=sys.stderr)
+    print(f"{k} of {out['pool_size']} pool samples by {a.method}", file=sys.stderr)
+    if a.sheet:
+        print(f"labelling sheet: {write_sheet(store, out, Path(a.sheet))}", file=sys.stderr)
     print(json.dumps(out))
     return 0
+
+
+def write_sheet(store, out: dict, path: Path) -> Path:
+    """A labelling sheet for a query's picks: CSV ``id,label,predicted[,text]`` whose ids are the neutral names
+    (``labels add --from`` maps them back), the label left to fill in; for images, ``<stem>_images/<name>.png``."""
+    import csv
+    import io
+
+    from tlcore.runs.files import write_atomic
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    text = out["modality"] == "text"
+    w.writerow(["id", "label", "predicted"] + ["text"] * text)
+    for s in out["samples"]:
+        w.writerow([s["name"], "", s["predicted"]] + [s["path_or_text"]] * text)
+    write_atomic(path, buf.getvalue().encode("utf-8"))
+    if out["modality"] == "image":
+        from PIL import Image
+
+        from tlcore.active.jobs import sample_images
+
+        folder = path.with_name(f"{path.stem}_images")
+        folder.mkdir(exist_ok=True)
+        for s, img in zip(out["samples"], sample_images(store, out["run_id"], [s["id"] for s in out["samples"]])):
+            Image.fromarray(img).save(folder / f"{s['name']}.png")
+    return path
 
 
 def domain_spec(text: str) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import time
@@ -39,6 +40,13 @@ def domain_key(spec: dict) -> str:
     if spec.get("path"):
         return f"path:{Path(str(spec['path'])).expanduser().resolve()}"
     raise ConfigError("domain: give exactly one of 'path' or 'demo'")
+
+
+def sample_name(sample_id: str) -> str:
+    """A sample's neutral name (``s-`` and 10 hex digits of the SHA-256 of its id): what a labeller sees instead of
+    the id, whose archive path often names the class (``bike/frame_0001.jpg``). The engine keeps the real id; a label
+    CSV may give either (:meth:`LabelSets.add` maps names back)."""
+    return "s-" + hashlib.sha256(str(sample_id).encode("utf-8")).hexdigest()[:10]
 
 
 def check_id(label_set_id) -> str:
@@ -108,6 +116,9 @@ class LabelSets:
             sample_ids: The ids that may be labelled, instead of the domain's: the labelling page passes the ids a
                 query job returned, so the dashboard never loads (decodes) a domain.
 
+        A pair's id may be a sample's neutral name (:func:`sample_name`, what ``query --sheet`` writes); it is
+        stored as the real id.
+
         Raises:
             DataError: An unknown sample id or class, naming the pair (``row N`` counts the CSV header as row 1).
         """
@@ -123,6 +134,7 @@ class LabelSets:
         known = set(sample_ids) if sample_ids is not None else set(domain.sources)
         if not allowed:
             raise DataError(f"labels: domain {key} is unlabelled; give the classes (--classes a,b,c)")
+        by_name = {sample_name(i): i for i in known}
         merged: dict[str, str] = {}
         if base:
             parent = self.get(base)
@@ -130,9 +142,10 @@ class LabelSets:
                 raise DataError(f"labels: base {base!r} labels {parent.get('domain')}, not {key}")
             merged.update({str(i): str(y) for i, y in parent["labels"]})
         for n, (sid, label) in enumerate(pairs, start=2):
+            sid = sid if sid in known else by_name.get(sid, sid)
             if sid not in known:
                 raise DataError(f"labels row {n}: sample id {sid!r} is not in domain {key} (ids are the samples' "
-                                f"sources, e.g. {sorted(known)[0]!r})")
+                                f"sources, e.g. {sorted(known)[0]!r}, or their neutral names)")
             if label not in allowed:
                 raise DataError(f"labels row {n}: label {label!r} of {sid!r} is not a class of {key}; known "
                                 f"classes: {allowed}")

@@ -9,6 +9,7 @@ import pytest
 from tlcore.__main__ import main
 from tlcore.active.query import METHODS
 from tlcore.config import RunConfig
+from tlcore.data.label_sets import sample_name
 from tlcore.data.prepare import prepare_data
 
 TRAIN = ["train", "--demo", "digits", "--quiet", "--set", "backbone=tiny_cnn", "--set", "epochs=1",
@@ -54,7 +55,8 @@ def test_query_picks_from_the_target_training_pool_only(home, base_run, capsys, 
     test = {target.sources[i] for i in split["target_test"]}
     ids = [s["id"] for s in out["samples"]]
     assert len(set(ids)) == 8 and set(ids) <= pool and not set(ids) & test
-    assert all(set(s) == {"id", "path_or_text", "predicted", "score"} for s in out["samples"])
+    assert all(set(s) == {"id", "name", "path_or_text", "predicted", "score"} for s in out["samples"])
+    assert all(s["name"] == sample_name(s["id"]) for s in out["samples"])
     labels = json.loads((home / "runs" / base_run / "labels.json").read_text())["classes"]
     assert all(s["predicted"] in labels for s in out["samples"])
     assert main(["query", base_run, "--budget", "8", "--method", method, "--seed", "1"]) == 0
@@ -91,3 +93,28 @@ def test_labels_add_refuses_an_unknown_class_naming_the_row(home, tmp_path, caps
     csv.write_text("id,label\nsklearn-digits/1,3\nsklearn-digits/2,eleven\n")
     assert main(["labels", "add", "digits", "--from", str(csv)]) == 2
     assert "row 3: label 'eleven'" in capsys.readouterr().err
+
+
+def test_the_labeller_sees_neutral_names_and_the_sheet_comes_back_as_a_label_set(home, base_run, capsys, tmp_path):
+    capsys.readouterr()
+    sheet = tmp_path / "sheet.csv"
+    assert main(["query", base_run, "--budget", "5", "--method", "margin", "--sheet", str(sheet)]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    ids = [s["id"] for s in out["samples"]]
+    assert "sample 1 of 5" in captured.err and not any(i in captured.err for i in ids)  # no id for the labeller
+    rows = sheet.read_text().splitlines()
+    assert rows[0] == "id,label,predicted" and len(rows) == 6
+    assert not any(i in sheet.read_text() for i in ids)
+    names = [r.split(",")[0] for r in rows[1:]]
+    assert names == [s["name"] for s in out["samples"]]
+    assert sorted(p.name for p in (tmp_path / "sheet_images").iterdir()) == sorted(f"{n}.png" for n in names)
+    target = _target(home, base_run)
+    truth = dict(zip(target.sources, target.labels))
+    sheet.write_text("id,label,predicted\n" + "".join(f"{s['name']},{truth[s['id']]},{s['predicted']}\n"
+                                                       for s in out["samples"]))
+    assert main(["labels", "add", "digits", "--from", str(sheet)]) == 0
+    ls = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    from tlcore.data.label_sets import LabelSets
+
+    assert dict(map(tuple, LabelSets(home).get(ls["id"])["labels"])) == {i: truth[i] for i in ids}  # real ids
