@@ -199,3 +199,57 @@ def source_only_twin(config: dict) -> dict:
     twin.pop("early_stopping_patience", None)
     twin.pop("resolved_from", None)
     return twin
+
+
+# -- issue 25: "auto" as a small portfolio of recipes, one picked without target labels (tlcore/portfolio.py) --
+# Each candidate is a set of settings over the pair's own config; "twin_of" = the source-only twin of another
+# candidate (same network and cached features, no transfer loss). Candidates run in this order until the time
+# budget (TL_PORTFOLIO_BUDGET_S) is spent; the first always runs.
+PIXELS_CNN = {"backbone": "small_cnn", "image_size": 32, "epochs": 15, "batch_size": 64, "lr": 1e-3,
+              "augment": "auto", "bottleneck": 0, "strategy": "fixmatch", "pretrained": False,
+              "params": {"backbone_lr_factor": 1.0, "with_mcc": True}, "checkpoint": "last",
+              "early_stopping_patience": 0}
+PORTFOLIO = {
+    "image": (
+        {"key": "frozen_mcc", "title": "frozen EfficientNet-Lite0 + MCC", "settings": "recommended"},
+        {"key": "frozen_source", "title": "frozen EfficientNet-Lite0, source only", "twin_of": "frozen_mcc"},
+        {"key": "pixels_fixmatch_mcc", "title": "small CNN trained on the pixels + FixMatch + MCC",
+         "settings": PIXELS_CNN},
+    ),
+    "text": (
+        {"key": "partial_mcc", "title": "MiniLM, last layer trained + MCC", "settings": "recommended"},
+        {"key": "partial_source", "title": "MiniLM, last layer trained, source only", "twin_of": "partial_mcc"},
+        {"key": "partial2_mcc", "title": "MiniLM, last two layers trained + MCC",
+         "settings": {"params": {"train_last_groups": 2, "backbone_lr_factor": 1.0, "warmup": 0.5}}},
+    ),
+}
+# what a candidate may not inherit from the recommended row when it brings its own network
+_NETWORK_KEYS = ("backbone", "image_size", "feature_views", "bottleneck", "params", "augment", "pretrained")
+
+
+def portfolio_candidates(raw: dict, gpu: bool = False) -> list[dict]:
+    """The portfolio of an ``auto`` config: ``[{"key", "title", "config"}]``, each config a plain (non-auto) run
+    config on the same pair, split and seed. On a GPU, and for a config that names its own backbone or strategy
+    settings, the portfolio is the one recommended recipe (nothing to choose between)."""
+    recommended = resolve_auto(raw, gpu=gpu)
+    target = _target_spec(raw.get("target") or {})
+    modality = _auto_modality(raw, target)
+    base = {k: v for k, v in recommended.items() if k != "resolved_from"}
+    single = [{"key": "recommended", "title": "the recommended recipe", "config": base}]
+    user_network = any(raw.get(k) not in (None, "", {}) for k in ("backbone", "params"))
+    if gpu or modality not in PORTFOLIO or user_network or base.get("strategy") != "mcc":
+        return single  # labelled targets (multitask), GPU rows and user-chosen networks: one recipe
+    out: dict[str, dict] = {}
+    for c in PORTFOLIO[modality]:
+        if "twin_of" in c:
+            cfg = source_only_twin(out[c["twin_of"]]["config"])
+            cfg["name"] = raw.get("name") or ""
+        elif c["settings"] == "recommended":
+            cfg = dict(base)
+        else:
+            own = c["settings"]
+            cfg = {k: v for k, v in base.items() if not (k in _NETWORK_KEYS and "backbone" in own)}
+            cfg.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in own.items() if k != "params"})
+            cfg["params"] = {**({} if "backbone" in own else base.get("params") or {}), **own.get("params", {})}
+        out[c["key"]] = {"key": c["key"], "title": c["title"], "config": cfg}
+    return list(out.values())

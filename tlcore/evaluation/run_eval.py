@@ -34,6 +34,10 @@ def evaluate_run(model, sets, source, target, split, classes, cfg, device, recor
     if tt_mask.any():  # target train, on its labeled part only (these labels were used in training)
         metrics["target_train"] = classification_metrics(sets["target_train"].labels[tt_mask], probs[tt_mask],
                                                          classes, n_resamples=BOOTSTRAP, seed=cfg.seed)
+    if len(probs):  # the unlabeled target's predictions (labels only where the user gave them): what the
+        # portfolio compares candidates on without target labels (tlcore/portfolio.py)
+        shown = np.where(tt_mask, sets["target_train"].labels, -1)  # never the labels training did not use
+        recorder.predictions("target_train", target, split.target_train, shown, probs, classes)
     if len(probs):  # label-free validators on the target-train outputs (tlcore/evaluation/validators.py)
         from tlcore.evaluation.validators import score_run
 
