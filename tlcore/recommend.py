@@ -215,6 +215,8 @@ PORTFOLIO = {
         {"key": "frozen_source", "title": "frozen EfficientNet-Lite0, source only", "twin_of": "frozen_mcc"},
         {"key": "pixels_fixmatch_mcc", "title": "small CNN trained on the pixels + FixMatch + MCC",
          "settings": PIXELS_CNN},
+        {"key": "pixels_source", "title": "small CNN trained on the pixels, source only",
+         "twin_of": "pixels_fixmatch_mcc"},
     ),
     "text": (
         {"key": "partial_mcc", "title": "MiniLM, last layer trained + MCC", "settings": "recommended"},
