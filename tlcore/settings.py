@@ -55,6 +55,10 @@ SETTINGS: tuple[Setting, ...] = (
       "domains", "data", shown="`$TL_HOME/imports`"),
     S("TL_SQLITE_JOURNAL", str, "auto", "`WAL` on local disk, `DELETE` (the rollback journal) when `TL_HOME` is on "
       "NFS/SMB/other network filesystems (from `/proc/mounts`); set to force one", "storage"),
+    S("TL_ARTIFACTS_URL", str, None, "where run files (model, features, predictions, curves, events, metrics) are "
+      "stored besides the run folders: any fsspec URL, e.g. `s3://bucket/prefix` (with `AWS_ENDPOINT_URL` for an "
+      "S3-compatible service, credentials from the usual `AWS_*` variables); jobs on other nodes upload there and "
+      "the dashboard reads from there (`tlcore/runs/artifact_store.py`)", "storage"),
     S("TL_BACKUPS_KEEP", int, 7, "online backups of `tl.db` kept in `$TL_HOME/backups/`", "storage"),
     S("TL_MOUNTS_FILE", str, None, "mount table read to tell a network filesystem (default `/proc/mounts`; tests "
       "pass a fake one)", "storage", kind="test"),
@@ -143,6 +147,15 @@ SETTINGS: tuple[Setting, ...] = (
     # -- other tools' variables ---------------------------------------------------------------------------------
     S("HF_HUB_OFFLINE", bool, True, "job processes never try the network for Hugging Face weights (set `0` to "
       "allow); an uncached `hf:` backbone fails at once", "models", kind="external", shown="`1` in jobs"),
+    S("AWS_ENDPOINT_URL", str, None, "the S3-compatible service `TL_ARTIFACTS_URL=s3://...` talks to (MinIO, "
+      "Ceph...; unset: AWS); keys come from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` or `~/.aws`, never "
+      "printed", "storage", kind="external", shown="AWS"),
+    S("MLFLOW_TRACKING_URI", str, None, "every finished run is also an MLflow run there (params, per-epoch and "
+      "final metrics with intervals, label-free scores, tags, model card, confusion matrix; sweeps as parent "
+      "runs); an unreachable server is a warning on the run, never a failure (`tlcore/runs/tracking.py`)",
+      "tracking", kind="external"),
+    S("MLFLOW_EXPERIMENT_NAME", str, "TL Studio", "the MLflow experiment runs are logged to", "tracking",
+      kind="external"),
     S("CUDA_VISIBLE_DEVICES", str, None, "GPUs the worker may use; the job system sets it per job (empty for a CPU "
       "job on a GPU server)", "devices", kind="external", shown="all"),
 )

@@ -104,12 +104,12 @@ def project(features: np.ndarray, method: str = "pca", dim: int = 2, seed: int =
 
 
 def has_features(store, run_id: str, which: str = "after") -> bool:
-    return store.path(run_id, FEATURES_FILES[which]).is_file()
+    return store.local(run_id, FEATURES_FILES[which]).is_file()
 
 
 def load_features_npz(store, run_id: str, which: str = "after") -> dict | None:
     """The raw arrays of ``features_<which>.npz`` (features as float32), or None when the file is missing."""
-    path = store.path(run_id, FEATURES_FILES[which])
+    path = store.local(run_id, FEATURES_FILES[which])
     if not path.is_file():
         return None
     with np.load(path) as z:
@@ -130,7 +130,7 @@ def load_run_features(store, run_id: str, which: str = "after") -> dict:
     import pandas as pd
 
     fname = FEATURES_FILES[which]
-    path = store.path(run_id, fname)
+    path = store.local(run_id, fname)
     if not path.is_file():
         raise FeaturesMissing(f"run {run_id!r} has no {fname}")
     classes = list(store.metrics(run_id).get("classes") or
@@ -150,7 +150,7 @@ def load_run_features(store, run_id: str, which: str = "after") -> dict:
                                            dtype=object))
             parts["index"].append(np.asarray(index, dtype=np.int64))
             sample, pred, conf = np.full(n, "", dtype=object), np.full(n, "", dtype=object), np.full(n, np.nan)
-            csv = store.path(run_id, f"predictions_{key}.csv")
+            csv = store.local(run_id, f"predictions_{key}.csv")
             if csv.is_file():
                 df = pd.read_csv(csv, dtype={"source": str, "text": str, "true": str, "pred": str},
                                  keep_default_na=False)

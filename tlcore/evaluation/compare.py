@@ -25,7 +25,7 @@ class NotPaired(TLError):
 
 def predictions(store, run_id: str, split: str = "target_test") -> pd.DataFrame:
     """``predictions_<split>.csv`` of a run as a DataFrame (empty when missing)."""
-    p = store.path(run_id, f"predictions_{split}.csv")
+    p = store.local(run_id, f"predictions_{split}.csv")
     if not p.is_file():
         return pd.DataFrame()
     return pd.read_csv(p, keep_default_na=False, na_values=[])

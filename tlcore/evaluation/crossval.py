@@ -17,7 +17,7 @@ from tlcore.evaluation.statistics import cross_validate_features
 
 def target_features(store, run_id: str) -> tuple[np.ndarray, np.ndarray]:
     """Labelled target test features and labels from ``features_after.npz``."""
-    p = store.path(run_id, "features_after.npz")
+    p = store.local(run_id, "features_after.npz")
     if not p.is_file():
         raise TLError(f"run {run_id} has no stored features (features_after.npz)")
     with np.load(io.BytesIO(p.read_bytes())) as z:

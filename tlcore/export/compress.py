@@ -186,7 +186,7 @@ def latency_pair(models: list, ds, samples: int, rounds: int = 3) -> list[tuple[
 
 
 def _fp32_size(store, run_id) -> tuple[int, int]:
-    data = store.path(run_id, WEIGHTS_FILE).read_bytes()
+    data = store.local(run_id, WEIGHTS_FILE).read_bytes()
     return len(data), len(zlib.compress(data, 6))
 
 

@@ -284,7 +284,7 @@ def run_model_folder(store, run_id: str) -> Path:
     rec = store.get(run_id)
     if rec.status != "completed":
         raise ModelError(f"run {run_id!r} is {rec.status}, not completed: it has no model to use")
-    folder = store.folder(run_id)
+    folder = store.local_folder(run_id, (WEIGHTS_FILE, META_FILE))  # the artifact store's copy when not here
     if not (folder / WEIGHTS_FILE).is_file():
         raise ModelError(f"run {run_id!r} has no saved model ({WEIGHTS_FILE} missing)")
     if not (folder / META_FILE).is_file():

@@ -31,6 +31,7 @@ from tlcore.errors import PermissionDenied, TLError  # noqa: F401 - PermissionDe
 from tlcore.runs.files import (DIR_MODE, FILE_MODE, LOW_SPACE_MB, append_jsonl, disk_full_message, free_mb,
                                is_disk_full, json_default, private_dir, private_umask, read_json, read_jsonl,
                                write_atomic)
+from tlcore.runs import artifact_store
 from tlcore.runs.fstype import journal_mode
 from tlcore.runs.home import current_user, default_root
 
@@ -131,6 +132,7 @@ class RunStore:
         self.db_path = self.root / "tl.db"
         self.journal_mode = journal_mode(self.root)  # WAL on local disk, DELETE on NFS/SMB (runs/fstype.py)
         self.owner = owner  # recorded on runs this handle creates (default: current_user())
+        self.artifacts = artifact_store.from_settings(self.root)  # TL_ARTIFACTS_URL (runs/artifact_store.py)
         if not self.db_path.exists():
             os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         with self.connect() as db:
@@ -273,6 +275,7 @@ class RunStore:
             tt, sv = metrics.get("target_test") or {}, metrics.get("source_val") or {}
             fields.update(target_acc=tt.get("accuracy"), target_f1=tt.get("f1_macro"), source_acc=sv.get("accuracy"))
         self.update(run_id, **fields)
+        self._artifact_problem(run_id, self.artifacts.publish(run_id, self.folder(run_id)))
 
     def get(self, run_id: str) -> RunRecord:
         with self.connect() as db:
@@ -320,6 +323,10 @@ class RunStore:
         with self.connect() as db:
             db.execute("DELETE FROM runs WHERE run_id = ? AND status NOT IN ('queued', 'running')", (run_id,))
         shutil.rmtree(self.folder(run_id), ignore_errors=True)
+        try:
+            self.artifacts.delete(run_id)
+        except artifact_store.ArtifactsUnavailable as exc:  # the run is gone here; its stored copy is reported
+            artifact_store.report(f"run {run_id} deleted, but not its stored files: {exc}")
         from tlcore.runs import audit
 
         audit.record(self, actor, "delete run", run_id, f"owner {rec.owner}")
@@ -364,7 +371,31 @@ class RunStore:
         return folder
 
     def path(self, run_id: str, name: str) -> Path:
+        """Where the run's file ``name`` is written (its run folder); readers use :meth:`local`."""
         return self.folder(run_id) / name
+
+    def local(self, run_id: str, name: str) -> Path:
+        """A local path to read the run's file ``name`` from: the run folder's, else a copy fetched from the
+        artifact store (``TL_ARTIFACTS_URL``), else the run folder's path (missing)."""
+        path = self.path(run_id, name)
+        if path.is_file():
+            return path
+        return self.artifacts.fetch(run_id, name) or path
+
+    def local_folder(self, run_id: str, names) -> Path:
+        """A local folder holding all of ``names`` (e.g. the model's files): the run folder, else the artifact
+        store's cached copy, else the run folder."""
+        folder = self.folder(run_id)
+        if all((folder / n).is_file() for n in names):
+            return folder
+        return self.artifacts.fetch_folder(run_id, names) or folder
+
+    def _artifact_problem(self, run_id: str, problem: str | None) -> None:
+        """An upload to the artifact store failed: a warning event on the run (its local files stay) + stderr."""
+        if problem:
+            artifact_store.report(problem)
+            append_jsonl(self.path(run_id, "events.jsonl"), {"type": "warning", "source": "artifacts",
+                                                              "message": problem}, run_id)
 
     def write_json(self, run_id: str, name: str, obj) -> Path:
         return self.write_bytes(run_id, name, json.dumps(obj, indent=1, default=json_default).encode("utf-8"))
@@ -373,23 +404,30 @@ class RunStore:
         """Write ``name`` atomically (temp file, fsync, rename). On any failure the temp file is removed; a full
         disk raises :class:`StorageFull` naming the file."""
         dst = self.path(run_id, name)
+        if self.artifacts.url and not dst.parent.exists():  # a run made on another node: a local folder now
+            private_dir(dst.parent)
         try:
-            return write_atomic(dst, data)
+            write_atomic(dst, data)
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
             raise StorageFull(f"{dst} ({len(data) / 1e6:.1f} MB): {disk_full_message(self.root)}") from None
+        self._artifact_problem(run_id, self.artifacts.put_file(run_id, name, dst))
+        return dst
 
     def read_json(self, run_id: str, name: str, default=None):
-        return read_json(self.path(run_id, name), default)
+        return read_json(self.local(run_id, name), default)
 
     def append_event(self, run_id: str, event: dict) -> None:
         """Append one progress event. On a full disk the event is dropped (with a note on stderr) so recording
         the run's failure is not blocked by its progress log."""
-        append_jsonl(self.path(run_id, "events.jsonl"), event, run_id)
+        path = self.path(run_id, "events.jsonl")
+        append_jsonl(path, event, run_id)
+        problem = self.artifacts.events_appended(run_id, path, force=event.get("type") == "status")
+        self._artifact_problem(run_id, problem)
 
     def events(self, run_id: str) -> list[dict]:
-        return read_jsonl(self.path(run_id, "events.jsonl"))
+        return read_jsonl(self.local(run_id, "events.jsonl"))
 
     def metrics(self, run_id: str) -> dict:
         return self.read_json(run_id, "metrics.json", {}) or {}

@@ -62,24 +62,24 @@ class RunView:
         return [e for e in self.events() if e.get("type") == "epoch"]
 
     def has_predictions(self, key: str = "target_test") -> bool:
-        return self.store.path(self.run_id, artifacts.predictions(key)).is_file()
+        return self.store.local(self.run_id, artifacts.predictions(key)).is_file()
 
     def predictions_download(self, key: str = "target_test") -> bytes | None:
         """The predictions CSV of ``key`` as users download it (formula-neutralised), or None when absent."""
-        path = self.store.path(self.run_id, artifacts.predictions(key))
+        path = self.store.local(self.run_id, artifacts.predictions(key))
         return safe_csv_bytes(path.read_bytes()) if path.is_file() else None
 
     def has_model(self) -> bool:
         """Whether the run saved a trained model (the classical baseline and failed runs do not)."""
-        return self.store.path(self.run_id, artifacts.MODEL).is_file()
+        return self.store.local(self.run_id, artifacts.MODEL).is_file()
 
     # features ------------------------------------------------------------------------------------------
     def has_features(self, which: str = "after") -> bool:
-        return self.store.path(self.run_id, artifacts.features(which)).is_file()
+        return self.store.local(self.run_id, artifacts.features(which)).is_file()
 
     def features_version(self, which: str = "after") -> float:
         """A number that changes when the stored features change (for caches): the file's mtime, 0 if absent."""
-        p = self.store.path(self.run_id, artifacts.features(which))
+        p = self.store.local(self.run_id, artifacts.features(which))
         return p.stat().st_mtime if p.is_file() else 0.0
 
     def features(self, which: str = "after") -> dict:

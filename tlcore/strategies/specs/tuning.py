@@ -83,7 +83,7 @@ def _check_teacher(params, store=None) -> None:
     if store is None:
         return
     try:
-        ok = store.path(run_id, "model.safetensors").is_file()
+        ok = store.local(run_id, "model.safetensors").is_file()
     except RunNotFound:
         ok = False
     if not ok:
