@@ -24,8 +24,9 @@ ADD_FIELDS = ("add-name", "add-file", "folder-name", "folder-path")  # the "Add 
 
 @st.cache_resource(max_entries=2, show_spinner="Reading domain…")
 def read_domain(spec_json: str, role: str):
-    """Load a domain once per spec (the engine also keys its own cache on file mtime and size). At most the two
-    domains of the pair on screen stay decoded in the dashboard process (issue 22: it held up to 16)."""
+    """Load a domain once per spec (the engine also keys its own cache on file mtime and size). An image domain's
+    pixels stay in the engine's memory-mapped disk copy (tlcore/data/disk_cache.py): this page reads only the
+    thumbnails it shows, and its statistics come from the stored index (issue 22 item 2)."""
     return load_domain(json.loads(spec_json), role, seed=0)
 
 

@@ -29,7 +29,8 @@ from tlcore.errors import DataError, UnsafeArchive
 EXPECTED_LAYOUT = "class_name/image.jpg (one folder per class, optionally inside one top folder)"
 
 
-def read_images(path, name: str | None = None, max_side: int = 256, limits: ArchiveLimits = ArchiveLimits()) -> Domain:
+def read_images(path, name: str | None = None, max_side: int = 256, limits: ArchiveLimits = ArchiveLimits(),
+                sink=None) -> Domain:
     """Read an image domain from a ``.zip`` file or a directory.
 
     Args:
@@ -37,6 +38,9 @@ def read_images(path, name: str | None = None, max_side: int = 256, limits: Arch
         name: Domain name; defaults to the file stem or directory name.
         max_side: Images are downscaled so their longest side is at most this.
         limits: Archive and image size limits.
+        sink: Where decoded images go instead of a list: an object with ``append(array)``, ``len()`` and
+            ``finish()`` returning the samples sequence (:class:`~tlcore.data.mapped.ImageWriter`: one image in
+            memory at a time, the domain's samples read from disk on access).
 
     Returns:
         An image Domain; ``labels`` is None when there are no class folders.
@@ -52,7 +56,7 @@ def read_images(path, name: str | None = None, max_side: int = 256, limits: Arch
     domain_name = name or (path.stem if path.is_file() else path.name)
     if path.is_dir():
         entries, skipped = folder_entries(path, limits)
-        return _build(label, domain_name, entries, skipped, max_side, limits)
+        return _build(label, domain_name, entries, skipped, max_side, limits, sink)
     if not path.is_file():
         raise DataError(f"{label}: file not found")
     try:
@@ -63,12 +67,13 @@ def read_images(path, name: str | None = None, max_side: int = 256, limits: Arch
         ) from exc
     with archive:
         entries = zip_entries(label, archive, limits)
-        return _build(label, domain_name, entries, [], max_side, limits)
+        return _build(label, domain_name, entries, [], max_side, limits, sink)
 
 
 
 def _build(
-    label: str, name: str, entries: list[Entry], skipped: list[Skipped], max_side: int, limits: ArchiveLimits
+    label: str, name: str, entries: list[Entry], skipped: list[Skipped], max_side: int, limits: ArchiveLimits,
+    sink=None,
 ) -> Domain:
     """Apply the layout rules to the entries and decode the images."""
     if not any(not e.is_dir for e in entries):
@@ -83,7 +88,8 @@ def _build(
         check_classes(label, len({e.parts[0] for e in files if len(e.parts) >= 2
                                   and e.parts[-1].lower().endswith(EXTENSIONS)}))
     check_image_budget(label, files, max_side)
-    samples, labels, sources, sizes = _decode_files(files, labeled, max_side, limits, skipped)
+    samples, labels, sources, sizes = _decode_files(files, labeled, max_side, limits, skipped,
+                                                    [] if sink is None else sink)
     if labeled:
         _check_class_collisions(label, set(labels))
         _report_empty_classes(kept, set(labels), skipped)
@@ -96,7 +102,7 @@ def _build(
     return Domain(
         name=name,
         modality="image",
-        samples=samples,
+        samples=samples if sink is None else sink.finish(),
         labels=labels if labeled else None,
         sources=sources,
         skipped=skipped,
@@ -157,11 +163,11 @@ def _wrapper_note(tops: set[str], files: list[Entry]) -> str:
 
 
 def _decode_files(files: list[Entry], labeled: bool, max_side: int, limits: ArchiveLimits,
-                  skipped: list[Skipped]) -> tuple[list, list[str], list[str], list]:
+                  skipped: list[Skipped], samples) -> tuple[list, list[str], list[str], list]:
     """Decode the image files (in a bomb guard): samples, class folders, member names and original sizes;
     non-images, images outside a class folder (in a labeled layout) and rejected images are recorded as
-    skipped."""
-    samples, labels, sources, sizes = [], [], [], []
+    skipped. Decoded arrays are appended to ``samples`` (a list, or a sink that writes them to disk)."""
+    labels, sources, sizes = [], [], []
     with bomb_guard():
         for entry in files:
             if not entry.parts[-1].lower().endswith(EXTENSIONS):

@@ -36,7 +36,8 @@ class Domain:
     Attributes:
         name: Display name (usually the file stem or the demo name).
         modality: ``"image"`` or ``"text"``.
-        samples: Images as ``np.ndarray`` uint8 of shape (H, W, 3) RGB, or texts as ``str``.
+        samples: Images as ``np.ndarray`` uint8 of shape (H, W, 3) RGB, or texts as ``str``: a list, or for images
+            kept on disk a :class:`~tlcore.data.mapped.MappedImages` (read on access; same arrays).
         labels: One string label per sample, or ``None`` for an unlabeled domain.
         sources: Per-sample origin: archive member path, file path or ``"row N"``.
         skipped: Items left out while reading, with reasons.
@@ -94,7 +95,8 @@ class Domain:
         out = Domain(
             name=self.name,
             modality=self.modality,
-            samples=[self.samples[i] for i in idx],
+            # decoded images on disk (tlcore.data.mapped) stay on disk: a subset is an index, no pixel is read
+            samples=self.samples.take(idx) if hasattr(self.samples, "take") else [self.samples[i] for i in idx],
             labels=[self.labels[i] for i in idx] if self.labels is not None else None,
             sources=[self.sources[i] for i in idx],
             skipped=list(self.skipped),

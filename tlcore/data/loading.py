@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from tlcore.data.archive import read_images
 from tlcore.data.demos import load_demo
 from tlcore.data.domain import Domain
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
@@ -55,7 +54,7 @@ def load_domain(spec: dict, role: str, seed: int = 0) -> Domain:
     name = spec.get("name")
     if path.is_dir() or suffix in IMAGE_EXTENSIONS:
         key = ("images", str(path.resolve()), _signature(path), name)
-        return _cached(key, lambda: _images_via_disk_cache(key, path, name))
+        return _cached(key, lambda: _images_via_disk_cache(path, name))
     if suffix in TABLE_EXTENSIONS:
         columns = (spec.get("text_column"), spec.get("label_column"))
         key = ("table", str(path.resolve()), _signature(path), columns, name)
@@ -64,18 +63,13 @@ def load_domain(spec: dict, role: str, seed: int = 0) -> Domain:
     raise DataError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; supported: a folder, {supported}")
 
 
-def _images_via_disk_cache(key: tuple, path: Path, name: str | None) -> Domain:
-    """Read an image domain, from the decoded copy on disk when there is one (see ``disk_cache``). Only for
-    ZIP files: their (mtime, size) signature changes with any edit; a folder's does not when a file inside is
-    overwritten in place."""
+def _images_via_disk_cache(path: Path, name: str | None) -> Domain:
+    """Read an image domain through the decoded copy on disk (``disk_cache``): its samples are mapped from one
+    file and read on access, so this process never holds the whole decoded domain. The copy is keyed by the ZIP's
+    content (a folder: its file names, sizes and modification times) and the stored size."""
     from tlcore.data import disk_cache
 
-    file = disk_cache.cache_file(key) if path.is_file() else None
-    domain = disk_cache.load(file)
-    if domain is None:
-        domain = read_images(path, name=name)
-        disk_cache.save(file, domain)
-    return domain
+    return disk_cache.read(path, name=name)
 
 
 def clear_cache() -> None:

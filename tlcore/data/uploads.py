@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from tlcore.data.archive import read_images
 from tlcore.data.domain import Domain
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
 from tlcore.data.table import read_text
@@ -96,8 +95,10 @@ def copy_upload(fileobj: BinaryIO, staged: Path, display: str) -> int:
 def read_domain(path: Path, display: str, name: str, text_column, label_column) -> Domain:
     """Read a domain file or folder with the normal readers; errors name the file as the user gave it."""
     try:
-        if path.is_dir() or path.suffix.lower() == ".zip":
-            return read_images(path, name=name)
+        if path.is_dir() or path.suffix.lower() == ".zip":  # decoded once into the shared disk cache
+            from tlcore.data import disk_cache
+
+            return disk_cache.read(path, name=name)
         if path.suffix.lower() in TABLE_EXTENSIONS:
             return read_text(path, text_column=text_column or None, label_column=label_column or None, name=name)
     except DataError as exc:

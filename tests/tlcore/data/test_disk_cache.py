@@ -1,4 +1,5 @@
-"""Decoded image domains cached on disk: same domain back, ignored when corrupt, renewed when the file changes."""
+"""Decoded image domains cached on disk (one memory-mapped .npy + its .json per archive content and size): same
+domain back, ignored when corrupt, renewed when the file changes."""
 from __future__ import annotations
 
 import io
@@ -21,7 +22,7 @@ def _zip(path, n=6, colour=200):
 
 
 def _files(home):
-    return sorted((home / "cache" / "domains").glob("*.npz"))
+    return sorted((home / "cache" / "domains").glob("*.npy"))
 
 
 def test_second_process_reads_the_decoded_copy(tl_home, tmp_path):
@@ -55,4 +56,4 @@ def test_a_changed_archive_is_read_again(tl_home, tmp_path):
 def test_cache_can_be_turned_off(tl_home, tmp_path, monkeypatch):
     monkeypatch.setenv("TL_DOMAIN_CACHE", "0")
     loading.load_domain({"path": str(_zip(tmp_path / "d.zip"))}, "source")
-    assert disk_cache.cache_file(("x",)) is None and not (tl_home / "cache" / "domains").exists()
+    assert disk_cache.cache_paths(tmp_path / "d.zip") is None and not (tl_home / "cache" / "domains").exists()
