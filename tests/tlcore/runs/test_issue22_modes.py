@@ -2,10 +2,12 @@
 writes it, even when that process starts with a permissive umask (022)."""
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -29,6 +31,14 @@ def _open_to_others(root) -> list[str]:
     return bad
 
 
+def _png(array) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    return buf.getvalue()
+
+
 @pytest.fixture
 def loose_umask():
     old = os.umask(0o022)
@@ -49,21 +59,24 @@ def test_item7_cli_train_writes_only_private_files(tl_home):
 def test_item7_dashboard_side_writers_are_private_under_a_loose_umask(tl_home, loose_umask):
     from tlcore.children import write_report
     from tlcore.data import disk_cache
-    from tlcore.data.domain import Domain
     from tlcore.jobs.worker import worker_running
     from tlcore.models.io import write_atomic
     from tlcore.user_settings import save_settings
 
     tl_home.mkdir(mode=0o700)
     save_settings(tl_home, "ann", {"strategy": "dann"})
-    domain = Domain(name="d", modality="image", samples=[np.zeros((4, 4, 3), np.uint8)], labels=["a"], sources=["x"])
-    disk_cache.save(tl_home / "cache" / "domains" / "k.npz", domain)
+    archive = tl_home.parent / "d.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for cls in ("a", "b"):
+            z.writestr(f"{cls}/x.png", _png(np.zeros((4, 4, 3), np.uint8)))
+    disk_cache.read(archive)  # the decoded copy: <hash>_256.npy and .json
     write_report(tl_home / "param_counts" / "abc.json", {"status": "running"})
     assert worker_running(tl_home) is False
     (tl_home / "runs").mkdir(mode=0o700)
     write_atomic(tl_home / "runs" / "model.json", b"{}")
-    assert {p.name for p in tl_home.rglob("*")} >= {"settings", "cache", "domains", "k.npz", "param_counts",
+    assert {p.name for p in tl_home.rglob("*")} >= {"settings", "cache", "domains", "param_counts",
                                                       "abc.json", "worker.lock", "model.json"}
+    assert any(p.name.endswith("_256.npy") for p in tl_home.rglob("*"))
     assert _open_to_others(tl_home) == []
 
 
