@@ -46,6 +46,41 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+MODES_MARKER = ".private-modes"  # in a data root: every file and folder under it was made private once
+_tightened: set[str] = set()
+
+
+def tighten_root(root: Path) -> int:
+    """Make what an older version left under the data root ``root`` private: every file and folder this user owns
+    loses its group and other permission bits (files 0600, folders 0700 as created today; links are not followed).
+    The walk runs once per data root, recorded by the marker file ``.private-modes`` (0600), and once per process
+    after that only looks for the marker (issue 22 item 5). Returns how many entries were changed."""
+    root = Path(root)
+    if str(root) in _tightened:
+        return 0
+    marker = root / MODES_MARKER
+    if marker.exists():
+        _tightened.add(str(root))
+        return 0
+    changed, me = 0, os.getuid()
+    for dirpath, dirnames, filenames in os.walk(root):  # does not descend into links to folders
+        for name in (*dirnames, *filenames):
+            p = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(p)
+                if not os.path.islink(p) and st.st_uid == me and st.st_mode & 0o077:
+                    os.chmod(p, st.st_mode & 0o7700)
+                    changed += 1
+            except OSError:  # gone meanwhile, or not ours to change
+                continue
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    except OSError:  # a read-only data root: walk again next time
+        return changed
+    _tightened.add(str(root))
+    return changed
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """The exception says the disk (or the user's quota) is full."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -30,7 +30,7 @@ from pathlib import Path
 from tlcore.errors import PermissionDenied, TLError  # noqa: F401 - PermissionDenied re-exported
 from tlcore.runs.files import (DIR_MODE, FILE_MODE, LOW_SPACE_MB, append_jsonl, disk_full_message, free_mb,
                                is_disk_full, json_default, private_dir, private_umask, read_json, read_jsonl,
-                               write_atomic)
+                               write_atomic, tighten_root)
 from tlcore.runs import artifact_store
 from tlcore.runs.fstype import journal_mode
 from tlcore.runs.home import current_user, default_root
@@ -128,6 +128,7 @@ class RunStore:
         self.root = Path(root).expanduser().resolve() if root else default_root()
         private_umask()  # every process that opens a data root writes private files there (issue 22 item 5)
         private_dir(self.root)
+        tighten_root(self.root)  # an older data root's loose files and folders, once (issue 22 item 5)
         self.runs_dir = private_dir(self.root / "runs")
         self.db_path = self.root / "tl.db"
         self.journal_mode = journal_mode(self.root)  # WAL on local disk, DELETE on NFS/SMB (runs/fstype.py)
