@@ -16,13 +16,19 @@ method and budget the mean over seeds with a 95 % t interval across seeds (one s
 """
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import numpy as np
 
 from tlcore.config import RunConfig
-from tlcore.errors import DataError
-from tlcore.pipeline import run_experiment
+from tlcore.errors import ConfigError, DataError
+
+# the ``label_curve`` job kind (named in :data:`tlcore.jobs.tasks.TASKS`; a normal slot: it trains runs): its
+# result, ``$TL_HOME/outputs/<job_id>/result.json``, is what the CLI prints plus the curve's ``run_id``, ``pair``,
+# ``budgets``, ``methods`` and ``seeds``; Compare's "Label curve" tab lists and draws these. Torch-free to import.
+RESULT_FILE = "result.json"
+MAX_BUDGET, MAX_POINTS, MAX_SEEDS = 1000, 8, 5
 
 
 def _accuracy(store, run_id: str) -> tuple[float, list]:
@@ -47,6 +53,7 @@ def label_curve(cfg: RunConfig, store, budgets: list[int], methods: list[str], s
     """Train the curve's runs (see the module docstring). Returns ``{"rows", "summary"}``."""
     from tlcore.active.pool import load_pool, query_run
     from tlcore.data.label_sets import LabelSets
+    from tlcore.pipeline import run_experiment
 
     budgets = sorted({int(b) for b in budgets})
     if not budgets or budgets[0] < 1:
@@ -103,3 +110,67 @@ def summarize(rows: list[dict]) -> list[dict]:
         out.append({"method": key[0], "labels": key[1], "accuracy": float(acc.mean()), "accuracy_ci": ci,
                     "seeds": len(acc)})
     return out
+
+
+def _int_list(config: dict, name: str, default: list[int], low: int, high: int, most: int) -> list[int]:
+    values = config.get(name, default)
+    if (not isinstance(values, list) or not values or len(values) > most
+            or any(not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high for v in values)):
+        raise ConfigError(f"label_curve: {name} must be 1 to {most} whole numbers in [{low}, {high}], got {values!r}")
+    return sorted(set(values))
+
+
+def check_label_curve(config: dict, store) -> tuple[dict, str]:
+    """``{"run_id", "budgets", "methods", "seeds"}`` normalised, and the job's label. The curve trains ``run_id``'s
+    config (its ``target.label_set`` dropped) for its pair; the target's own labels answer."""
+    from tlcore.active.query import METHODS
+
+    run_id = config.get("run_id")
+    if not isinstance(run_id, str) or not run_id:
+        raise ConfigError("label_curve: run_id is required (the run whose config and pair the curve trains)")
+    rec = store.get(run_id)
+    RunConfig.from_dict({**rec.config, "target": {**rec.config["target"], "label_set": None}})
+    budgets = _int_list(config, "budgets", [10, 20, 50], 1, MAX_BUDGET, MAX_POINTS)
+    seeds = _int_list(config, "seeds", [0], 0, 2**31 - 1, MAX_SEEDS)
+    methods = config.get("methods", ["random", "badge"])
+    if not isinstance(methods, list) or not methods or any(m not in METHODS for m in methods):
+        raise ConfigError(f"label_curve: methods must be a non-empty list of {list(METHODS)}, got {methods!r}")
+    methods = list(dict.fromkeys(methods))
+    return ({"run_id": run_id, "budgets": budgets, "methods": methods, "seeds": seeds},
+            f"label curve · {run_id} · {','.join(methods)} · {','.join(map(str, budgets))}")
+
+
+def run_label_curve(queue, cfg: dict) -> None:
+    """Train the curve's runs (owned by the job's owner) and write the result into the job's folder."""
+    from tlcore.job_context import current_job, job_folder, report_progress
+    from tlcore.runs.files import private_dir, write_atomic
+
+    job_id = current_job()
+    if not job_id:
+        raise DataError("the label_curve job kind runs inside a job (TL_JOB_ID is not set)")
+    folder = private_dir(job_folder(queue.store.root, job_id))
+    rec = queue.store.get(cfg["run_id"])
+    run_cfg = RunConfig.from_dict({**rec.config, "target": {**rec.config["target"], "label_set": None}})
+    total, done = len(cfg["seeds"]) * (1 + len(cfg["methods"]) * len(cfg["budgets"])), [0]
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+        done[0] += 1
+        report_progress(min(0.99, done[0] / total), line)
+
+    report_progress(0.0, f"{total} runs to train")
+    out = label_curve(run_cfg, queue.store, cfg["budgets"], cfg["methods"], cfg["seeds"], progress=progress)
+    out |= {"run_id": cfg["run_id"], "pair": f"{rec.source} → {rec.target}", "budgets": cfg["budgets"],
+            "methods": cfg["methods"], "seeds": cfg["seeds"]}
+    write_atomic(folder / RESULT_FILE, json.dumps(out).encode("utf-8"))
+    report_progress(1.0, f"label curve: {len(out['rows'])} points")
+
+
+def read_curve(root, job_id: str) -> dict | None:
+    """A finished label_curve job's result, None before that."""
+    from tlcore.job_context import job_folder
+
+    try:
+        return json.loads((job_folder(root, job_id) / RESULT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -123,6 +123,21 @@ def _error_bars(rows: list[dict], key: str, vals: list) -> dict | None:
     return dict(type="data", array=plus, arrayminus=minus, visible=True, thickness=1.5, width=4)
 
 
+def label_curve_chart(summary: list[dict], title: str = "What labels buy") -> go.Figure:
+    """Target accuracy (%) against the number of labelled target samples, one line per query method, 95 %
+    intervals as error bars (``summary``: :func:`tlcore.label_curve.summarize` rows)."""
+    fig = go.Figure()
+    for i, method in enumerate(dict.fromkeys(r["method"] for r in summary)):
+        rows = sorted((r for r in summary if r["method"] == method), key=lambda r: r["labels"])
+        vals = [_pct(r["accuracy"]) for r in rows]
+        fig.add_trace(go.Scatter(x=[r["labels"] for r in rows], y=vals, mode="lines+markers", name=method,
+                                 line=dict(color=run_color(i)), error_y=_error_bars(rows, "accuracy", vals),
+                                 hovertemplate=method + ": %{x} labels, %{y:.1f}%<extra></extra>"))
+    fig.update_xaxes(title="labelled target samples")
+    fig.update_yaxes(title="target test accuracy (%)")
+    return _layout(fig, title, height=420)
+
+
 def metric_bars(rows: list[dict]) -> go.Figure:
     """Grouped bars of accuracy and macro F1 per run, target test and source val, with interval error bars.
 

@@ -1,6 +1,7 @@
 """Compare runs: filters and the runs to compare above; one tab per question below (the runs table with
 sweeps and deletion, metrics with intervals, choosing a run without target labels, the paired test, one run in
-detail, using the model, sharing). Only the open tab runs, so a tab loads only what it shows.
+detail, using the model, sharing, what target labels buy). Only the open tab runs, so a tab loads only what it
+shows.
 
 The sections live in ui/compare/ (one module each); this page puts them in tabs.
 """
@@ -12,6 +13,7 @@ from tlcore.runs.view import RunView
 from ui.auth import require_sign_in
 from ui.compare.delete import delete_section, deleted_message
 from ui.compare.detail import inspect_section
+from ui.compare.label_curve import label_curve_section
 from ui.compare.metrics import charts_section
 from ui.compare.paired import paired_section
 from ui.compare.share import share_section
@@ -23,7 +25,7 @@ from ui.run_table import default_selection, runs_frame
 from ui.state import get_store
 
 TABS = ("Runs table", "Metrics", "Choose without labels", "Paired test", "Inspect one run", "Use the model",
-        "Share")
+        "Share", "Label curve")
 TAB = "tl_compare_tab"  # session state: the open tab (tests open one with at.session_state[TAB] = title)
 
 
@@ -80,6 +82,8 @@ def render() -> None:
         with tab:
             if title == TABS[0]:
                 runs_tab(store, table, shown, labels)
+            elif title == "Label curve":  # its own results (label_curve jobs); starts one from a completed run
+                label_curve_section(selected or list(done.index), labels)
             else:
                 selected_tab(title, store, table, selected, labels)
 

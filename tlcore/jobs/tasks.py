@@ -1,7 +1,8 @@
 """Task job kinds: work the dashboard asks for that makes no training run (``embeddings``: a run's missing
 before-training features, projections and gap figures; ``shift``: a source/target pair's shift report; ``predict``:
 a batch through a run's model; ``export``: a run's model in a deployable format, zipped once; ``compress``: pruning
-and/or int8 into a new run; ``query``: which target samples of a run to label next, :mod:`tlcore.active.jobs`).
+and/or int8 into a new run; ``query``: which target samples of a run to label next, :mod:`tlcore.active.jobs`;
+``label_curve``: accuracy against the number of labelled target samples, :mod:`tlcore.label_curve`, many runs).
 They go through the persisted queue like training (owner, quota, timeout, cancel, Local
 or Ray executor), and the worker keeps a small pool of **light slots** (``TL_LIGHT_JOBS``, default 1) for the light
 ones (:data:`LIGHT_KINDS`), so they never wait behind a long training job when ``max_jobs`` is 1.
@@ -34,6 +35,7 @@ TASKS = {
     "export": ("tlcore.export.job_kinds:check_export", "tlcore.export.job_kinds:run_export"),
     "compress": ("tlcore.export.job_kinds:check_compress", "tlcore.export.job_kinds:run_compress"),
     "query": ("tlcore.active.jobs:check_query", "tlcore.active.jobs:run_query"),
+    "label_curve": ("tlcore.label_curve:check_label_curve", "tlcore.label_curve:run_label_curve"),
 }
 TASK_KINDS = tuple(TASKS)
 # short inference work a user waits for; compress (a fine-tune and a latency benchmark) takes a normal slot
