@@ -272,14 +272,25 @@ def authorize(actor: str | None, owner: str | None, what: str, root: str | Path 
 
 class _AuditDB:
     """Just enough of a run store for :func:`tlcore.runs.audit.record` (the run store itself imports this module:
-    no cycle); an autocommit connection to the data root's existing ``tl.db``."""
+    no cycle); an autocommit connection to the data root's existing ``tl.db``, or to the PostgreSQL database of
+    ``TL_DATABASE_URL``."""
 
     def __init__(self, root):
+        from tlcore.runs.db import database_url
+
         self.path = _root(root) / "tl.db"
+        self.url = database_url()
 
     @contextmanager
     def connect(self):
         import sqlite3
+
+        if self.url:
+            from tlcore.runs.db import postgres
+
+            with postgres(self.url).connect() as db:
+                yield db
+            return
 
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
@@ -295,7 +306,7 @@ def audit_refusal(actor: str | None, action: str, what: str, why: str, root=None
         from tlcore.runs import audit
 
         db = _AuditDB(root)
-        if db.path.exists():  # no data root yet: nothing to protect, and no world-readable file to create
+        if db.url or db.path.exists():  # no data root yet: nothing to protect, and no world-readable file to create
             audit.record(db, actor or os_user(), f"refused: {action}", what, why)
     except Exception:  # noqa: BLE001 - the log never blocks the answer
         pass

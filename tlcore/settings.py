@@ -60,6 +60,9 @@ SETTINGS: tuple[Setting, ...] = (
       "S3-compatible service, credentials from the usual `AWS_*` variables); jobs on other nodes upload there and "
       "the dashboard reads from there (`tlcore/runs/artifact_store.py`)", "storage"),
     S("TL_BACKUPS_KEEP", int, 7, "online backups of `tl.db` kept in `$TL_HOME/backups/`", "storage"),
+    S("TL_DATABASE_URL", str, None, "`postgresql://user:password@host:5432/db`: runs, jobs, workers, domains and the "
+      "audit log in that PostgreSQL database instead of `$TL_HOME/tl.db` (files stay under `TL_HOME`); backups are "
+      "then the server's (`pg_dump`). Its password is never printed", "storage", shown="unset (SQLite `tl.db`)"),
     S("TL_MOUNTS_FILE", str, None, "mount table read to tell a network filesystem (default `/proc/mounts`; tests "
       "pass a fake one)", "storage", kind="test"),
     # -- jobs ---------------------------------------------------------------------------------------------------
@@ -235,6 +238,16 @@ def unknown_in_environment() -> list[str]:
 
 
 def current() -> list[dict]:
-    """Each setting with its value in this environment (``doctor --settings``)."""
+    """Each setting with its value in this environment (``doctor --settings``); a password inside a URL value
+    (``scheme://user:password@host``) is shown as ``***``."""
     return [{"name": s.name, "kind": s.kind, "subsystem": s.subsystem, "type": s.type.__name__,
-             "default": s.default_text, "value": os.environ.get(s.name)} for s in SETTINGS]
+             "default": s.default_text, "value": masked(os.environ.get(s.name))} for s in SETTINGS]
+
+
+def masked(value: str | None) -> str | None:
+    """``value`` with the password of any ``scheme://user:password@`` in it replaced by ``***``."""
+    if not value:
+        return value
+    import re
+
+    return re.sub(r"(://[^:/@\s]*):[^/\s]*@", r"\1:***@", value)

@@ -167,6 +167,11 @@ def cmd_doctor(a) -> int:
         print(json.dumps(settings.current(), indent=1))
         return 0
     root = default_root()
+    from tlcore.runs.db import database_url
+
+    url = database_url()  # a bad TL_DATABASE_URL: one line naming it (ConfigError)
+    if url:
+        return _doctor_postgres(a, root, url)
     if a.list:
         print(json.dumps({"backups": [{"file": str(p), "bytes": p.stat().st_size,
                                        "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))}
@@ -188,7 +193,7 @@ def cmd_doctor(a) -> int:
     from tlcore.server_checks import problems as file_problems
     from tlcore.versions import problems as version_problems
 
-    out = {"database": str(backup.db_path(root)), "ok": not problems, "problems": problems[:20],
+    out = {"engine": "sqlite", "database": str(backup.db_path(root)), "ok": not problems, "problems": problems[:20],
            "backups": [str(p) for p in backup.list_backups(root)[:3]],
            "versions": version_problems(),  # packages below the server's security floors (tlcore/versions.py)
            # e.g. a secrets.toml others can read, no stable cookie secret (tlcore/server_checks.py)
@@ -222,6 +227,28 @@ def cmd_audit(a) -> int:
     from tlcore.runs.store import RunStore
 
     rows = audit.entries(RunStore(), a.limit)
+def _doctor_postgres(a, root, url: str) -> int:
+    """``doctor`` when the run database is PostgreSQL: which server (password masked), whether it answers, run
+    folders against the index; backups and restores are the server's job (``pg_dump``/``pg_restore``)."""
+    from tlcore.runs.backup import PG_BACKUPS
+    from tlcore.runs.db import describe
+
+    if a.list or a.backup or a.restore is not None:
+        print(f"error: {PG_BACKUPS}", file=sys.stderr)
+        return 2
+    from tlcore.runs.store import RunStore
+
+    out = {"engine": "postgresql", "database": describe(url), "backups": PG_BACKUPS}
+    store = RunStore(root)  # an unreachable server raises DatabaseUnavailable: one line naming TL_DATABASE_URL
+    indexed = {r.run_id for r in store.list()}
+    folders = {p.name for p in store.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    out.update(ok=True, runs=len(indexed), runs_without_folder=sorted(indexed - folders)[:50],
+               folders_without_run=sorted(folders - indexed)[:50])
+    print(f"database: {out['database']}; {PG_BACKUPS}", file=sys.stderr)
+    print(json.dumps(out))
+    return 0
+
+
     if a.json:
         print(json.dumps(rows))
         return 0

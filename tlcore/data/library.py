@@ -32,7 +32,8 @@ from tlcore.data.uploads import (CHUNK, allowed_roots, check_free_space, copy_up
                                  inspect_domain, mark_owner, needs_child, peek_columns, resolve_allowed,
                                  sanitize_filename)
 from tlcore.errors import DataError
-from tlcore.runs.store import RunStore, _add_column, current_user, private_dir
+from tlcore.runs.store import RunStore, current_user, private_dir
+from tlcore.runs.db import add_column
 
 UPLOAD_EXTENSIONS = (".zip", *TABLE_EXTENSIONS)
 MAX_NAME = 100
@@ -68,7 +69,7 @@ class DomainLibrary:
         self.dir = private_dir(self.root / "domains")
         with self.store.connect() as db:
             db.executescript(SCHEMA)
-            _add_column(db, "domains", "owner", "TEXT")
+            add_column(db, "domains", "owner", "TEXT")
         if str(self.root) not in _swept:  # once per process and data root: at server start
             _swept.add(str(self.root))
             self.sweep_staging()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 
+from tlcore.runs.db import for_update, same
+
 DEFAULT_MAX_RUNNING_PER_USER = 0
 
 
@@ -22,20 +24,23 @@ def max_running_per_user() -> int:
 
 def ensure_index(db) -> None:
     """The index the choice reads (who started what when); created after the owner column's migration."""
-    db.execute("CREATE INDEX IF NOT EXISTS jobs_owner_started ON jobs(owner, started)")
+    db.executescript("CREATE INDEX IF NOT EXISTS jobs_owner_started ON jobs(owner, started);")
 
 
-def next_row(db, kinds: tuple[str, ...] | None = None):
+def next_row(db, kinds: tuple[str, ...] | None = None, lock: bool = False):
     """The row of the queued job to start next (of ``kinds`` when given), or None. ``db``: an open connection
-    (inside the claim's transaction when claiming)."""
+    (inside the claim's transaction when claiming, with ``lock``: on PostgreSQL the row is locked, and a row another
+    claimer holds is skipped)."""
     only = f" AND kind IN ({','.join('?' * len(kinds))})" if kinds else ""
     args = tuple(kinds or ())
     limit = max_running_per_user()
     cap = " AND COALESCE(r.n, 0) < ?" if limit > 0 else ""
     q = (f"WITH running AS (SELECT owner, COUNT(*) AS n FROM jobs WHERE status='running'{only} GROUP BY owner), "
          "served AS (SELECT owner, MAX(started) AS last FROM jobs WHERE started > ? GROUP BY owner) "
-         "SELECT j.* FROM jobs j LEFT JOIN running r ON r.owner IS j.owner LEFT JOIN served s ON s.owner IS j.owner "
+         f"SELECT j.* FROM jobs j LEFT JOIN running r ON {same(db, 'r.owner', 'j.owner')} "
+         f"LEFT JOIN served s ON {same(db, 's.owner', 'j.owner')} "
          f"WHERE j.status='queued'{only.replace('kind', 'j.kind')}{cap} "
-         "ORDER BY COALESCE(r.n, 0), COALESCE(s.last, 0), j.created LIMIT 1")
+         "ORDER BY COALESCE(r.n, 0), COALESCE(s.last, 0), j.created LIMIT 1"
+         + (for_update(db, skip_locked=True, of="j") if lock else ""))
     week_ago = time.time() - 7 * 86400  # "served least recently" within a week; older starts count as never
     return db.execute(q, (*args, week_ago, *args, *((limit,) if limit > 0 else ()))).fetchone()

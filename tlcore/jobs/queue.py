@@ -1,4 +1,4 @@
-"""The job queue, persisted in the run store's SQLite database.
+"""The job queue, persisted in the run store's database (the SQLite file, or PostgreSQL with ``TL_DATABASE_URL``).
 
 A job is a run configuration waiting to be trained. The dashboard and the CLI submit jobs; a worker
 process (:mod:`tlcore.jobs.worker`) claims them and runs each in its own child process
@@ -30,7 +30,8 @@ from tlcore.jobs.tasks import TASK_KINDS
 from tlcore.producers import PRODUCERS, check, producer_for
 from tlcore.runs import audit
 from tlcore.runs.files import tail_text
-from tlcore.runs.store import RunStore, _add_column, current_user
+from tlcore.runs.store import RunStore, current_user
+from tlcore.runs.db import add_column, for_update
 
 JOB_SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -110,7 +111,7 @@ class JobQueue:
         with self.store.connect() as db:
             db.executescript(JOB_SCHEMA)
             for col, decl in JOB_COLUMNS.items():
-                _add_column(db, "jobs", col, decl)
+                add_column(db, "jobs", col, decl)
             fair.ensure_index(db)
 
     def submit(self, config: dict, label: str = "", submit_key: str | None = None, kind: str = "train",
@@ -215,7 +216,7 @@ class JobQueue:
         authorize(actor, self.get(job_id).owner, f"job {job_id}", self.store.root)
         with self.store.connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            row = db.execute("SELECT status FROM jobs WHERE job_id = ?" + for_update(db), (job_id,)).fetchone()
             if row is None:
                 db.execute("ROLLBACK")
                 raise JobNotFound(f"job {job_id!r} not found")
@@ -255,22 +256,28 @@ class JobQueue:
 
     def claim_next(self, worker_id: str, job_id: str | None = None, **fields) -> JobSnapshot | None:
         """Atomically move the next queued job in fair order (or ``job_id`` if still queued) to running for
-        ``worker_id``; ``fields`` (executor, node, gpus) are set in the same transaction."""
+        ``worker_id``; ``fields`` (executor, node, gpus) are set in the same transaction.
+
+        SQLite: ``BEGIN IMMEDIATE`` makes this the only writer. PostgreSQL: the chosen row is locked with ``FOR
+        UPDATE SKIP LOCKED`` (a concurrent claimer skips it and takes the next), and the update still requires
+        ``status='queued'``: two workers never take one job."""
         with self.store.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             if job_id:
-                row = db.execute("SELECT job_id FROM jobs WHERE status='queued' AND job_id=?", (job_id,)).fetchone()
+                row = db.execute("SELECT job_id FROM jobs WHERE status='queued' AND job_id=?"
+                                 + for_update(db, skip_locked=True), (job_id,)).fetchone()
             else:
-                row = fair.next_row(db)
+                row = fair.next_row(db, lock=True)
             if row is None:
                 db.execute("COMMIT")
                 return None
             now = time.time()
             extra = "".join(f", {k}=?" for k in fields)
-            db.execute(f"UPDATE jobs SET status='running', started=?, heartbeat=?, worker_id=?, pid=NULL, "
-                       f"pid_start=NULL{extra} WHERE job_id=?", (now, now, worker_id, *fields.values(), row["job_id"]))
+            cur = db.execute(f"UPDATE jobs SET status='running', started=?, heartbeat=?, worker_id=?, pid=NULL, "
+                             f"pid_start=NULL{extra} WHERE job_id=? AND status='queued'",
+                             (now, now, worker_id, *fields.values(), row["job_id"]))
             db.execute("COMMIT")
-        return self.get(row["job_id"])
+        return self.get(row["job_id"]) if cur.rowcount == 1 else None
 
     def bind_process(self, job_id: str, worker_id: str | None, pid: int, pid_start: float | None) -> bool:
         """Record ``pid`` as the job's process, only while the job is running for ``worker_id`` and no other
@@ -321,7 +328,9 @@ class JobQueue:
     def register_worker(self, worker_id: str, max_jobs: int) -> None:
         now = time.time()
         with self.store.connect() as db:
-            db.execute("INSERT OR REPLACE INTO workers VALUES (?,?,?,?,?,?)",
+            db.execute("INSERT INTO workers (worker_id, pid, host, started, heartbeat, max_jobs) VALUES (?,?,?,?,?,?) "
+                       "ON CONFLICT (worker_id) DO UPDATE SET pid=excluded.pid, host=excluded.host, "
+                       "started=excluded.started, heartbeat=excluded.heartbeat, max_jobs=excluded.max_jobs",
                        (worker_id, os.getpid(), os.uname().nodename, now, now, max_jobs))
 
     def worker_heartbeat(self, worker_id: str) -> None:

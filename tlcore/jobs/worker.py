@@ -28,6 +28,7 @@ from tlcore.liveness import is_alive
 from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.tasks import LIGHT_KINDS, light_slots
 from tlcore.runs.backup import backup_if_due
+from tlcore.runs.db import DatabaseUnavailable
 from tlcore.runs.store import RunStore, StorageFull, StoreCorrupt
 CANCEL_GRACE_S = 5.0
 KILL_GRACE_S = 5.0
@@ -246,8 +247,8 @@ class _Serving:
         while not self.stopping:
             try:
                 self.tick()
-            except (sqlite3.OperationalError, StorageFull, StoreCorrupt) as exc:
-                # a full disk or a locked/damaged database: keep the children, retry in a moment
+            except (sqlite3.OperationalError, StorageFull, StoreCorrupt, DatabaseUnavailable) as exc:
+                # a full disk, a locked/damaged database or an unreachable server: keep the children, retry soon
                 print(f"{self.wid}: {exc}; retrying", file=sys.stderr, flush=True)
                 time.sleep(2.0)
                 continue

@@ -1,4 +1,5 @@
-"""The audit log: who started, cancelled or deleted what, and when (``audit`` table in ``tl.db``).
+"""The audit log: who started, cancelled or deleted what, and when (``audit`` table of the run database: ``tl.db``,
+or PostgreSQL with ``TL_DATABASE_URL``).
 
 Written by the engine's mutating calls (job submit/cancel/delete, run delete, domain add/rename/delete) with the
 acting user: the signed-in dashboard user (password or single sign-on) or, from the CLI, ``TL_USER`` / the OS

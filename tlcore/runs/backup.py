@@ -5,6 +5,9 @@ into ``<root>/backups/tl-<time>.db`` (0600), keeping the newest ``TL_BACKUPS_KEE
 makes one when it starts and the newest is older than a day, the dashboard when it starts (:func:`backup_at_start`),
 the run store before each schema migration, and ``doctor --backup`` on demand. A damaged database is never backed up (it would
 rotate good backups out). Restoring moves the damaged file aside (``tl.db.damaged-<time>``), never deletes it.
+
+SQLite only: with ``TL_DATABASE_URL`` (PostgreSQL) nothing here runs; the database server is backed up with its
+own tools (``pg_dump``), and ``doctor`` says so (:data:`PG_BACKUPS`).
 """
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from pathlib import Path
 from tlcore.errors import TLError
 
 DAY = 24 * 3600
+PG_BACKUPS = ("the run database is PostgreSQL (TL_DATABASE_URL): back it up on the database server, e.g. "
+              "pg_dump --format=custom --file=tl-$(date +%F).dump DBNAME, and restore with pg_restore; run folders "
+              "under TL_HOME are backed up as files")
 
 
 def db_path(root: Path) -> Path:
@@ -85,7 +91,10 @@ def backup(root: Path) -> Path:
 
 
 def backup_if_due(store, max_age_s: float = DAY) -> Path | None:
-    """Back up when the newest backup is older than ``max_age_s`` (or there is none)."""
+    """Back up when the newest backup is older than ``max_age_s`` (or there is none). Never on PostgreSQL
+    (``TL_DATABASE_URL``): backing that up is the database server's job (``pg_dump``)."""
+    if getattr(store, "engine", "sqlite") != "sqlite":
+        return None
     newest = list_backups(store.root)[:1]
     if newest and time.time() - newest[0].stat().st_mtime < max_age_s:
         return None
@@ -108,7 +117,9 @@ def backup_at_start(root, wait: bool = False):
     if key not in _started:
         def run():
             try:
-                if not db_path(key).exists():
+                from tlcore import settings
+
+                if settings.get("TL_DATABASE_URL") or not db_path(key).exists():
                     return
                 newest = list_backups(Path(key))[:1]
                 if newest and time.time() - newest[0].stat().st_mtime < START_MIN_AGE_S:

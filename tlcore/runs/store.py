@@ -13,6 +13,9 @@ half-written file; listing reads only the index and tolerates missing artifacts.
 full disk) removes its temporary file and raises :class:`StorageFull`. The data root, the database and every
 run folder are private to the server's user (0700/0600). A damaged database raises :class:`StoreCorrupt`,
 which names the file and the recovery command.
+
+With ``TL_DATABASE_URL=postgresql://...`` the index (runs, jobs, domains, audit log) lives in that PostgreSQL
+database instead of ``tl.db`` (:mod:`tlcore.runs.db`); the run folders stay under the data root.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from tlcore.errors import PermissionDenied, TLError  # noqa: F401 - PermissionDe
 from tlcore.runs.files import (DIR_MODE, FILE_MODE, LOW_SPACE_MB, append_jsonl, disk_full_message, free_mb,
                                is_disk_full, json_default, private_dir, private_umask, read_json, read_jsonl,
                                write_atomic, tighten_root)
+from tlcore.runs import db as dbm
 from tlcore.runs import artifact_store
 from tlcore.runs.fstype import journal_mode
 from tlcore.runs.home import current_user, default_root
@@ -122,9 +126,15 @@ def _ensure_journal_mode(db: sqlite3.Connection, mode: str, wait: float = 30.0) 
 
 
 class RunStore:
-    """Thread- and process-safe: every call opens its own short-lived connection."""
+    """Thread- and process-safe: every call opens its own short-lived connection (on PostgreSQL, one of a few
+    kept open per process).
 
-    def __init__(self, root: str | Path | None = None, owner: str | None = None):
+    Args:
+        database_url: a ``postgresql://`` URL; None: ``TL_DATABASE_URL``, and without it the SQLite file
+            ``tl.db`` under the data root; ``""``: that file whatever the setting says.
+    """
+
+    def __init__(self, root: str | Path | None = None, owner: str | None = None, database_url: str | None = None):
         self.root = Path(root).expanduser().resolve() if root else default_root()
         private_umask()  # every process that opens a data root writes private files there (issue 22 item 5)
         private_dir(self.root)
@@ -134,10 +144,19 @@ class RunStore:
         self.journal_mode = journal_mode(self.root)  # WAL on local disk, DELETE on NFS/SMB (runs/fstype.py)
         self.owner = owner  # recorded on runs this handle creates (default: current_user())
         self.artifacts = artifact_store.from_settings(self.root)  # TL_ARTIFACTS_URL (runs/artifact_store.py)
+        self.database_url = dbm.database_url() if database_url is None else (database_url or None)
+        self.engine = "postgresql" if self.database_url else "sqlite"
+        if self.database_url:  # backups are the database server's job (pg_dump), not a copy under TL_HOME
+            self._pg = dbm.postgres(self.database_url)
+            with self.connect() as db:
+                db.executescript(SCHEMA)
+                for column, decl in _MIGRATIONS:
+                    dbm.add_column(db, "runs", column, decl)
+            return
         if not self.db_path.exists():
             os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         with self.connect() as db:
-            cols = {r[1] for r in db.execute("PRAGMA table_info(runs)").fetchall()}
+            cols = dbm.columns(db, "runs")
             missing = [(c, d) for c, d in _MIGRATIONS if c not in cols]
         if cols and missing:  # an older data root: a backup before its schema changes (issue 22 item 4)
             from tlcore.runs import backup
@@ -149,7 +168,7 @@ class RunStore:
         with self.connect() as db:
             db.executescript(SCHEMA)
             for column, decl in missing:
-                _add_column(db, "runs", column, decl)
+                dbm.add_column(db, "runs", column, decl)
         for suffix in ("", "-wal", "-shm"):
             try:
                 os.chmod(f"{self.db_path}{suffix}", FILE_MODE)
@@ -158,9 +177,14 @@ class RunStore:
 
     @contextmanager
     def connect(self):
-        """A short-lived connection. A damaged or unreadable database raises :class:`StoreCorrupt`."""
+        """A short-lived connection. A damaged or unreadable database raises :class:`StoreCorrupt`; an unreachable
+        PostgreSQL server :class:`~tlcore.runs.db.DatabaseUnavailable`."""
+        if self.engine == "postgresql":
+            with self._pg.connect() as db:
+                yield db
+            return
         try:
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, factory=dbm.SQLiteConnection)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA busy_timeout=30000")
             _ensure_journal_mode(db, self.journal_mode)
@@ -432,17 +456,6 @@ class RunStore:
 
     def metrics(self, run_id: str) -> dict:
         return self.read_json(run_id, "metrics.json", {}) or {}
-
-
-def _add_column(db, table: str, column: str, decl: str) -> None:
-    """Add a column to an existing table (schema migration of older data roots)."""
-    cols = {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
-    if column not in cols:
-        try:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-        except sqlite3.OperationalError as exc:  # another process added it meanwhile
-            if "duplicate column" not in str(exc):
-                raise
 
 
 def _domain_label(spec: dict) -> str:

@@ -3,6 +3,8 @@ CI caught (a worker SIGKILLed while its job process was still importing: the nex
 job process, binding itself late, must run on instead of exiting)."""
 from tlcore.jobs.queue import JobQueue
 
+DB_ENGINES = ("sqlite", "postgresql")  # each test runs on both engines (tests/tlcore/conftest.py)
+
 
 def _claim(q, worker):
     job = q.submit({"seconds": 0}, kind="probe")

@@ -9,6 +9,8 @@ from tlcore.jobs.queue import JobQueue
 
 from tests.conftest import ROOT
 
+DB_ENGINES = ("sqlite", "postgresql")  # each test runs on both engines (tests/tlcore/conftest.py)
+
 CLAIMER = """
 import json, sys
 from tlcore.jobs.queue import JobQueue

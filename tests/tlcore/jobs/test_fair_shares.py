@@ -7,6 +7,8 @@ from tlcore.jobs.worker import _Serving
 
 from tests.tlcore.jobs.test_light_jobs import FakeExecutor
 
+DB_ENGINES = ("sqlite", "postgresql")  # each test runs on both engines (tests/tlcore/conftest.py)
+
 
 def probes(q, owner, n):
     return [q.submit({"seconds": 0}, kind="probe", owner=owner) for _ in range(n)]

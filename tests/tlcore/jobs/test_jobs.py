@@ -35,6 +35,7 @@ def start_worker(home, *args):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.both_engines  # also on PostgreSQL (tests/tlcore/conftest.py)
 def test_submit_is_validated_and_idempotent(store):
     q = JobQueue(store)
     with pytest.raises(ConfigError, match="epochs"):
@@ -47,6 +48,7 @@ def test_submit_is_validated_and_idempotent(store):
     assert q.claim_next("w") is None
 
 
+@pytest.mark.both_engines  # also on PostgreSQL (tests/tlcore/conftest.py)
 def test_claim_is_exclusive(store):
     q = JobQueue(store)
     ids = [q.submit(FAST) for _ in range(3)]
@@ -104,6 +106,7 @@ def test_item_60_cancel_stops_a_running_job_within_seconds(store):
         w.wait(timeout=30)
 
 
+@pytest.mark.both_engines  # also on PostgreSQL (tests/tlcore/conftest.py)
 def test_item_62_reconcile_marks_dead_jobs_failed(store):
     q = JobQueue(store)
     jid = q.submit(FAST)

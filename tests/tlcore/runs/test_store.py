@@ -5,6 +5,8 @@ import pytest
 
 from tlcore.runs.store import RunNotFound, RunStore
 
+DB_ENGINES = ("sqlite", "postgresql")  # each test runs on both engines (tests/tlcore/conftest.py)
+
 CFG = {"source": {"demo": "digits"}, "target": {"path": "/data/usps.zip"}, "strategy": "linear_probe",
        "backbone": "tiny_cnn", "seed": 1}
 
