@@ -13,6 +13,7 @@ SelfTraining; Coral; Mmd; TrAdaBoost; SKADA_STRATEGIES
 check_embeddings; check_shift; run_embeddings; run_shift; produce
 check_predict; check_export; check_compress; run_predict; run_export; run_compress
 check_query; run_query; check_label_curve; run_label_curve
+check_count; run_count; check_ranking; run_ranking
 
 # Attributes set for a library that reads them: transformers configs/tokenizers, ONNX Runtime session options,
 # sqlite3 connections

@@ -1,16 +1,19 @@
 """Train page: rank the backbones for the chosen source before training (LogME, N-LEEP).
 
-The features are computed by ``python -m tlcore rank-backbones`` in its own process (this page never imports
-torch); this section only starts it, polls its result file and shows the stored ranking.
+The features are computed by a ``rank`` job of the queue (the signed-in user owns it; Cancel in the jobs list; this
+page never imports torch); this section only queues it, polls its result file and shows the stored ranking.
 """
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from tlcore.errors import TLError
+from tlcore.jobs.light import launch_ranking, ranking_status
 from tlcore.runs.store import default_root
-from tlcore.transferability.ranking import RANK_CAP, launch_ranking, read_ranking
-from ui.auth import session_guard
+from tlcore.transferability.ranking import RANK_CAP
+from ui.auth import session_guard, signed_in_user
+from ui.safe import md
 
 HELP = (f"Before training: how well each backbone's pretrained features fit the source labels, on up to "
         f"{RANK_CAP} source samples. LogME (You et al. 2021): evidence of a Bayesian linear model from the features "
@@ -23,7 +26,7 @@ def backbone_ranking(source: dict) -> None:
     with st.expander("Rank backbones for this source (LogME, N-LEEP)"):
         st.caption(HELP)
         root = str(default_root())
-        rep = read_ranking(root, source)
+        rep = ranking_status(root, source)
         if rep and rep.get("status") == "done":
             _show(rep)
             label = "Compute again"
@@ -34,10 +37,16 @@ def backbone_ranking(source: dict) -> None:
             if rep and rep.get("status") == "failed":
                 st.error("The backbone ranking failed; press the button to try again.")
                 st.code(str(rep.get("detail", "")), language=None)
+            elif rep and rep.get("status") == "cancelled":
+                st.info("The backbone ranking was cancelled; press the button to run it again.")
             label = "Rank backbones"
         if st.button(label, key="tl_rank_backbones",
-                     help="Runs every backbone that loads here over a sample of the source, in a background process."):
-            launch_ranking(source, root)
+                     help="Queues a job that runs every backbone that loads here over a sample of the source."):
+            try:
+                launch_ranking(source, root, owner=signed_in_user())
+            except TLError as exc:  # refused at submit (the queue quota): say why
+                st.error(md(str(exc)))
+                return
             st.rerun()
 
 
@@ -60,7 +69,7 @@ def _show(rep: dict) -> None:
 @st.fragment(run_every=2)
 def _progress(root: str, source: dict) -> None:
     session_guard()  # re-check sign-in on every tick (removed user, expired session)
-    rep = read_ranking(root, source) or {}
+    rep = ranking_status(root, source) or {}
     if rep.get("status") != "running":
         st.rerun()
-    st.progress(float(rep.get("progress", 0)), text=f"Ranking in the background: {rep.get('detail', '')}")
+    st.progress(float(rep.get("progress", 0)), text=f"Ranking in a job: {rep.get('detail', '')}")

@@ -5,8 +5,6 @@ import time
 
 import streamlit as st
 
-from tlcore.children import running_children
-
 from tlcore.jobs.worker import restart_worker_if_dead, worker_running
 from tlcore.device_probe import device_summary
 from ui.auth import session_guard, sign_out_button
@@ -52,9 +50,6 @@ def _queue_glance() -> None:
     for line in gpu_lines(_device(), active) + wait_lines(active):
         st.text(line)
     st.caption(WORKER_LIFECYCLE)
-    tasks = running_children()
-    if tasks:
-        st.text(f"Background tasks of this dashboard: {len(tasks)} running")
 
 
 WORKER_LIFECYCLE = ("The worker is a separate process on purpose: it keeps training queued jobs when the "

@@ -5,13 +5,14 @@ import streamlit as st
 
 from tlcore.recommend import recommend, source_only_twin
 from tlcore.models.registry import BACKBONES
-from tlcore.models.counting import counting_enabled, request_count
+from tlcore.jobs.light import request_count
+from tlcore.models.counting import counting_enabled
 from tlcore.runs.store import default_root
 from tlcore.strategies.specs import SPECS
 from tlcore.sweeps import strategy_batch
 from ui import state, train_settings
 from ui.backbone_ranking import backbone_ranking
-from ui.auth import require_sign_in, session_guard
+from ui.auth import require_sign_in, session_guard, signed_in_user
 from ui.safe import md
 from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
@@ -21,17 +22,19 @@ from ui.train_submission import submit
 
 
 def parameter_count(*choice) -> None:
-    """The trainable-parameter caption. The count is computed by the engine in a background process
-    (``python -m tlcore count-params``, stored per choice); this page never builds a model."""
+    """The trainable-parameter caption. The count is computed by a ``count`` job of the queue (stored per choice;
+    the signed-in user owns it); this page never builds a model."""
     if not counting_enabled():
         st.caption("Trainable parameters: counted when the job starts (TL_PARAM_COUNT=0 on this server).")
         return
     root = default_root()
-    rep = request_count(root, *choice)
+    rep = request_count(root, *choice, owner=signed_in_user())
     if rep["status"] == "done":
         st.caption(f"Trainable parameters: {rep['trainable']:,} of {rep['total']:,}")
     elif rep["status"] == "failed":
         st.warning("Could not count parameters: " + md(str(rep.get("detail", ""))[-500:]))
+    elif rep["status"] == "cancelled":
+        st.caption("Trainable parameters: not counted (the count job was cancelled).")
     else:
         _count_pending(root, choice)
 
@@ -39,7 +42,7 @@ def parameter_count(*choice) -> None:
 @st.fragment(run_every=1.5)
 def _count_pending(root, choice) -> None:
     session_guard()  # re-check sign-in on every tick (removed user, expired session)
-    if request_count(root, *choice)["status"] != "running":  # starts it when its turn comes
+    if request_count(root, *choice, owner=signed_in_user())["status"] != "running":  # queued when its turn comes
         st.rerun()
     st.caption("Trainable parameters: counting in the background…")
 

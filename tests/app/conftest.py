@@ -20,3 +20,19 @@ def tl_home(tmp_path, monkeypatch):
 
     config.set_option("server.address", "127.0.0.1")
     return home
+
+
+@pytest.fixture
+def job_worker(tl_home):
+    """A job worker serving ``tl_home`` for the test (the dashboard's autostart is off in AppTests): the parameter
+    count and the backbone ranking are jobs of the queue."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TL_HOME": str(tl_home), "TL_MAX_JOBS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "tlcore", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield proc
+    proc.terminate()
+    proc.wait(30)

@@ -171,9 +171,10 @@ def test_jobs_panel_shows_failed_job_and_cancels(tl_home):
     assert q.get(waiting).status == "cancelled"
 
 
-def test_train_frozen_adaptation_with_a_bottleneck(tl_home, monkeypatch):
+def test_train_frozen_adaptation_with_a_bottleneck(tl_home, monkeypatch, job_worker):
     """DANN on cached features: the bottleneck and freeze_backbone reach the job; run-all passes the frozen
-    choice to the strategies that have it; the trainable count drops to the new layers."""
+    choice to the strategies that have it; the trainable count (a ``count`` job the worker runs) drops to the new
+    layers."""
     monkeypatch.setenv("TL_PARAM_COUNT", "1")
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
     at.selectbox(key="strategy-image").set_value("dann").run()
@@ -184,9 +185,11 @@ def test_train_frozen_adaptation_with_a_bottleneck(tl_home, monkeypatch):
     frozen = _parameter_caption(at)
     count = lambda text: int(text.split(":")[1].split(" of ")[0].replace(",", ""))  # noqa: E731
     assert count(frozen) < count(full) / 5
+    counts = _queue(tl_home).list(kinds=("count",))
+    assert len(counts) >= 2 and {j.status for j in counts} == {"completed"}  # one per choice counted
     at.button(key="run-all").click().run()
     _no_exception(at)
-    jobs = {j.config["strategy"]: j.config for j in _queue(tl_home).list()}
+    jobs = {j.config["strategy"]: j.config for j in _queue(tl_home).list(kinds=("train",))}
     assert jobs["dann"]["bottleneck"] == 256 and jobs["dann"]["params"]["freeze_backbone"] is True
     # the sweep's rule: each strategy keeps the fields it shares with DANN's params, the rest default
     assert jobs["mmd"]["params"]["freeze_backbone"] is True and jobs["linear_probe"]["params"] == {}

@@ -74,3 +74,22 @@ def test_train_shows_the_stored_backbone_ranking(tl_home):
     tables = [d.value for d in at.dataframe]
     assert any("LogME" in t.columns and t["backbone"].iloc[0] == "efficientnet_lite0" for t in tables)
     assert any("reason" in t.columns for t in tables)
+
+
+def test_train_rank_backbones_queues_a_rank_job_that_cancel_settles(tl_home):
+    """Issue 24 item 1: the button queues a ``rank`` job of the one queue (no process of the dashboard); the page
+    shows it waiting for a worker slot; cancelled, the page says so and offers the button again."""
+    from tlcore.jobs.queue import JobQueue
+
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.button(key="tl_rank_backbones").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    q = JobQueue(RunStore(tl_home))
+    (job,) = q.list(kinds=("rank",))
+    assert job.status == "queued" and job.config["source"] == {"demo": "digits"}
+    texts = [getattr(p.proto, "text", "") for p in at.get("progress")]
+    assert any("waiting for a free worker slot" in t for t in texts), texts
+    assert q.cancel(job.job_id) == "cancelled"
+    at.run()
+    assert any("cancelled" in i.value for i in at.info)
+    assert at.button(key="tl_rank_backbones").label == "Rank backbones"

@@ -65,7 +65,7 @@ def test_rank_backbones_cli_on_tiny_backbones(tl_home):
     assert [r["backbone"] for r in res["rows"]] == ["tiny_cnn"]
     assert np.isfinite(res["rows"][0]["logme"]) and res["rows"][0]["rank"] == 1
     assert res["skipped"][0]["backbone"] == "tiny_text" and "text" in res["skipped"][0]["reason"]
-    from tlcore.transferability.ranking import read_ranking
+    from tlcore.jobs.light import ranking_status
 
-    stored = read_ranking(tl_home, {"demo": "digits"}, ["tiny_cnn", "tiny_text"], 120, 0, 16)
+    stored = ranking_status(tl_home, {"demo": "digits"}, ["tiny_cnn", "tiny_text"], 120, 0, 16)
     assert stored["status"] == "done" and stored["rows"][0]["backbone"] == "tiny_cnn"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tlcore.children import write_report
+from tlcore.progress_file import write_report
 from tlcore.embeddings.extract import model_features, stratified_cap
 from tlcore.embeddings.gap import gap_figures
 from tlcore.job_context import current_job, report_progress

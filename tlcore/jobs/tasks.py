@@ -6,12 +6,13 @@ and/or int8 into a new run; ``query``: which target samples of a run to label ne
 They go through the persisted queue like training (owner, quota, timeout, cancel, Local
 or Ray executor), and the worker keeps a small pool of **light slots** (``TL_LIGHT_JOBS``, default 1) for the light
 ones (:data:`LIGHT_KINDS`), so they never wait behind a long training job when ``max_jobs`` is 1.
-Their check and work live with them (:mod:`tlcore.embeddings.jobs`, :mod:`tlcore.export.job_kinds`), named in
+Their check and work live with them (:mod:`tlcore.embeddings.jobs`, :mod:`tlcore.export.job_kinds`,
+:mod:`tlcore.active.jobs`, :mod:`tlcore.models.counting`, :mod:`tlcore.transferability.ranking`), named in
 :data:`TASKS`.
 
 They are not producers (:mod:`tlcore.producers`): the embeddings results land beside a run
-(``extract_progress.json``, projections) or in the shift cache, and those files carry the ``job_id``, so a reader
-asks the queue how the job stands (:func:`tlcore.jobs.light.settled`) instead of checking a local pid (wrong when the
+(``extract_progress.json``, projections) or in the shift, parameter-count and ranking caches, and those files
+carry the ``job_id``, so a reader asks the queue how the job stands (:func:`tlcore.jobs.light.settled`) instead of checking a local pid (wrong when the
 job ran on another node); predict, export and compress write into their job's folder (``$TL_HOME/outputs/<job_id>/``)
 and a compress job also records the new run, owned by the job's owner, as the job's ``run_id``.
 Torch-free: pages import it; the work itself is imported when a job runs.
@@ -36,10 +37,12 @@ TASKS = {
     "compress": ("tlcore.export.job_kinds:check_compress", "tlcore.export.job_kinds:run_compress"),
     "query": ("tlcore.active.jobs:check_query", "tlcore.active.jobs:run_query"),
     "label_curve": ("tlcore.label_curve:check_label_curve", "tlcore.label_curve:run_label_curve"),
+    "count": ("tlcore.models.counting:check_count", "tlcore.models.counting:run_count"),
+    "rank": ("tlcore.transferability.ranking:check_ranking", "tlcore.transferability.ranking:run_ranking"),
 }
 TASK_KINDS = tuple(TASKS)
 # short inference work a user waits for; compress (a fine-tune and a latency benchmark) takes a normal slot
-LIGHT_KINDS = ("embeddings", "shift", "predict", "export", "query")
+LIGHT_KINDS = ("embeddings", "shift", "predict", "export", "query", "count", "rank")
 DEFAULT_LIGHT_SLOTS = 1
 
 

@@ -1,21 +1,22 @@
 """Parameter counts of a backbone x strategy choice, without data (random init).
 
 ``trainable_parameters`` builds the model (torch) and counts. The dashboard never builds a model in its own
-process: it reads a count stored under ``<TL_HOME>/param_counts/<key>.json`` (``read_count``) and, when there
-is none yet, starts ``python -m tlcore count-params`` in the background (``launch_count``), which computes it
-and writes the file; while it runs the file says ``{"status": "running"}``.
+process: it reads a count stored under ``<TL_HOME>/param_counts/<key>.json`` and, when there is none yet, queues a
+``count`` job (:func:`tlcore.jobs.light.request_count`; the worker runs it in a light slot: owner, quota, timeout,
+Cancel), whose work (:func:`run_count`) computes it and writes the file; until then the file says ``{"status":
+"running", "job_id"}``. ``python -m tlcore count-params`` computes one directly (:func:`count_to_file`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
-import time
 from pathlib import Path
 
 from tlcore import settings
-from tlcore.children import read_report, write_report
+from tlcore.errors import ConfigError, TLError
+from tlcore.progress_file import write_report
+
+COUNT_STALE_S = 300  # a report of a direct count without a pid that is older than this reads as failed
 
 
 def trainable_parameters(backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
@@ -48,57 +49,13 @@ def count_path(root, backbone: str, strategy: str, params: dict | None = None, n
     return Path(root) / "param_counts" / f"{hashlib.sha1(raw.encode()).hexdigest()[:16]}.json"
 
 
-def read_count(root, backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
-               bottleneck: int = 0) -> dict | None:
-    """``{"status": "done", "trainable", "total"}``, ``{"status": "running"}``, ``{"status": "failed",
-    "detail"}`` (also for a counting process that died), or None when never counted."""
-    return read_report(count_path(root, backbone, strategy, params, num_classes, bottleneck), 300)
-
-
-def counting_busy() -> bool:
-    """True while a count started by this process still runs: the page starts one at a time, so quick
-    changes of the form do not pile up processes that each load torch."""
-    from tlcore.children import running_with
-
-    return running_with("count-params") > 0
-
-
 def counting_enabled() -> bool:
     """``TL_PARAM_COUNT=0`` turns the dashboard's background counts off (the job still records its count)."""
     return settings.get_bool("TL_PARAM_COUNT")
 
 
-def request_count(root, *choice) -> dict:
-    """The count for ``choice`` (``count_path``'s arguments) as :func:`read_count` reports it; when it was never
-    counted and no count of this process is running, starts one. ``{"status": "running"}`` until it is there."""
-    rep = read_count(root, *choice)
-    if rep is None and not counting_busy():
-        launch_count(root, *choice)
-    return rep or {"status": "running"}
-
-
-def launch_count(root, backbone: str, strategy: str, params: dict | None = None, num_classes: int = 2,
-                 bottleneck: int = 0) -> int:
-    """Start ``python -m tlcore count-params`` for this choice in its own process; returns its pid."""
-    from tlcore.children import spawn
-
-    choice = _choice(backbone, strategy, params, num_classes, bottleneck)
-    path = count_path(root, **choice)
-    write_report(path, {"status": "running", "time": time.time()})
-    proc = spawn([sys.executable, "-m", "tlcore", "count-params", json.dumps(choice)], path.with_suffix(".log"),
-                 env={**os.environ, "TL_HOME": str(root)})
-    try:
-        if json.loads(path.read_text(encoding="utf-8")).get("status") == "running":
-            write_report(path, {"status": "running", "time": time.time(), "pid": proc.pid})
-    except (OSError, ValueError):
-        pass
-    return proc.pid
-
-
 def count_to_file(root, choice: dict) -> dict:
     """Count ``choice`` (the fields of ``count_path``) and store the result (or the error) for the dashboard."""
-    from tlcore.errors import TLError
-
     path = count_path(root, **choice)
     try:
         rep = {"status": "done", **trainable_parameters(**choice)}
@@ -106,3 +63,33 @@ def count_to_file(root, choice: dict) -> dict:
         rep = {"status": "failed", "detail": str(exc)}
     write_report(path, rep)
     return rep
+
+
+# -- the ``count`` job kind (named in tlcore.jobs.tasks.TASKS) ---------------------------------------------------
+
+def check_count(config: dict, store) -> tuple[dict, str]:
+    """The normalised choice of a ``count`` job and its label (torch-free); ConfigError when it cannot run."""
+    from tlcore.models.registry import resolve_spec
+    from tlcore.strategies.specs import SPECS
+
+    backbone, strategy = config.get("backbone"), config.get("strategy")
+    if not isinstance(backbone, str) or not backbone:
+        raise ConfigError("count: backbone is required")
+    resolve_spec(backbone)  # a clear error for an unknown backbone
+    if strategy not in SPECS:
+        raise ConfigError(f"count: unknown strategy {strategy!r}; available: {', '.join(sorted(SPECS))}")
+    params, classes, bottleneck = config.get("params") or {}, config.get("num_classes", 2), config.get("bottleneck") or 0
+    if not isinstance(params, dict):
+        raise ConfigError("count: params must be a JSON object")
+    for name, v, lo in (("num_classes", classes, 2), ("bottleneck", bottleneck, 0)):
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= 100_000:
+            raise ConfigError(f"count: {name} must be a whole number in [{lo}, 100000], got {v!r}")
+    return _choice(backbone, strategy, params, classes, bottleneck), f"parameter count · {backbone} · {strategy}"
+
+
+def run_count(queue, cfg: dict) -> None:
+    """Inside a ``count`` job: count and store; a choice the engine refuses fails the job with its reason (the
+    file says so too)."""
+    rep = count_to_file(queue.store.root, cfg)
+    if rep["status"] != "done":
+        raise TLError(rep["detail"])

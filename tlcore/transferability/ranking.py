@@ -5,24 +5,28 @@ samples, and for every backbone of the domain's modality that loads here (embedd
 timm/torchvision/Hugging Face models whose weights are cached; or the names given) extracts pretrained
 features and scores them. Backbones that cannot load are listed with the reason. The result is cached as
 JSON under ``<TL_HOME>/transferability/<key>.json``; while it runs the same file holds ``{"status":
-"running", "progress", "detail"}`` for the dashboard to poll. ``launch_ranking`` starts
-``python -m tlcore rank-backbones`` in its own process (pages never import torch).
+"running", "progress", "detail"}`` for the dashboard to poll. The dashboard queues a ``rank`` job
+(:func:`tlcore.jobs.light.launch_ranking`; the worker runs it in a light slot: owner, quota, timeout, Cancel) and
+the file names the job, so readers settle it from the queue; ``python -m tlcore rank-backbones`` runs it directly.
+Pages never import torch.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from tlcore.children import read_report, write_report
+from tlcore.errors import ConfigError
+from tlcore.job_context import current_job, report_progress
+from tlcore.progress_file import write_report
 
 RANK_CAP = 500  # source samples per backbone
 RANDOM_INIT = ("tiny", "reference")  # backbone families without pretrained weights (scored as built)
+RANK_STALE_S = 600  # a report of a direct ranking without a pid that is older than this reads as failed
 
 
 def ranking_key(source: dict, backbones: list[str] | None, cap: int, seed: int, image_size: int | None) -> str:
@@ -34,12 +38,6 @@ def ranking_key(source: dict, backbones: list[str] | None, cap: int, seed: int, 
 def ranking_path(root, source: dict, backbones: list[str] | None = None, cap: int = RANK_CAP, seed: int = 0,
                  image_size: int | None = None) -> Path:
     return Path(root) / "transferability" / f"{ranking_key(source, backbones, cap, seed, image_size)}.json"
-
-
-def read_ranking(root, source: dict, backbones: list[str] | None = None, cap: int = RANK_CAP, seed: int = 0,
-                 image_size: int | None = None) -> dict | None:
-    """The stored ranking (or its progress while it runs); None when never computed."""
-    return read_report(ranking_path(root, source, backbones, cap, seed, image_size), 600)
 
 
 def candidate_backbones(modality: str) -> list[str]:
@@ -64,7 +62,6 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
 
     from tlcore.data import load_domain
     from tlcore.embeddings.extract import model_features, stratified_cap
-    from tlcore.errors import ConfigError
     from tlcore.models.backbones import create_backbone
     from tlcore.models.classifier import BackboneOnly
     from tlcore.models.registry import resolve_spec
@@ -74,11 +71,14 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no downloads at run time: uncached models are skipped fast
     path = ranking_path(root or ".", source, backbones, cap, seed, image_size)
     t0 = time.time()
+    job = {"job_id": current_job()} if current_job() else {}  # inside a rank job: readers ask the queue
 
     def progress(p, detail):
         if write:
             write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
-                          "time": time.time()})
+                                "time": time.time(), **job})
+        if job:
+            report_progress(p, detail)
 
     try:
         progress(0.02, "loading the source domain")
@@ -131,19 +131,29 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
     return out
 
 
-def launch_ranking(source: dict, root, image_size: int | None = None) -> int:
-    """Start ``python -m tlcore rank-backbones`` for ``source`` in its own process; returns its pid."""
-    from tlcore.children import spawn
+# -- the ``rank`` job kind (named in tlcore.jobs.tasks.TASKS) ----------------------------------------------------
 
-    path = ranking_path(root, source, image_size=image_size)
-    write_report(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time()})
-    args = [sys.executable, "-m", "tlcore", "rank-backbones", "--source", json.dumps(source)]
-    args += ["--image-size", str(image_size)] if image_size else []
-    proc = spawn(args, path.with_suffix(".log"), env={**os.environ, "TL_HOME": str(root)})
-    try:
-        if json.loads(path.read_text(encoding="utf-8")).get("detail") == "starting":
-            write_report(path, {"status": "running", "progress": 0.0, "detail": "starting", "time": time.time(),
-                          "pid": proc.pid})
-    except (OSError, ValueError):
-        pass
-    return proc.pid
+def check_ranking(config: dict, store) -> tuple[dict, str]:
+    """The normalised config of a ``rank`` job and its label (torch-free); ConfigError when it cannot run."""
+    source, image_size = config.get("source"), config.get("image_size")
+    backbones, cap, seed = config.get("backbones"), config.get("cap", RANK_CAP), config.get("seed", 0)
+    if not isinstance(source, dict) or not source:
+        raise ConfigError("rank: source must be a domain spec (a JSON object)")
+    if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool)
+                                   or not 8 <= image_size <= 1024):
+        raise ConfigError(f"rank: image_size must be a whole number of pixels in [8, 1024], got {image_size!r}")
+    if backbones is not None and (not isinstance(backbones, list) or not backbones
+                                  or not all(isinstance(b, str) and b for b in backbones)):
+        raise ConfigError(f"rank: backbones must be a non-empty list of backbone names, got {backbones!r}")
+    for name, v, lo, hi in (("cap", cap, 2, 100_000), ("seed", seed, 0, 2**31 - 1)):
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise ConfigError(f"rank: {name} must be a whole number in [{lo}, {hi}], got {v!r}")
+    name = source.get("name") or (f"demo:{source['demo']}" if source.get("demo") else
+                                  os.path.basename(str(source.get("path"))))
+    out = {"source": source, "backbones": backbones, "cap": cap, "seed": seed, "image_size": image_size}
+    return out, f"backbone ranking · {name}"
+
+
+def run_ranking(queue, cfg: dict) -> None:
+    rank_backbones(cfg["source"], queue.store.root, backbones=cfg.get("backbones"), cap=cfg.get("cap", RANK_CAP),
+                   seed=cfg.get("seed", 0), image_size=cfg.get("image_size"))

@@ -57,10 +57,10 @@ def test_item7_cli_train_writes_only_private_files(tl_home):
 
 
 def test_item7_dashboard_side_writers_are_private_under_a_loose_umask(tl_home, loose_umask):
-    from tlcore.children import write_report
     from tlcore.data import disk_cache
     from tlcore.jobs.worker import worker_running
     from tlcore.models.io import write_atomic
+    from tlcore.progress_file import write_report
     from tlcore.user_settings import save_settings
 
     tl_home.mkdir(mode=0o700)
