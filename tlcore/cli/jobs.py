@@ -201,6 +201,11 @@ def cmd_doctor(a) -> int:
            "filesystem": fs_report(root),   # NFS/SMB: no WAL (tlcore/runs/fstype.py)
            "settings": {s["name"]: s["value"] for s in settings.current() if s["value"] is not None},
            "unknown_settings": settings.unknown_in_environment()}  # a misspelt TL_* name does nothing
+    from tlcore.runs.artifact_store import from_settings
+
+    out["artifacts"] = from_settings(root).check()  # TL_ARTIFACTS_URL reachable? (shown without credentials)
+    if not out["artifacts"]["ok"]:
+        print(out["artifacts"]["problem"], file=sys.stderr)
     for line in out["versions"] + out["files"] + [f"{n} is set but is no TL Studio setting (python -m tlcore doctor "
                                                   "--settings lists them)" for n in out["unknown_settings"]] + ([out["filesystem"]["warning"]] if out["filesystem"]["network"]
                                                   else []):

@@ -101,4 +101,12 @@ class Recorder:
         self.store.write_json(self.run_id, artifacts.METRICS, metrics)
 
     def finish(self, status: str, *, seconds: float, metrics: dict | None = None, error: str | None = None) -> None:
+        """Record the run's end (``metrics.json``, its status; the store then publishes its files to the artifact
+        store). With ``MLFLOW_TRACKING_URI`` set the run is logged to MLflow first (:mod:`tlcore.runs.tracking`)
+        and the outcome is added to ``metrics`` (in place) as ``tracking``; a tracking failure is a warning."""
+        from tlcore.runs import tracking
+
+        outcome = tracking.track(self.store, self.run_id, status, metrics=metrics, error=error)
+        if outcome is not None and metrics is not None:
+            metrics["tracking"] = outcome
         self.store.finish(self.run_id, status, metrics=metrics, error=error, seconds=seconds)
