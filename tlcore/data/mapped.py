@@ -51,6 +51,11 @@ class MappedImages(Sequence):
             self._flat = np.load(self.path, mmap_mode="r")
         return self._flat
 
+    def open(self) -> MappedImages:
+        """Map the file now (its path may then be removed: the mapping stays valid). Returns self."""
+        self._mapped()
+        return self
+
     def __len__(self) -> int:
         return len(self.shapes) if self.index is None else len(self.index)
 
@@ -70,7 +75,11 @@ class MappedImages(Sequence):
         return np.array(self._mapped()[a:a + int(self.sizes[j])]).reshape(tuple(self.shapes[j]))
 
     def __iter__(self):
-        """The images in order, read with plain file reads (nothing stays mapped or resident)."""
+        """The images in order, read with plain file reads (nothing stays mapped or resident); through the
+        mapping when it is already open."""
+        if self._flat is not None:
+            yield from (self[i] for i in range(len(self)))
+            return
         positions = range(len(self.shapes)) if self.index is None else self.index
         with open(self.path, "rb") as fh:
             start = _data_offset(fh)

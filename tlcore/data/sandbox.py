@@ -1,6 +1,6 @@
 """Parsing user data in a child process under hard limits (issue 22 item 1).
 
-Column peeking, upload validation and server-folder registration read what a user gave in
+Column peeking, upload validation, server-folder registration and batch-prediction inputs read what a user gave in
 ``python -m tlcore.data.sandbox_child``: a child that imports only the table/image readers (pandas, pyarrow, PIL; never
 torch), sets its own address-space limit (``RLIMIT_AS``, ``TL_PARSE_MEMORY_MB``) and CPU-time limit
 (``RLIMIT_CPU``, ``TL_PARSE_CPU_S``) before it opens the file, and prints one JSON line. The calling process
@@ -33,10 +33,11 @@ _MEMORY_WORDS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of m
 last_child_peak_mb: float | None = None  # peak RSS of the last child (MB), for benchmarks and tests
 
 
-def run(op: str, path: str | Path, display: str, **kwargs) -> dict:
+def run(op: str, path: str | Path, display: str, module: str = "tlcore.data.sandbox_child", **kwargs) -> dict:
     """Run ``op`` (``"inspect"``: a domain's index info; ``"columns"``: a table's column names) on ``path`` in a
     limited child; returns its JSON answer. Raises :class:`DataError` with the child's one-line error, or the
-    limit it went over."""
+    limit it went over. ``module``: the child's module (one that ends in :func:`tlcore.data.sandbox_child.serve`;
+    ``tlcore.export.input_child`` reads batch-prediction inputs)."""
     global last_child_peak_mb
     mem_mb, cpu_s = limits.limit("TL_PARSE_MEMORY_MB"), limits.limit("TL_PARSE_CPU_S")
     args = json.dumps({"op": op, "path": str(path), "display": display, "memory_mb": mem_mb, "cpu_s": cpu_s,
@@ -46,7 +47,7 @@ def run(op: str, path: str | Path, display: str, **kwargs) -> dict:
     env = {**os.environ, "PYTHONPATH": _pythonpath(), "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "tlcore.data.sandbox_child", args], stdout=out, stderr=err,
+        proc = subprocess.Popen([sys.executable, "-m", module, args], stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         timed_out = threading.Event()
 

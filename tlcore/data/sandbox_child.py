@@ -13,7 +13,7 @@ from tlcore.data.sandbox import MEMORY_EXIT
 from tlcore.errors import DataError
 
 
-def _limit_self(memory_mb: int, cpu_s: int) -> None:
+def limit_self(memory_mb: int, cpu_s: int) -> None:
     """Set this process's hard limits (the child's first step, before any user byte is read)."""
     import resource
 
@@ -38,19 +38,25 @@ def _answer(a: dict) -> dict:
     raise DataError(f"unknown operation {a['op']!r}")
 
 
-def _main(argv: list[str]) -> int:
-    """``python -m tlcore.data.sandbox_child ARGS_JSON``: limit this process, run one operation, print one JSON line."""
+def serve(argv: list[str], answer) -> int:
+    """A child's main: limit this process (``argv[0]``: the JSON arguments of :func:`tlcore.data.sandbox.run`), then
+    print ``answer(args)`` as one JSON line (a :class:`DataError` as ``{"error": ...}``)."""
     a = json.loads(argv[0])
-    _limit_self(a["memory_mb"], a["cpu_s"])
+    limit_self(a["memory_mb"], a["cpu_s"])
     try:
-        answer = _answer(a)
+        out = answer(a)
     except DataError as exc:
-        answer = {"error": str(exc)}
+        out = {"error": str(exc)}
     except MemoryError:
         os._exit(MEMORY_EXIT)  # nothing more can be allocated safely: the parent reports the limit
-    print(json.dumps(answer, default=str))
+    print(json.dumps(out, default=str))
     sys.stdout.flush()
     return 0
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m tlcore.data.sandbox_child ARGS_JSON``: limit this process, run one operation, print one JSON line."""
+    return serve(argv, _answer)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,18 @@
 """Prediction inputs: one image, a ZIP or folder of images, a CSV/TSV/JSONL/JSON/Parquet table of texts, or a
 literal string. Everything is read (and every image decoded) before anything is predicted or written, so a bad
-input fails with a message naming it and leaves no half-written output."""
+input fails with a message naming it and leaves no half-written output.
+
+Batch prediction (``predict`` and its job) reads a file or folder in the limited parse child
+(:func:`read_inputs_limited`, issue 22 item 1): the same checks, under ``TL_PARSE_MEMORY_MB``/``TL_PARSE_CPU_S``,
+one clear line when it goes over. A text shown in the output's ``input`` column is cut to
+:data:`MAX_NAME_CHARS` characters (the cell itself is limited by ``TL_MAX_CELL_BYTES``)."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +23,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 TEXT_GUESSES = ("text", "review", "sentence", "content", "body", "comment", "review_text", "document")
 MAX_IMAGE_BYTES = 64 * 1024**2
 MAX_PIXELS = 40_000_000
+MAX_NAME_CHARS = 1000  # a text input as shown in the output's input column
 
 
 @dataclass(frozen=True)
@@ -28,8 +38,10 @@ class Inputs:
         return len(self.samples)
 
 
-def read_inputs(spec: str, modality: str, text_column: str | None = None, decode_max_side: int = 256) -> Inputs:
-    """Resolve ``spec`` for a model of ``modality``.
+def read_inputs(spec: str, modality: str, text_column: str | None = None, decode_max_side: int = 256,
+                image_file: Path | None = None) -> Inputs:
+    """Resolve ``spec`` for a model of ``modality``. ``image_file``: decoded images are written there one at a time
+    (:class:`~tlcore.data.mapped.ImageWriter`) instead of being kept in a list.
 
     Raises:
         DataError: unknown format, unreadable image (named), missing text column, or a modality mismatch.
@@ -48,10 +60,12 @@ def read_inputs(spec: str, modality: str, text_column: str | None = None, decode
         return Inputs("text", [text], [text])
     if path.is_dir() or suffix == ".zip":
         _need(modality, "image", path.name)
-        return _images(path, decode_max_side)
+        return _images(path, decode_max_side, _sink(image_file))
     if suffix in IMAGE_SUFFIXES:
         _need(modality, "image", path.name)
-        return Inputs("image", [path.name], [decode_bytes(path.read_bytes(), path.name, decode_max_side)])
+        samples = _sink(image_file)
+        samples.append(decode_bytes(path.read_bytes(), path.name, decode_max_side))
+        return Inputs("image", [path.name], _finish(samples))
     if suffix in TABLE_SUFFIXES:
         _need(modality, "text", path.name)
         return _table(path, text_column)
@@ -86,7 +100,17 @@ def _need(modality: str, wanted: str, name: str) -> None:
                         f"a {modality} model")
 
 
-def _images(path: Path, decode_max_side: int) -> Inputs:
+def _sink(image_file: Path | None):
+    from tlcore.data.mapped import ImageWriter
+
+    return [] if image_file is None else ImageWriter(image_file)
+
+
+def _finish(samples):
+    return samples if isinstance(samples, list) else samples.finish()
+
+
+def _images(path: Path, decode_max_side: int, sink) -> Inputs:
     """Every image file of a folder or ZIP (any depth, class folders or not), in sorted path order. The ZIP's
     whole central directory is validated first (path escapes, links, bombs) by the domain reader's checks."""
     import zipfile
@@ -98,7 +122,7 @@ def _images(path: Path, decode_max_side: int) -> Inputs:
     if path.is_dir():
         entries, _ = folder_entries(path, limits)
         check_image_budget(path.name, entries, decode_max_side)
-        names, samples = _decode_entries(path.name, entries, decode_max_side)
+        names, samples = _decode_entries(path.name, entries, decode_max_side, sink)
     else:
         try:
             archive = zipfile.ZipFile(path)
@@ -107,17 +131,17 @@ def _images(path: Path, decode_max_side: int) -> Inputs:
         with archive:
             entries = zip_entries(path.name, archive, limits)
             check_image_budget(path.name, entries, decode_max_side)  # TL_MAX_IMAGES, TL_MAX_DECODED_MPIXELS
-            names, samples = _decode_entries(path.name, entries, decode_max_side)
-    if not samples:
+            names, samples = _decode_entries(path.name, entries, decode_max_side, sink)
+    if not len(samples):
         raise DataError(f"{path.name}: no images found (supported: {', '.join(IMAGE_SUFFIXES)})")
-    return Inputs("image", names, samples)
+    return Inputs("image", names, _finish(samples))
 
 
-def _decode_entries(label: str, entries, decode_max_side: int):
+def _decode_entries(label: str, entries, decode_max_side: int, samples):
     from tlcore.data.members import junk_reason
     from tlcore.data.image import ImageRejected
 
-    names, samples, bad = [], [], []
+    names, bad = [], []
     for e in sorted(entries, key=lambda e: e.name):
         if e.is_dir or junk_reason(e.parts) or not e.name.lower().endswith(IMAGE_SUFFIXES):
             continue
@@ -140,7 +164,53 @@ def _table(path: Path, text_column: str | None) -> Inputs:
     texts = [("" if idx >= len(r) or r[idx] is None else str(r[idx])) for r in rows]
     if not texts:
         raise DataError(f"{path.name}: the table has no rows")
-    return Inputs("text", texts, texts)
+    return Inputs("text", [_shown(t) for t in texts], texts)
+
+
+def _shown(text: str) -> str:
+    """A text as the output's input column shows it: at most :data:`MAX_NAME_CHARS` characters."""
+    return text if len(text) <= MAX_NAME_CHARS else f"{text[:MAX_NAME_CHARS]}… ({len(text):,} characters)"
+
+
+def save_inputs(inputs: Inputs, folder: Path) -> dict:
+    """Write what the child read into ``folder`` (``inputs.json``; images are already in ``inputs.npy``)."""
+    from tlcore.runs.files import FILE_MODE
+
+    meta = {"modality": inputs.modality, "names": inputs.names}
+    if inputs.modality == "text":
+        meta["texts"] = inputs.samples
+    else:
+        meta["shapes"] = inputs.samples.shapes.tolist()
+    fd = os.open(folder / "inputs.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(meta, fh, ensure_ascii=False)
+    return {"n": len(inputs)}
+
+
+def read_inputs_limited(spec: str, modality: str, text_column: str | None, decode_max_side: int,
+                        work_root: Path) -> Inputs:
+    """:func:`read_inputs` for batch prediction: a file or folder is read in the limited parse child
+    (:mod:`tlcore.data.sandbox`, module :mod:`tlcore.export.input_child`) into a private temporary folder under
+    ``work_root/cache/inputs``; images come back mapped from disk, texts as a list. A literal text is read here.
+    Raises :class:`DataError` with the child's one line (the same messages as :func:`read_inputs`), or the limit
+    it went over."""
+    from tlcore.data import sandbox
+    from tlcore.data.mapped import MappedImages
+    from tlcore.runs.files import private_dir
+
+    path = Path(spec).expanduser()
+    if not _exists(path):
+        return read_inputs(spec, modality, text_column, decode_max_side)
+    folder = Path(tempfile.mkdtemp(prefix="batch-", dir=private_dir(Path(work_root) / "cache" / "inputs")))
+    try:
+        sandbox.run("inputs", str(path), path.name, module="tlcore.export.input_child", modality=modality,
+                    text_column=text_column, decode_max_side=int(decode_max_side), out=str(folder))
+        meta = json.loads((folder / "inputs.json").read_text(encoding="utf-8"))
+        if meta["modality"] == "text":
+            return Inputs("text", meta["names"], meta["texts"])
+        return Inputs("image", meta["names"], MappedImages(folder / "inputs.npy", meta["shapes"]).open())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # a mapping stays valid after its file is removed
 
 
 def _column(name: str, header: list[str], wanted: str | None) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tlcore.errors import DataError, TLError
-from tlcore.export.inputs import Inputs, read_inputs
+from tlcore.export.inputs import Inputs, read_inputs, read_inputs_limited
 from tlcore.models.io import LoadedModel, load_model, load_run_model
 from tlcore.runs.csvsafe import safe_cell
 
@@ -39,8 +39,13 @@ class Predictor:
     def from_run(cls, store, run_id: str) -> "Predictor":
         return cls(load_run_model(store, run_id))
 
-    def read(self, spec: str, text_column: str | None = None) -> Inputs:
-        return read_inputs(spec, self.modality, text_column, int(self.pre.get("decode_max_side", 256)))
+    def read(self, spec: str, text_column: str | None = None, work_root: Path | None = None) -> Inputs:
+        """The inputs of ``spec``; with ``work_root`` (a data root) a file or folder is read in the limited parse
+        child (:func:`~tlcore.export.inputs.read_inputs_limited`)."""
+        side = int(self.pre.get("decode_max_side", 256))
+        if work_root is not None:
+            return read_inputs_limited(spec, self.modality, text_column, side, work_root)
+        return read_inputs(spec, self.modality, text_column, side)
 
     def encode(self, samples: list):
         from tlcore.training.batches import encode_for
@@ -137,7 +142,7 @@ def predict_into(store, run_id: str, spec: str, out: Path, text_column: str | No
     t0 = time.perf_counter()
     pred = Predictor.from_run(store, run_id)
     t_load = time.perf_counter() - t0
-    inputs = pred.read(spec, text_column)
+    inputs = pred.read(spec, text_column, work_root=store.root)  # a file or folder: in the limited parse child
     t1 = time.perf_counter()
     probs = pred.predict_proba(inputs.samples, batch_size)
     t_pred = time.perf_counter() - t1
