@@ -25,7 +25,7 @@ DEMO_CONFIGS = {  # the recommended default (tlcore/recommend.py) on each demo p
 
 
 # image augmentation policies (tlcore/training/augment.py); here so the config stays torch-free
-POLICIES = ("natural", "shapes", "strong", "auto")
+POLICIES = ("natural", "shapes", "strong", "colour", "randconv", "style", "auto")
 
 DOMAIN_KEYS = ("path", "demo", "text_column", "label_column", "name", "labeled_fraction", "label_set")
 LABEL_SET_ID = re.compile(r"^ls-[0-9a-f]{8,32}$")  # ids of tlcore/data/label_sets.py (never other paths)

@@ -38,14 +38,26 @@ class TinyCNN(_BlockCNN):
 class SmallCNN(_BlockCNN):
     """LeNet-size CNN (two 5x5 conv + pool stages, 128-wide features), random init: the from-scratch
     reference a pretrained run must beat, trained at the data's native resolution (32 px by default)
-    (LeCun et al., Proc. IEEE 1998; TLlib's digits LeNet)."""
+    (LeCun et al., Proc. IEEE 1998; TLlib's digits LeNet).
 
-    def __init__(self):
+    ``mixstyle=True`` (registry row ``small_cnn_mixstyle``) adds a :class:`~tlcore.models.mixstyle.MixStyle` layer
+    after each of the two conv stages (Zhou et al., ICLR 2021): it mixes the samples' feature statistics in
+    training and is the identity in eval; it holds no parameters, so the state dict keys are the plain model's."""
+
+    def __init__(self, mixstyle: bool = False):
         super().__init__()
         self.mean, self.std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+        def mix() -> list:
+            if not mixstyle:
+                return []
+            from tlcore.models.mixstyle import MixStyle
+
+            return [MixStyle()]
+
         self.blocks = nn.ModuleList([
-            nn.Sequential(nn.Conv2d(3, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2)),
-            nn.Sequential(nn.Conv2d(32, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Sequential(nn.Conv2d(3, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2), *mix()),
+            nn.Sequential(nn.Conv2d(32, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2), *mix(),
                           nn.AdaptiveAvgPool2d(4), nn.Flatten()),
             nn.Sequential(nn.Dropout(0.3), nn.Linear(64 * 16, 128), nn.ReLU()),
         ])

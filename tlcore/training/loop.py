@@ -118,7 +118,8 @@ class _Epochs:
         # target batches draw from their own stream: adding a target changes no source batch (trade-off 0 =
         # source-only)
         self.tgt_iter = (_TargetCycle(data, batch_size, np.random.default_rng([seed, 1]),
-                                      strategy.requires.target_views)
+                                      strategy.requires.target_views,
+                                      getattr(getattr(strategy, "params", None), "strong_augment", "strong"))
                          if strategy.requires.needs_target and data.target_train else None)
         self.t0 = time.time()
 
@@ -221,8 +222,8 @@ def evaluate_accuracy(model, data: EncodedSet, batch_size: int, device) -> float
 class _TargetCycle:
     """Endless shuffled target-train batches (target labels masked to ``-1`` unless labeled)."""
 
-    def __init__(self, data: TrainData, batch_size: int, rng, views: int = 1):
-        self.set, self.views = data.target_train, views
+    def __init__(self, data: TrainData, batch_size: int, rng, views: int = 1, strong: str = "strong"):
+        self.set, self.views, self.strong = data.target_train, views, strong
         self.mask = data.target_labeled_mask if data.target_labeled_mask is not None else np.zeros(len(self.set), bool)
         self.batch_size, self.rng, self.queue = batch_size, rng, []
 
@@ -235,7 +236,7 @@ class _TargetCycle:
         out = {"x_t": self.set.batch(idx, device, train=True), "y_t": torch.as_tensor(labels, device=device),
                "m_t": torch.as_tensor(self.mask[idx], device=device)}
         if self.views > 1:  # consistency training: the same samples, strongly augmented (images only, validated)
-            out["x_t_strong"] = self.set.batch(idx, device, train=True, policy="strong")
+            out["x_t_strong"] = self.set.batch(idx, device, train=True, policy=self.strong)
         return out
 
 

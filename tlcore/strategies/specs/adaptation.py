@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tlcore.config import POLICIES
 from tlcore.strategies.specs.base import Requirements, StrategySpec, param
 from tlcore.strategies.specs.tuning import FineTuningParams
+
+STRONG_POLICIES = tuple(p for p in POLICIES if p != "auto")  # FixMatch's strong view: any named policy
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class FixMatchParams(AlignmentParams):
                                    "get a pseudo-label (FixMatch's tau).", min=0.0, max=1.0)
     with_mcc: bool = param(False, "Add the MCC loss on the weak view's predictions (FixMatch + MCC).")
     temperature: float = param(2.5, "MCC's softmax temperature (only with with_mcc).", min=0.1, max=100.0)
+    strong_augment: str = param("strong", "Augmentation policy of the strong view: strong (TrivialAugment-style), "
+                                "or for colour/texture/style shift colour, randconv or style "
+                                "(tlcore/training/augment.py).", choices=list(STRONG_POLICIES))
 
 
 DANN = StrategySpec(
@@ -206,8 +212,10 @@ FIXMATCH = StrategySpec(
 
     Loss: ``CE(source) + trade_off x mean_t[ 1(max p_weak >= threshold) CE(logits_strong, argmax p_weak) ]``,
     optionally ``+ trade_off x MCC(logits_weak / T)`` (``with_mcc``). The strong view is TrivialAugment-style
-    photometric ops on top of small affine and colour changes, never a flip (digits stay readable). It needs the
-    images every step, so the backbone (or its top layer groups, with augment on) trains; not for texts.
+    photometric ops on top of small affine and colour changes, never a flip (digits stay readable); for colour,
+    texture or style shift ``strong_augment`` picks another policy (``style``: colour randomisation + RandConv;
+    tlcore/training/augment.py). It needs the images every step, so the backbone (or its top layer groups, with
+    augment on) trains; not for texts.
     Logs the share of the target batch above the threshold. References: Sohn et al., "FixMatch: Simplifying
     Semi-Supervised Learning with Consistency and Confidence", NeurIPS 2020; for UDA, e.g. Berthelot et al.,
     "AdaMatch", ICLR 2022.""")
