@@ -10,6 +10,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TL_NO_AUTOWORKER", "1")
+# "auto" runs its first recipe only (the portfolio of several candidates is tested on its own: tests/tlcore/test_portfolio.py)
+os.environ.setdefault("TL_PORTFOLIO_BUDGET_S", "0")
 # never the user's data root, even for tests that take no tl_home (on-disk caches live under TL_HOME)
 os.environ["TL_HOME"] = tempfile.mkdtemp(prefix="tl_tests_")
 

@@ -35,6 +35,13 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
     ``resolved`` event holding what was asked and whether a GPU was found."""
     requested = cfg.to_dict() if cfg.is_auto else None
     gpu = run_uses_gpu(cfg.device)
+    if requested is not None:
+        from tlcore.portfolio import budget_s
+        from tlcore.recommend import portfolio_candidates
+
+        cands = portfolio_candidates(requested, gpu=gpu)
+        if len(cands) > 1 and budget_s() > 0:  # several recipes, one picked without target labels
+            return _run_portfolio(cfg, cands, store, callbacks, cancel_check, run_id, gpu)
     cfg = resolve(cfg, gpu=gpu)
     spec = validate(cfg, store).backbone
     from tlcore.models.hf_cache import preflight
@@ -85,6 +92,59 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
     flags = store_flags(store, rid)
     if flags != metrics.get("flags", []):
         rec.metrics({**metrics, "flags": flags})
+    emit({"type": "status", "status": "completed"})
+    return store.get(rid)
+
+
+def _run_portfolio(cfg: RunConfig, cands: list[dict], store: RunStore, callbacks, cancel_check, run_id, gpu: bool):
+    """``auto`` as a portfolio (:mod:`tlcore.portfolio`): each candidate is a run of its own; this run (the one
+    asked for) records them all and becomes a copy of the one picked without target labels."""
+    import json
+
+    from tlcore.portfolio import run_portfolio
+
+    requested = cfg.to_dict()
+    first = RunConfig.from_dict(cands[0]["config"])
+    spec = validate(first, store).backbone  # a bad pair or setting fails here, before any row or folder
+    from tlcore.models.hf_cache import preflight
+
+    preflight(first.backbone, spec.family)
+    callbacks = list(callbacks or [])
+    rid = store.create({**requested, "strategy": "auto"}, status="running", run_id=run_id)
+    rec = Recorder(store, rid)
+    t0 = time.time()
+
+    def emit(event: dict):
+        event = {"t": round(time.time() - t0, 3), **event}
+        store.append_event(rid, event)
+        for cb in callbacks:
+            cb(event)
+
+    def run_one(config: dict, on_event):
+        return run_experiment(RunConfig.from_dict(config), store, callbacks=[on_event], cancel_check=cancel_check)
+
+    emit({"type": "resolved", "resolved_from": "auto", "requested": requested, "gpu": gpu, "strategy": "portfolio",
+          "candidates": [c["key"] for c in cands]})
+    try:
+        out = run_portfolio(rid, cands, store, run_one, emit, name=cfg.name)
+    except BaseException as exc:
+        status = "cancelled" if isinstance(exc, Cancelled) else "failed"
+        error = str(exc) if isinstance(exc, TLError) else f"{type(exc).__name__}: {exc}"
+        try:
+            emit({"type": "status", "status": status, **({"error": error} if status == "failed" else {})})
+            rec.finish(status, error=error, seconds=round(time.time() - t0, 2))
+        except StorageFull:
+            pass
+        raise
+    rec.adopt(out["pick_run"])
+    final = {**out["config"], "name": cfg.name, "resolved_from": "auto"}
+    store.write_json(rid, "config.json", final)
+    store.update(rid, strategy=final.get("strategy"), backbone=final.get("backbone"), config=json.dumps(final))
+    metrics = {k: v for k, v in out["metrics"].items() if k != "tracking"}
+    metrics["portfolio"] = out["portfolio"]
+    emit({"type": "portfolio", "status": "picked", "pick": out["pick"], "run_id": out["pick_run"],
+          "why": out["portfolio"]["why"]})
+    rec.finish("completed", metrics=metrics, seconds=round(time.time() - t0, 2))
     emit({"type": "status", "status": "completed"})
     return store.get(rid)
 

@@ -99,6 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("TL_DDP_RESULT_DIR", str, None, "folder where each data-parallel rank saves its final weights (compared by "
       "the tests)", "training", kind="test"),
     # -- training speed -----------------------------------------------------------------------------------------
+    S("TL_PORTFOLIO_BUDGET_S", float, 540.0, "time budget of the `auto` portfolio on a CPU: candidates after the "
+      "first start only while less than this many seconds have passed (`0`: only the first candidate, today's "
+      "single recommended recipe)", "training"),
     S("TL_FEATURE_CACHE", bool, True, "`0`: do not cache frozen backbone features on disk across runs", "training"),
     S("TL_CACHE_MAX_GB", float, 20.0, "size cap of the feature and prefix caches together (least recently used "
       "files evicted first); `unlimited`: no cap", "training"),

@@ -58,6 +58,14 @@ class Recorder:
             if obj is not None:
                 self.store.write_json(self.run_id, name, obj)
 
+    def adopt(self, run_id: str) -> None:
+        """An ``auto`` portfolio run (:mod:`tlcore.portfolio`) becomes a copy of the candidate it picked: every file
+        of ``run_id`` except its config and progress log (model, predictions, features, history, inputs)."""
+        src = self.store.folder(run_id)
+        for f in sorted(src.iterdir()) if src.is_dir() else []:
+            if f.is_file() and f.name not in (artifacts.CONFIG, artifacts.EVENTS, artifacts.METRICS):
+                self.store.write_bytes(self.run_id, f.name, f.read_bytes())
+
     # outputs --------------------------------------------------------------------------------------------
     def history(self, history: list) -> None:
         self.store.write_json(self.run_id, artifacts.HISTORY, history)

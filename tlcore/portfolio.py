@@ -1,0 +1,239 @@
+"""``strategy: auto`` as a small portfolio of recipes, one picked without target labels (issue 25).
+
+The candidates (:func:`tlcore.recommend.portfolio_candidates`) run one after another on the same pair, split and
+seed, each as an ordinary run of the store (named ``<name> · candidate k/n: <title>``, tagged
+``resolved_from: "portfolio <parent id>"``), until the time budget (``TL_PORTFOLIO_BUDGET_S``) is spent. A label-free
+rule then picks one; the *parent* run (the one the user started) becomes a copy of the pick (its settings, model,
+predictions, features and metrics), with ``metrics["portfolio"]`` recording every candidate, its scores, time, and
+why the pick won. *Show what transfer buys* then compares the pick with the source-only twin of its own network.
+
+Rules (plain functions over candidates read back from their run files; target labels are never read):
+
+* ``im_calibrated_gated``: the project's default validator (:mod:`tlcore.evaluation.validators`), which rewards
+  confident target predictions after temperature scaling, among runs at or above the median source accuracy.
+  Works among runs of one network; across networks, adaptation losses that sharpen predictions (MCC) win it.
+* ``atc``: Average Thresholded Confidence (Garg et al., "Leveraging Unlabeled Data to Predict Out-of-Distribution
+  Performance", ICLR 2022): the confidence threshold at which the share of source validation samples above it
+  equals the source accuracy; the share of target samples above it estimates target accuracy.
+* ``family_atc`` (default): first the *network* (family = backbone), by the ATC estimate of its **source-only**
+  member: a source-only run has no loss that sharpens its target predictions, so its confidence on the target
+  still says how far the target sits from what that network learned (comparing like with like across networks);
+  then, inside that family, the adapted member unless its source accuracy falls more than
+  :data:`SOURCE_DROP` points below its source-only twin's (adaptation that broke the source task).
+* ``agreement``: the candidate agreeing most with the others on target predictions; ``source_accuracy``.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+DEFAULT_RULE = "family_atc"
+SOURCE_DROP = 5.0  # points of source accuracy an adapted run may lose against its twin and still be picked
+SOURCE_ONLY = ("fine_tuning", "scratch", "linear_probe")
+
+
+# -- reading a candidate back ---------------------------------------------------------------------------------
+def load_candidate(store, run_id: str, key: str, title: str = "") -> dict:
+    """A candidate as plain data: its network family, whether it is source-only, its label-free scores, and its
+    source-validation (probabilities, labels) and unlabeled-target probabilities, read from its run files."""
+    from tlcore.evaluation.compare import predictions
+
+    rec = store.get(run_id)
+    cfg, m = rec.config or {}, store.metrics(run_id) or {}
+    classes = list(m.get("classes") or [])
+    cols = [f"p_{c}" for c in classes]
+    sv, tt = predictions(store, run_id, "source_val"), predictions(store, run_id, "target_train")
+    index = {str(c): i for i, c in enumerate(classes)}
+    p_s = sv[cols].to_numpy(float) if len(sv) and cols else np.zeros((0, len(cols)))
+    y_s = np.array([index.get(str(v), -1) for v in sv["true"]]) if len(sv) else np.zeros(0, int)
+    ok = y_s >= 0
+    p_t = tt[cols].to_numpy(float) if len(tt) and cols else np.zeros((0, len(cols)))
+    return {"key": key, "title": title or key, "run_id": run_id, "family": str(cfg.get("backbone")),
+            "source_only": cfg.get("strategy") in SOURCE_ONLY, "strategy": cfg.get("strategy"),
+            "scores": dict(((m.get("target_unsupervised") or {}).get("scores")) or {}),
+            "p_s": p_s[ok], "y_s": y_s[ok], "p_t": p_t, "seconds": rec.seconds}
+
+
+# -- label-free estimates -------------------------------------------------------------------------------------
+def source_accuracy(c: dict) -> float:
+    return float((c["p_s"].argmax(1) == c["y_s"]).mean()) if len(c["y_s"]) else float("nan")
+
+
+def atc(c: dict) -> float:
+    """ATC with the negative-entropy score: estimated target accuracy in [0, 1] (nan without outputs)."""
+    if not len(c["y_s"]) or not len(c["p_t"]):
+        return float("nan")
+
+    def score(p):
+        p = np.clip(p, 1e-12, 1.0)
+        return (p * np.log(p)).sum(1)
+
+    s_s, s_t = score(c["p_s"]), score(c["p_t"])
+    acc = source_accuracy(c)
+    t = np.quantile(s_s, 1.0 - acc) if acc < 1.0 else s_s.min() - 1e-12
+    # share of target samples above the threshold; samples exactly at it count by the share the source needs
+    above, at = float((s_t > t).mean()), float((s_t == t).mean())
+    need_s = acc - float((s_s > t).mean())
+    at_s = float((s_s == t).mean())
+    return above + (at * need_s / at_s if at_s > 0 else 0.0)
+
+
+def agreement(c: dict, others: list[dict]) -> float:
+    other = [o for o in others if o is not c and len(o["p_t"]) == len(c["p_t"])]
+    if not other or not len(c["p_t"]):
+        return float("nan")
+    mine = c["p_t"].argmax(1)
+    return float(np.mean([(mine == o["p_t"].argmax(1)).mean() for o in other]))
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+# -- rules ----------------------------------------------------------------------------------------------------
+def _by_score(cands: list[dict], scores: dict, what: str) -> dict:
+    scored = [c for c in cands if _finite(scores.get(c["key"]))]
+    if not scored:
+        return {"pick": cands[0]["key"], "scores": scores, "why": f"no candidate has {what}; the first is kept"}
+    best = max(scored, key=lambda c: scores[c["key"]])  # ties: the earlier (cheaper, recommended) candidate
+    return {"pick": best["key"], "scores": scores, "why": f"highest {what} ({scores[best['key']]:.3f})"}
+
+
+def rule_im_calibrated_gated(cands: list[dict]) -> dict:
+    from tlcore.evaluation.selection import rank_runs
+
+    ranked = rank_runs([{"run_id": c["key"], "scores": c["scores"], "accuracy": None} for c in cands],
+                       "im_calibrated_gated")
+    scores = {c["run_id"]: c["score"] for c in ranked}
+    if not ranked:
+        return _by_score(cands, {}, "im_calibrated_gated")
+    return {"pick": ranked[0]["run_id"], "scores": scores,
+            "why": "highest calibrated information maximisation among runs at or above the median source accuracy"}
+
+
+def rule_atc(cands: list[dict]) -> dict:
+    return _by_score(cands, {c["key"]: atc(c) for c in cands}, "estimated target accuracy (ATC)")
+
+
+def rule_agreement(cands: list[dict]) -> dict:
+    return _by_score(cands, {c["key"]: agreement(c, cands) for c in cands}, "agreement with the other candidates")
+
+
+def rule_source_accuracy(cands: list[dict]) -> dict:
+    return _by_score(cands, {c["key"]: source_accuracy(c) for c in cands}, "source validation accuracy")
+
+
+def rule_family_atc(cands: list[dict]) -> dict:
+    families: dict[str, list[dict]] = {}
+    for c in cands:
+        families.setdefault(c["family"], []).append(c)
+    est = {}
+    for fam, members in families.items():
+        ref = [m for m in members if m["source_only"]] or members
+        vals = [atc(m) for m in ref]
+        est[fam] = max((v for v in vals if _finite(v)), default=float("nan"))
+    fams = [f for f in families if _finite(est[f])]
+    if not fams:
+        return _by_score(cands, {}, "an ATC estimate")
+    fam = max(fams, key=lambda f: est[f])  # ties: the earlier family (the recommended network)
+    members = families[fam]
+    twin = next((m for m in members if m["source_only"]), None)
+    adapted = [m for m in members if not m["source_only"]]
+    pick, why_in = (twin or members[0]), "the only run of that network"
+    if adapted:
+        a = adapted[0]
+        drop = 100 * (source_accuracy(twin) - source_accuracy(a)) if twin else 0.0
+        if twin is not None and _finite(drop) and drop > SOURCE_DROP:
+            pick, why_in = twin, (f"its adapted run lost {drop:.1f} points of source accuracy against the "
+                                  f"source-only twin (more than {SOURCE_DROP:g}), so the twin is kept")
+        else:
+            pick, why_in = a, "its adapted run (source accuracy within " f"{SOURCE_DROP:g} points of the twin's)"
+    scores = {c["key"]: est[c["family"]] for c in cands}
+    others = ", ".join(f"{f} {100 * est[f]:.1f} %" for f in fams if f != fam)
+    why = (f"network {fam}: its source-only run's estimated target accuracy (ATC) is {100 * est[fam]:.1f} %"
+           + (f" (other networks: {others})" if others else "") + f"; within it, {why_in}")
+    return {"pick": pick["key"], "scores": scores, "why": why}
+
+
+RULES = {"family_atc": rule_family_atc, "im_calibrated_gated": rule_im_calibrated_gated, "atc": rule_atc,
+         "agreement": rule_agreement, "source_accuracy": rule_source_accuracy}
+
+
+def choose(cands: list[dict], rule: str = DEFAULT_RULE) -> dict:
+    """``{"rule", "pick" (a candidate key), "scores" {key: value}, "why"}``; ``cands`` as :func:`load_candidate`
+    gives them (at least one)."""
+    if not cands:
+        raise ValueError("choose: no candidates")
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
+    return {"rule": rule, **RULES[rule](cands)}
+
+
+# -- running a portfolio --------------------------------------------------------------------------------------
+def budget_s() -> float:
+    from tlcore.settings import get_float
+
+    return get_float("TL_PORTFOLIO_BUDGET_S")
+
+
+def run_portfolio(parent_id: str, cands: list[dict], store, run_one, emit, name: str = "") -> dict:
+    """Run ``cands`` (``[{"key", "title", "config"}]``) with ``run_one(config_dict, on_event) -> RunRecord`` and
+    pick one. Returns ``{"pick", "pick_run", "config", "metrics", "portfolio"}``; the parent's files are not
+    touched here (:meth:`tlcore.runs.recorder.Recorder.adopt` copies the pick's files). Raises the first candidate's error when no candidate completed."""
+    t0, budget, done, first_error = time.time(), budget_s(), [], None
+    n = len(cands)
+    for k, cand in enumerate(cands, 1):
+        spent = time.time() - t0
+        if done and spent > budget:
+            emit({"type": "portfolio", "candidate": cand["key"], "status": "skipped",
+                  "message": f"time budget of {budget:.0f} s spent ({spent:.0f} s)"})
+            continue
+        label = f"{name + ' · ' if name else ''}candidate {k}/{n}: {cand['title']}"
+        cfg = {**cand["config"], "name": label, "resolved_from": f"portfolio {parent_id}"}
+        emit({"type": "portfolio", "candidate": cand["key"], "status": "running", "index": k, "of": n,
+              "title": cand["title"]})
+
+        def forward(event, key=cand["key"]):
+            if event.get("type") in ("epoch", "phase", "progress"):
+                emit({**event, "candidate": key})
+
+        c0 = time.time()
+        try:
+            rec = run_one(cfg, forward)
+        except Exception as exc:  # noqa: BLE001 - one failed candidate does not fail the portfolio
+            from tlcore.errors import Cancelled
+
+            if isinstance(exc, Cancelled):
+                raise
+            first_error = first_error or exc
+            emit({"type": "portfolio", "candidate": cand["key"], "status": "failed", "error": str(exc)[:500]})
+            continue
+        done.append((cand, rec, round(time.time() - c0, 1)))
+        emit({"type": "portfolio", "candidate": cand["key"], "status": "completed", "run_id": rec.run_id,
+              "seconds": round(time.time() - c0, 1)})
+    if not done:
+        raise first_error or RuntimeError("no portfolio candidate ran")
+    loaded = [load_candidate(store, rec.run_id, cand["key"], cand["title"]) for cand, rec, _ in done]
+    choice = choose(loaded)
+    others = {r: choose(loaded, r)["pick"] for r in RULES if r != choice["rule"]}
+    pick_cand, pick_rec, _ = next(d for d in done if d[0]["key"] == choice["pick"])
+    rows = []
+    for (cand, rec, secs), c in zip(done, loaded):
+        rows.append({"key": cand["key"], "title": cand["title"], "run_id": rec.run_id, "strategy": c["strategy"],
+                     "backbone": c["family"], "source_only": c["source_only"], "seconds": secs,
+                     "score": _round(choice["scores"].get(cand["key"])), "atc": _round(atc(c)),
+                     "source_accuracy": _round(source_accuracy(c)),
+                     "im_calibrated_gated": _round(c["scores"].get("im_calibrated_gated")),
+                     "picked": cand["key"] == choice["pick"]})
+    skipped = [c["key"] for c in cands if c["key"] not in {d[0]["key"] for d in done}]
+    portfolio = {"rule": choice["rule"], "pick": choice["pick"], "why": choice["why"], "candidates": rows,
+                 "skipped_or_failed": skipped, "budget_s": budget, "seconds": round(time.time() - t0, 1),
+                 "other_rules": others}
+    return {"pick": choice["pick"], "pick_run": pick_rec.run_id, "config": pick_cand["config"],
+            "metrics": store.metrics(pick_rec.run_id) or {}, "portfolio": portfolio}
+
+
+def _round(x, nd: int = 4):
+    return round(float(x), nd) if _finite(x) else None
