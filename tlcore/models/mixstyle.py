@@ -30,9 +30,6 @@ class MixStyle(nn.Module):
         super().__init__()
         self.p, self.alpha, self.eps = float(p), float(alpha), float(eps)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p}, alpha={self.alpha}, eps={self.eps}"
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or x.dim() != 4 or len(x) < 2:
             return x
