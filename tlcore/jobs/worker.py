@@ -28,7 +28,7 @@ from tlcore.liveness import is_alive
 from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.tasks import LIGHT_KINDS, light_slots
 from tlcore.runs.backup import backup_if_due
-from tlcore.runs.db import DatabaseUnavailable
+from tlcore.runs.db import DatabaseUnavailable, same
 from tlcore.runs.store import RunStore, StorageFull, StoreCorrupt
 CANCEL_GRACE_S = 5.0
 KILL_GRACE_S = 5.0
@@ -328,9 +328,9 @@ class _Serving:
         if h is None:
             return
         h.lane = "light" if row.get("kind") in LIGHT_KINDS and self._light_free() else "normal"
-        with self.queue.store.connect() as db:
-            cur = db.execute("UPDATE jobs SET worker_id=? WHERE job_id=? AND status='running' AND pid=?",
-                             (self.wid, row["job_id"], row["pid"]))
+        with self.queue.store.connect() as db:  # only if no other worker adopted it meanwhile (PostgreSQL: several)
+            cur = db.execute("UPDATE jobs SET worker_id=? WHERE job_id=? AND status='running' AND pid=? AND "
+                             + same(db, "worker_id", "?"), (self.wid, row["job_id"], row["pid"], row["worker_id"]))
         if cur.rowcount == 1:
             self.children[row["job_id"]] = h
             print(f"{self.wid}: adopted job {row['job_id']} (process {row['pid']}) from a worker that stopped",

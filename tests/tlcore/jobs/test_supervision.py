@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from tlcore.liveness import is_alive
 from tlcore.jobs.queue import JobQueue
 from tlcore.jobs.worker import restart_worker_if_dead, worker_running
@@ -47,6 +49,7 @@ def running(q):
     return [j for j in q.list() if j.status == "running"]
 
 
+@pytest.mark.both_engines  # also on PostgreSQL (tests/tlcore/conftest.py)
 def test_orphaned_job_after_worker_kill_is_adopted_so_max_jobs_and_cancel_hold(store):
     q = JobQueue(store)
     long_job = q.submit({"seconds": 900}, kind="probe")  # ends by cancel, however slow the steps before it
@@ -149,6 +152,7 @@ def test_dashboard_restarts_a_dead_worker(store, monkeypatch):
         wait_for(lambda: not worker_running(store.root), 60)
 
 
+@pytest.mark.both_engines  # also on PostgreSQL (tests/tlcore/conftest.py)
 def test_concurrent_submits_with_the_same_key_make_one_job_without_integrity_error(store):
     q = JobQueue(store)
     results, errors = [], []
@@ -190,6 +194,7 @@ def test_one_job_per_gpu_and_jobs_wait_for_a_free_gpu_with_a_fake_device_list(st
     assert all(q.get(j).status == "completed" for j in [*ids, cpu_job])
 
 
+@pytest.mark.both_engines  # also on PostgreSQL (tests/tlcore/conftest.py)
 def test_item_83_one_user_cannot_fill_the_queue_quota_shows_usage(store, monkeypatch):
     import pytest
 
