@@ -109,8 +109,9 @@ SETTINGS: tuple[Setting, ...] = (
       "checked against the original to cosine 0.999 and skipped if it disagrees)", "training"),
     S("TL_HEAD_THREADS", int, 1, "intra-op threads for training a head on cached features on a CPU (small "
       "matrices: one thread is fastest when the cores are shared); `0`: torch's default", "training"),
-    S("TL_DOMAIN_CACHE", bool, True, "`0`: do not keep decoded image ZIPs on disk (each job process would decode "
-      "the archive again)", "data"),
+    S("TL_DOMAIN_CACHE", bool, True, "`0`: do not keep decoded image ZIPs and folders on disk as one memory-mapped "
+      "`cache/domains/<hash>_<size>.npy`; every reader (job, Domains page) then decodes the whole domain into memory",
+      "data"),
     S("TL_PARAM_COUNT", bool, True, "`0`: the Train page does not start a background `count-params` job per "
       "setting (the job still records its trainable parameters)", "dashboard"),
     S("TL_ORT", str, "auto", "frozen image features on a CPU through ONNX Runtime (exported in memory, checked "
