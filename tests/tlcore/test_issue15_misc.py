@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import zipfile
 
 import pytest
@@ -47,10 +46,9 @@ def test_item_88_hf_backbone_not_cached_fails_at_once_when_offline_without_netwo
         raise OSError("network blocked in this test")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    t0 = time.time()
     with pytest.raises(ModelError, match="not in the Hugging Face cache and this server is offline"):
         create_backbone("hf:nobody/not-a-cached-model-xyz")
-    assert time.time() - t0 < 2 and tried == []
+    assert tried == []  # refused from the local cache alone (its time: bench/refusal_timings.py)
 
 
 def test_job_processes_are_offline_by_default(monkeypatch):

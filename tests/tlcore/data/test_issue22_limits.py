@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import resource
-import time
 import zipfile
 
 import pytest
@@ -46,10 +45,10 @@ def test_item1_parquet_rows_refused_from_the_footer_before_reading(parquet_bomb,
 
     monkeypatch.setattr(pq, "read_table", no_read)
     monkeypatch.setattr(pq.ParquetFile, "iter_batches", no_read)
-    before, t0 = _peak_mb(), time.monotonic()
+    before = _peak_mb()
     with pytest.raises(DataError, match=r"bomb.parquet: 3,000,000 rows, more than 1,000,000 rows .*TL_MAX_ROWS"):
         read_text(parquet_bomb)
-    assert time.monotonic() - t0 < 10 and _peak_mb() - before < 300
+    assert _peak_mb() - before < 300  # the time (< 10 s, issue 22): bench/upload_memory.py
 
 
 def test_item1_parquet_rows_limit_is_a_setting(parquet_bomb, monkeypatch):
@@ -67,11 +66,11 @@ def test_item1_parquet_dictionary_cell_is_measured_without_expanding(tmp_path, m
     labels = pa.DictionaryArray.from_arrays(pa.array([0, 1] * (n // 2), type=pa.int32()), pa.array(["a", "b"]))
     path = tmp_path / "wide.parquet"
     pq.write_table(pa.table({"text": texts, "label": labels}), path)
-    before, t0 = _peak_mb(), time.monotonic()
+    before = _peak_mb()
     with pytest.raises(DataError, match=r"wide.parquet: column 'text' holds a value of 2,000,000 bytes.*"
                                         r"TL_MAX_CELL_BYTES"):
         read_text(path)
-    assert time.monotonic() - t0 < 10 and _peak_mb() - before < 300
+    assert _peak_mb() - before < 300  # the time (< 10 s, issue 22): bench/upload_memory.py
     small = tmp_path / "ok.parquet"
     pq.write_table(pa.table({"text": ["good", "bad", "fine"], "label": ["p", "n", "p"]}), small)
     assert read_text(small).samples == ["good", "bad", "fine"]  # a normal file still reads
@@ -132,11 +131,11 @@ def test_item2_zip_of_30000_tiny_pngs_refused_from_headers_before_any_decode(zip
         raise AssertionError("an image was decoded before the pixel budget was checked")
 
     monkeypatch.setattr(archive, "decode_image", no_decode)
-    before, t0 = _peak_mb(), time.monotonic()
+    before = _peak_mb()
     with pytest.raises(UnsafeArchive, match=r"pixels.zip: the images decode to more than 300 million pixels at 256 "
                                             r"px .*TL_MAX_DECODED_MPIXELS"):
         read_images(zip_bomb)
-    assert time.monotonic() - t0 < 10 and _peak_mb() - before < 300
+    assert _peak_mb() - before < 300  # the time (< 10 s, issue 22): bench/upload_memory.py
 
 
 def test_item2_image_count_and_class_count_limits(tmp_path, monkeypatch):

@@ -9,7 +9,6 @@ import hashlib
 import json
 import resource
 import struct
-import time
 
 import pytest
 import torch
@@ -137,10 +136,11 @@ def test_item_52_a_config_describing_an_allocation_bomb_is_refused_before_alloca
 
     folder = _hf_folder(tmp_path, {"model_type": "bert", "hidden_size": 10**6, "num_hidden_layers": 12,
                                    "num_attention_heads": 16, "intermediate_size": 4 * 10**6, "vocab_size": 30522})
-    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(ModelError, match=r"describes a model of about [\d,]+ parameters .*TL_MAX_HF_PARAMS"):
         create_backbone(str(folder))
-    assert time.perf_counter() - t0 < 1.0
+    # refused before allocating (the time it takes is measured by bench/refusal_timings.py)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB
 
 
 @pytest.mark.parametrize("teacher", ["../../etc", "/tmp", "%2e%2e%2f", "runs/../x", "not-a-run"])
@@ -158,10 +158,9 @@ def test_item_54_a_weights_file_declaring_terabytes_is_refused_without_allocatin
                    body=b"\0" * 64)
     _replace_weights(store.folder(rid), bomb)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
     with pytest.raises(ModelError, match="corrupt safetensors file"):
         load_model(store.folder(rid))
-    assert time.perf_counter() - t0 < 1.0
+    # the time it takes is measured by bench/refusal_timings.py
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: no 4 TB allocation
 
 
