@@ -181,6 +181,8 @@ class FsspecArtifacts:
         """The stored ``<run_id>/<name>`` as a local file in the cache (downloaded or refreshed when the stored
         copy changed), None when it is not stored. Raises :class:`ArtifactsUnavailable` (one line naming
         ``TL_ARTIFACTS_URL``) when the store cannot be reached."""
+        if LOCAL_ONLY.search(name):  # never uploaded: no need to ask the store
+            return None
         key = self._key(run_id, name)
         try:
             self.fs.invalidate_cache(key)

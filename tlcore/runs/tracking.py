@@ -160,6 +160,8 @@ def _log(store, run_id: str, status: str, metrics: dict, error: str | None, uri:
                          tags=tag_list if i == 0 else [])
     _log_files(client, mlflow_run_id, store, run_id, metrics)
     client.set_terminated(mlflow_run_id, status=_STATUS.get(status, "FINISHED"), end_time=now)
+    if sweep:  # the parent ends with its latest run (a later run of the sweep moves its end again)
+        client.set_terminated(tags["mlflow.parentRunId"], status="FINISHED", end_time=now)
     return {"experiment_id": experiment_id, "mlflow_run_id": mlflow_run_id}
 
 

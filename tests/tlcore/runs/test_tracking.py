@@ -71,6 +71,7 @@ def test_a_sweep_is_a_parent_mlflow_run_with_its_runs_nested(tracked, store):
     assert stored["tracking"]["ok"] is True and stored["tracking"]["mlflow_run_id"] == run.info.run_id
 
     (parent,) = _by_tag(client, "tl.sweep_parent", "mlf1")
+    assert parent.info.status == "FINISHED"
     children = _by_tag(client, "mlflow.parentRunId", parent.info.run_id)
     assert {c.data.tags["tl.run_id"] for c in children} == {r["run_id"] for r in rows}
 
@@ -110,3 +111,14 @@ def test_final_metrics_names_intervals_and_label_free_scores():
                          "target_unsupervised": {"scores": {"entropy": -0.3, "dev": None}}, "best_epoch": 2})
     assert out == {"target_accuracy": 0.8, "target_accuracy_ci_low": 0.7, "target_accuracy_ci_high": 0.9,
                    "target_f1_macro": 0.75, "source_accuracy": 0.95, "label_free/entropy": -0.3, "best_epoch": 2}
+
+
+def test_a_failed_run_is_a_failed_mlflow_run_with_its_error(tracked, store):
+    from tlcore.runs.recorder import Recorder
+
+    rid = store.create({"strategy": "scratch", "backbone": "tiny_cnn", "source": {"demo": "digits"},
+                        "target": {"demo": "digits"}, "seed": 3})
+    Recorder(store, rid).finish("failed", seconds=1.0, error="DataError: the target has no images")
+    (run,) = _by_tag(tracked, "tl.run_id", rid)
+    assert run.info.status == "FAILED" and run.data.tags["tl.error"].startswith("DataError")
+    assert run.data.params["seed"] == "3" and store.get(rid).status == "failed"
