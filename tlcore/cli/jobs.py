@@ -227,11 +227,6 @@ def cmd_doctor(a) -> int:
     return 0 if not problems else 1
 
 
-def cmd_audit(a) -> int:
-    from tlcore.runs import audit
-    from tlcore.runs.store import RunStore
-
-    rows = audit.entries(RunStore(), a.limit)
 def _doctor_postgres(a, root, url: str) -> int:
     """``doctor`` when the run database is PostgreSQL: which server (password masked), whether it answers, run
     folders against the index; backups and restores are the server's job (``pg_dump``/``pg_restore``)."""
@@ -254,6 +249,11 @@ def _doctor_postgres(a, root, url: str) -> int:
     return 0
 
 
+def cmd_audit(a) -> int:
+    from tlcore.runs import audit
+    from tlcore.runs.store import RunStore
+
+    rows = audit.entries(RunStore(), a.limit)
     if a.json:
         print(json.dumps(rows))
         return 0
