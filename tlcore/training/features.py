@@ -240,61 +240,91 @@ def extract_features(model, sets: dict, device, batch_size: int, emit=None, cach
     ``policy`` (seeded by ``seed``; cached like the clean features), and its FeatureSet draws among them in
     training: augmentation at the cost of ``views`` extra passes, not one per epoch.
     """
-    from tlcore.models.classifier import BackboneOnly, Classifier
-
-    out = {}
-    names = [k for k, v in sets.items() if isinstance(v, EncodedSet)]
-    if domain_bn and has_batchnorm(model.backbone):  # target last: the model ends with the target statistics
-        names = sorted(names, key=lambda n: DOMAIN_OF.get(n) == "target")
-    else:
-        domain_bn = False
-    adapted = None
-    extractor = None  # built at the first set the cache does not hold (BN folded where it checks out)
-    total = max(1, sum(len(sets[k]) for k in names))
-    before = 0  # samples of the sets already done
-    last = [0.0]
-
-    def on_batch(done: int, n: int, name: str = "") -> None:  # progress within a set, at most once a second
-        if emit and time.monotonic() - last[0] >= 1.0 and done < n:
-            last[0] = time.monotonic()
-            emit({"type": "phase", "phase": "caching frozen features", "progress": round((before + done) / total, 3),
-                  "detail": f"{name}: {done}/{n} samples"})
-
-    for i, name in enumerate(names):
-        ds = sets[name]
-        feats = cache.lookup(name) if cache else None
-        hit = feats is not None
-        dom = DOMAIN_OF.get(name)
-        if domain_bn and dom != adapted and (not hit or dom == "target"):
-            fit_on = sets.get(f"{dom}_train", ds)
-            if emit:
-                emit({"type": "phase", "phase": "caching frozen features",
-                      "detail": f"AdaBN: batch-norm statistics of the {dom} ({len(fit_on)} samples)"})
-            adapt_batchnorm(model.backbone, fit_on, device, batch_size)
-            adapted = dom
-        if not hit:
-            if extractor is None:
-                extractor = _extractor(model.backbone, ds, device, fold=not domain_bn)
-            _, feats = predict(extractor, ds, batch_size, device, return_features=True,
-                               on_batch=lambda d, n, name=name: on_batch(d, n, name))
-            feats = np.ascontiguousarray(feats, dtype=np.float32)
-            if cache and len(ds):
-                cache.save(name, feats)
-        extra = None
-        if views and policy and name == "source_train" and isinstance(ds, ImageSet) and len(ds):
-            if extractor is None:
-                extractor = _extractor(model.backbone, ds, device, fold=not domain_bn)
-            extra = _view_features(extractor, ds, name, views, policy, seed, device, batch_size, emit, cache)
-        fs = FeatureSet(torch.from_numpy(feats), ds.labels, views=extra)
-        fs.sources = getattr(ds, "sources", None)
-        out[name] = fs
-        before += len(ds)
-        if emit:
-            emit({"type": "phase", "phase": "caching frozen features", "progress": round(before / total, 3),
-                  "detail": f"{name}: {len(ds)} samples" + (" (from the feature cache)" if hit else "")})
+    run = _Extraction(model, sets, device, batch_size, emit, cache, domain_bn, views, policy, seed)
+    out = {name: run.features(name) for name in run.names}
     out["target_labeled_mask"] = sets["target_labeled_mask"]
+    return out, _head_model(model, device)
+
+
+class _Extraction:
+    """One :func:`extract_features` call: the order of the sets, AdaBN between the domains, the extractor (built
+    at the first set the cache does not hold, BN folded where it checks out), the views and the progress."""
+
+    def __init__(self, model, sets, device, batch_size, emit, cache, domain_bn, views, policy, seed):
+        self.model, self.sets, self.device, self.batch_size = model, sets, device, batch_size
+        self.emit, self.cache, self.views, self.policy, self.seed = emit, cache, views, policy, seed
+        names = [k for k, v in sets.items() if isinstance(v, EncodedSet)]
+        self.domain_bn = bool(domain_bn and has_batchnorm(model.backbone))
+        if self.domain_bn:  # target last: the model ends with the target statistics
+            names = sorted(names, key=lambda n: DOMAIN_OF.get(n) == "target")
+        self.names = names
+        self.adapted = None  # the domain whose batch-norm statistics the backbone holds
+        self.extractor = None
+        self.total = max(1, sum(len(sets[k]) for k in names))
+        self.before = 0  # samples of the sets already done
+        self.last = 0.0  # when progress within a set was last emitted
+
+    def phase(self, **fields) -> None:
+        if self.emit:
+            self.emit({"type": "phase", "phase": "caching frozen features", **fields})
+
+    def on_batch(self, done: int, n: int, name: str) -> None:
+        """Progress within a set, at most once a second."""
+        if self.emit and time.monotonic() - self.last >= 1.0 and done < n:
+            self.last = time.monotonic()
+            self.phase(progress=round((self.before + done) / self.total, 3), detail=f"{name}: {done}/{n} samples")
+
+    def features(self, name: str) -> FeatureSet:
+        ds = self.sets[name]
+        feats = self.cache.lookup(name) if self.cache else None
+        hit = feats is not None
+        self.adapt_for(name, ds, hit)
+        if not hit:
+            feats = self.clean(name, ds)
+        fs = FeatureSet(torch.from_numpy(feats), ds.labels, views=self.view_features(name, ds))
+        fs.sources = getattr(ds, "sources", None)
+        self.before += len(ds)
+        self.phase(progress=round(self.before / self.total, 3),
+                   detail=f"{name}: {len(ds)} samples" + (" (from the feature cache)" if hit else ""))
+        return fs
+
+    def adapt_for(self, name: str, ds, hit: bool) -> None:
+        """AdaBN: the batch-norm statistics of the set's domain, when they are needed and not held yet (a cached
+        source set needs none; the target always does, so the model ends with them)."""
+        dom = DOMAIN_OF.get(name)
+        if not self.domain_bn or dom == self.adapted or (hit and dom != "target"):
+            return
+        fit_on = self.sets.get(f"{dom}_train", ds)
+        self.phase(detail=f"AdaBN: batch-norm statistics of the {dom} ({len(fit_on)} samples)")
+        adapt_batchnorm(self.model.backbone, fit_on, self.device, self.batch_size)
+        self.adapted = dom
+
+    def get_extractor(self, ds) -> nn.Module:
+        if self.extractor is None:
+            self.extractor = _extractor(self.model.backbone, ds, self.device, fold=not self.domain_bn)
+        return self.extractor
+
+    def clean(self, name: str, ds) -> np.ndarray:
+        _, feats = predict(self.get_extractor(ds), ds, self.batch_size, self.device, return_features=True,
+                           on_batch=lambda d, n: self.on_batch(d, n, name))
+        feats = np.ascontiguousarray(feats, dtype=np.float32)
+        if self.cache and len(ds):
+            self.cache.save(name, feats)
+        return feats
+
+    def view_features(self, name: str, ds) -> torch.Tensor | None:
+        if not (self.views and self.policy and name == "source_train" and isinstance(ds, ImageSet) and len(ds)):
+            return None
+        return _view_features(self.get_extractor(ds), ds, name, self.views, self.policy, self.seed, self.device,
+                              self.batch_size, self.emit, self.cache)
+
+
+def _head_model(model, device):
+    """A head-only model sharing ``model.neck`` and ``model.head`` (training it trains the real model's)."""
+    from tlcore.models.classifier import Classifier
+
     head_model = Classifier(_Identity(model.backbone.out_features), model.head.out_features,
                             bottleneck=getattr(model, "bottleneck", 0))
     head_model.neck = model.neck
     head_model.head = model.head
-    return out, head_model.to(device)
+    return head_model.to(device)
