@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tlcore import settings
+
 DEFAULT_MAX_GB = 20.0
 KINDS = ("features", "prefix")
 
 
 def max_bytes() -> int | None:
     """The cap in bytes from ``TL_CACHE_MAX_GB``, or None (no cap) for ``unlimited``/``none``."""
-    raw = os.environ.get("TL_CACHE_MAX_GB", "").strip().lower()
+    raw = (settings.get("TL_CACHE_MAX_GB") or "").strip().lower()
     if raw in ("unlimited", "none", "inf"):
         return None
     try:

@@ -68,8 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
     # -- jobs ---------------------------------------------------------------------------------------------------
     S("TL_MAX_JOBS", int, None, "concurrent jobs of the worker", "jobs", shown="1 per GPU, 1 on CPU"),
     S("TL_LIGHT_JOBS", int, 1, "extra worker slots for light jobs only (embeddings projections, shift reports, "
-      "batch predictions, exports), so they never wait behind training; `0`: they share the `TL_MAX_JOBS` slots; "
-      "`worker --light-jobs N` wins over it", "jobs"),
+      "label queries, parameter counts, backbone rankings, batch predictions, exports), so they never wait behind "
+      "training; `0`: they share the `TL_MAX_JOBS` slots; `worker --light-jobs N` wins over it", "jobs"),
     S("TL_JOB_TIMEOUT_S", float, 86400.0, "wall-clock limit of one job (0 = none); a job over it is stopped and "
       "marked failed", "jobs"),
     S("TL_NO_AUTOWORKER", bool, False, "`1`: the dashboard does not start a worker (run `python -m tlcore worker` "
@@ -112,8 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("TL_DOMAIN_CACHE", bool, True, "`0`: do not keep decoded image ZIPs and folders on disk as one memory-mapped "
       "`cache/domains/<hash>_<size>.npy`; every reader (job, Domains page) then decodes the whole domain into memory",
       "data"),
-    S("TL_PARAM_COUNT", bool, True, "`0`: the Train page does not start a background `count-params` job per "
-      "setting (the job still records its trainable parameters)", "dashboard"),
+    S("TL_PARAM_COUNT", bool, True, "`0`: the Train page does not queue a `count` job per setting to show the "
+      "trainable parameters (a training job still records them)", "dashboard"),
     S("TL_ORT", str, "auto", "frozen image features on a CPU through ONNX Runtime (exported in memory, checked "
       "against PyTorch to cosine 0.999, else PyTorch): auto = only on CPUs without native bf16, where it is 2-3x "
       "faster than PyTorch fp32; `1` always, `0` never", "training"),

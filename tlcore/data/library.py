@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
-from tlcore.data.uploads import MAX_INGESTS, MAX_UPLOAD_MB, MIN_FREE_MB  # noqa: F401 - re-exported (pages, tests)
+from tlcore.data.uploads import MAX_UPLOAD_MB  # noqa: F401 - re-exported (pages, tests)
 from tlcore.data.uploads import (CHUNK, allowed_roots, check_free_space, copy_upload, in_use, ingest_slot,
                                  inspect_domain, mark_owner, needs_child, peek_columns, resolve_allowed,
                                  sanitize_filename)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from tlcore import settings
 from tlcore.data.domain import Domain
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
 from tlcore.data.table import read_text
@@ -25,8 +26,6 @@ from tlcore.runs.store import private_dir
 
 MAX_UPLOAD_MB = 1024  # keep equal to server.maxUploadSize in .streamlit/config.toml
 CHUNK = 1024 * 1024
-MAX_INGESTS = 2  # large uploads validated at once on one server (each reads its table: ~7x its size in memory)
-MIN_FREE_MB = 512  # kept free on the data root's disk after an upload (runs and the database need room)
 
 
 def sanitize_filename(name: str | None) -> str:
@@ -42,7 +41,7 @@ def sanitize_filename(name: str | None) -> str:
 
 def allowed_roots(root: Path) -> list[Path]:
     """Folders under which server folders may be registered: env ``TL_ALLOWED_ROOTS`` or ``<root>/imports``."""
-    env = os.environ.get("TL_ALLOWED_ROOTS", "")
+    env = settings.get("TL_ALLOWED_ROOTS") or ""
     roots = [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
     return [p.resolve() for p in (roots or [root / "imports"])]
 
@@ -129,10 +128,7 @@ def ingest_slot(root: Path, display: str):
     every dashboard process and user shares them); none free: "Server busy" instead of exhausting memory."""
     import fcntl
 
-    try:
-        n = max(1, int(os.environ.get("TL_MAX_INGESTS", MAX_INGESTS)))
-    except ValueError:
-        n = MAX_INGESTS
+    n = max(1, settings.get_int("TL_MAX_INGESTS"))
     locks = private_dir(Path(root) / "locks")
     for i in range(n):
         fh = open(locks / f"ingest-{i}.lock", "a+")
@@ -151,10 +147,7 @@ def ingest_slot(root: Path, display: str):
 
 def check_free_space(folder: Path, needed: int, display: str) -> None:
     """Refuse an upload the disk cannot hold (plus ``TL_MIN_FREE_MB``, default 512 MB), with the numbers."""
-    try:
-        margin = int(os.environ.get("TL_MIN_FREE_MB", MIN_FREE_MB)) * 1024 * 1024
-    except ValueError:
-        margin = MIN_FREE_MB * 1024 * 1024
+    margin = settings.get_int("TL_MIN_FREE_MB") * 1024 * 1024
     free = shutil.disk_usage(folder).free
     if needed + margin > free:
         raise DataError(f"{display}: not enough disk space on the server: {needed / 2**20:,.0f} MB to store plus "

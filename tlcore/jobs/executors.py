@@ -235,7 +235,7 @@ class RayExecutor:
         self.ray = ray
         self.root = Path(root)
         if not ray.is_initialized():
-            address = address or os.environ.get("TL_RAY_ADDRESS") or "auto"
+            address = address or settings.get("TL_RAY_ADDRESS") or "auto"
             ray.init(address=None if address == "local" else address, log_to_driver=False,
                      runtime_env={"env_vars": {"PYTHONPATH": pythonpath()}})
         self.node = "ray"
@@ -288,7 +288,7 @@ class RayExecutor:
 
 def make_executor(root: Path, ray_address: str | None = None):
     """The Ray executor when an address is given (or ``TL_RAY_ADDRESS`` is set), else the local one."""
-    address = ray_address or os.environ.get("TL_RAY_ADDRESS")
+    address = ray_address or settings.get("TL_RAY_ADDRESS")
     if address:
         return RayExecutor(root, address)
     return LocalExecutor(root)

@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 
+from tlcore import settings
 from tlcore.errors import Cancelled, TLError
 from tlcore.liveness import process_start_time
 from tlcore.jobs import tasks
@@ -23,7 +24,7 @@ from tlcore.producers import PRODUCERS
 def run_job(job_id: str, worker_id: str | None = None, node: str | None = None) -> int:
     """Run the job, reporting progress and heartbeats to the queue. Returns the exit code."""
     os.umask(0o077)
-    worker_id = worker_id or os.environ.get("TL_WORKER_ID") or None
+    worker_id = worker_id or settings.get("TL_WORKER_ID") or None
     queue = JobQueue()
     snap = queue.get(job_id)
     if snap.status != "running":

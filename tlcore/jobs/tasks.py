@@ -24,6 +24,7 @@ import importlib
 import os
 import threading
 
+from tlcore import settings
 from tlcore.errors import ConfigError
 from tlcore.job_context import JOB_ENV, set_progress_sink
 
@@ -43,14 +44,12 @@ TASKS = {
 TASK_KINDS = tuple(TASKS)
 # short inference work a user waits for; compress (a fine-tune and a latency benchmark) takes a normal slot
 LIGHT_KINDS = ("embeddings", "shift", "predict", "export", "query", "count", "rank")
-DEFAULT_LIGHT_SLOTS = 1
 
 
 def light_slots() -> int:
     """``TL_LIGHT_JOBS`` (default 1): worker slots only light kinds use, beside ``max_jobs``; 0 = none (light
     jobs then wait for a normal slot like any other)."""
-    env = os.environ.get("TL_LIGHT_JOBS", "")
-    return int(env) if env.isdigit() else DEFAULT_LIGHT_SLOTS
+    return max(0, settings.get_int("TL_LIGHT_JOBS"))
 
 
 # -- validation at submit -------------------------------------------------------------------------------------

@@ -7,12 +7,10 @@ Plain JSON is read; nothing is imported or executed.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from tlcore import settings
 from tlcore.errors import ModelError
-
-MAX_PARAMS = 3_000_000_000  # a local encoder larger than this is refused (env TL_MAX_HF_PARAMS)
 
 _HIDDEN = ("hidden_size", "d_model", "dim", "n_embd")
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layers", "n_layer")
@@ -67,7 +65,4 @@ def _first(cfg: dict, keys) -> int:
 
 
 def _limit() -> int:
-    try:
-        return int(os.environ.get("TL_MAX_HF_PARAMS", MAX_PARAMS))
-    except ValueError:
-        return MAX_PARAMS
+    return settings.get_int("TL_MAX_HF_PARAMS")

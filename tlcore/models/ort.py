@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import sys
 import warnings
 
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tlcore import settings
 from tlcore.models.fuse import agrees
 
 MAX_BYTES = 1_800_000_000  # one in-memory protobuf below its 2 GB limit
@@ -33,7 +33,7 @@ MAX_BYTES = 1_800_000_000  # one in-memory protobuf below its 2 GB limit
 
 def ort_mode() -> str:
     """``TL_ORT``: ``auto`` (default), ``1`` or ``0``."""
-    v = os.environ.get("TL_ORT", "auto").strip().lower()
+    v = (settings.get("TL_ORT") or "auto").strip().lower()
     return {"1": "1", "true": "1", "yes": "1", "on": "1", "0": "0", "false": "0", "no": "0", "off": "0"}.get(v, "auto")
 
 

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from tlcore import settings
 from tlcore.errors import TLError
 
 DAY = 24 * 3600
@@ -37,7 +38,7 @@ def backups_dir(root: Path) -> Path:
 
 
 def keep_count() -> int:
-    env = os.environ.get("TL_BACKUPS_KEEP", "7")
+    env = settings.get("TL_BACKUPS_KEEP") or ""
     return max(1, int(env)) if env.isdigit() else 7
 
 

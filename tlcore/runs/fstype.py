@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tlcore import settings
+
 MOUNTS = "/proc/mounts"
 # fstype names (as /proc/mounts writes them) of filesystems served over a network or by a cluster
 NETWORK_FS = frozenset({
@@ -48,7 +50,7 @@ def filesystem_of(path: str | Path, mounts: str | Path | None = None) -> tuple[s
     """``(fstype, mount point, device)`` of the mount holding ``path`` (the longest mount point that contains its
     resolved path; the last such line wins, as for stacked mounts), or None when the table cannot be read.
     ``mounts``: the mount table file (default ``TL_MOUNTS_FILE`` or /proc/mounts; tests pass a fake one)."""
-    table = mounts or os.environ.get("TL_MOUNTS_FILE") or MOUNTS
+    table = mounts or settings.get("TL_MOUNTS_FILE") or MOUNTS
     try:
         text = Path(table).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -73,7 +75,7 @@ def is_network(fstype: str | None) -> bool:
 def journal_mode(root: str | Path, mounts: str | Path | None = None) -> str:
     """``"WAL"`` on local disk, ``"DELETE"`` on a network filesystem (WAL's shared memory does not work there).
     ``TL_SQLITE_JOURNAL=WAL|DELETE`` overrides the choice."""
-    forced = os.environ.get("TL_SQLITE_JOURNAL", "").strip().upper()
+    forced = (settings.get("TL_SQLITE_JOURNAL") or "").strip().upper()
     if forced in ("WAL", "DELETE"):
         return forced
     fs = filesystem_of(root, mounts)

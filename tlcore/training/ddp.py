@@ -34,6 +34,7 @@ import socket
 import traceback
 from datetime import timedelta
 
+from tlcore import settings
 from tlcore.errors import ConfigError, TLError
 
 BACKENDS = {"cuda": "nccl", "cpu": "gloo"}
@@ -283,7 +284,7 @@ def fit_distributed(model, strategy, data, cfg, device, emit, callbacks, control
 
 def _save_for_tests(rank: int, model, strategy) -> None:
     """With ``TL_DDP_RESULT_DIR`` set (tests), each rank's final weights, the strategy's modules included."""
-    folder = os.environ.get("TL_DDP_RESULT_DIR")
+    folder = settings.get("TL_DDP_RESULT_DIR")
     if folder:
         import torch
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import random
 
 import numpy as np
 import torch
 
+from tlcore import settings
 from tlcore.errors import ConfigError
 
 
@@ -31,7 +31,7 @@ def head_threads(active: bool):
     (other jobs, other users) every step then waits for descheduled threads. Measured on the 2-core Xeon at load
     average 5, a 1280 -> 256 -> 10 head at batch 128: 60-114 ms per step with 2 threads, 6.5 ms with 1.
     ``TL_HEAD_THREADS=N`` sets another count (``0``: leave torch's setting alone)."""
-    want = int(os.environ.get("TL_HEAD_THREADS", "1") or 1)
+    want = settings.get_int("TL_HEAD_THREADS")
     if not active or want <= 0:
         yield
         return
@@ -46,8 +46,9 @@ def head_threads(active: bool):
 @functools.lru_cache(maxsize=1)
 def cpu_supports_bf16() -> bool:
     """True when the CPU has native bf16 (AVX512_BF16 or AMX); without it bf16 on CPU is ~100x slower."""
-    if os.environ.get("TL_CPU_BF16") in ("0", "1"):
-        return os.environ["TL_CPU_BF16"] == "1"
+    forced = settings.get("TL_CPU_BF16")
+    if forced in ("0", "1"):
+        return forced == "1"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             flags = fh.read()
