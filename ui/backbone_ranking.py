@@ -22,7 +22,7 @@ HELP = (f"Before training: how well each backbone's pretrained features fit the 
 
 
 def backbone_ranking(source: dict) -> None:
-    """An expander with the stored ranking for ``source``, or a button that computes it in the background."""
+    """An expander with the stored ranking for ``source``, or a button that queues a ``rank`` job computing it."""
     with st.expander("Rank backbones for this source (LogME, N-LEEP)"):
         st.caption(HELP)
         root = str(default_root())

@@ -1,5 +1,5 @@
 """Compare ranks runs by an unsupervised validator and shows the validator table; Train shows the backbone
-ranking stored by the background process (AppTest, fake runs, no training)."""
+ranking stored by its rank job and queues that job (AppTest, fake runs, no training)."""
 from __future__ import annotations
 
 import json
