@@ -70,6 +70,7 @@ def test_train_shows_the_stored_backbone_ranking(tl_home):
          "nleep": -1.1, "seconds": 2.0, "nleep_rank": 1, "rank": 1}],
         "skipped": [{"backbone": "resnet18", "reason": "weights not cached"}]}))
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.selectbox(key="strategy-image").set_value("linear_probe").run()  # a chosen backbone (not auto's own)
     assert not at.exception, [e.value for e in at.exception]
     tables = [d.value for d in at.dataframe]
     assert any("LogME" in t.columns and t["backbone"].iloc[0] == "efficientnet_lite0" for t in tables)
@@ -82,6 +83,7 @@ def test_train_rank_backbones_queues_a_rank_job_that_cancel_settles(tl_home):
     from tlcore.jobs.queue import JobQueue
 
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.selectbox(key="strategy-image").set_value("linear_probe").run()  # a chosen backbone (not auto's own)
     at.button(key="tl_rank_backbones").click().run()
     assert not at.exception, [e.value for e in at.exception]
     q = JobQueue(RunStore(tl_home))
