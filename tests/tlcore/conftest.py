@@ -7,7 +7,11 @@ started for the session (tests/tlcore/runs/pg_server.py), skipped with the reaso
 """
 from __future__ import annotations
 
+import os
+
 import pytest
+
+os.environ.pop("TL_DATABASE_URL", None)  # SQLite unless a test asks for PostgreSQL (pg_url), whatever the shell has
 
 ENGINES = ("sqlite", "postgresql")
 

@@ -198,16 +198,21 @@ class PgConnection:
                 raise self._db.unavailable(exc) from None
             raise sqlite3.OperationalError(_first_line(exc)) from None
 
+    @property
+    def ensured(self) -> set:
+        """What this process already created in this database (schema scripts, added columns)."""
+        return self._db.ensured
+
     def executescript(self, script: str) -> None:
         """Create what a schema script declares, once per process and database: serialised across processes by
         an advisory lock (two processes creating one table at once would otherwise collide)."""
-        key = (self._db.url, script)
-        if key in self._db.ensured:
+        key = ("script", script)
+        if key in self.ensured:
             return
         with self.schema_lock():
             for statement in split_script(script):
                 self.execute(statement)
-        self._db.ensured.add(key)
+        self.ensured.add(key)
 
     @contextmanager
     def schema_lock(self):
@@ -324,9 +329,13 @@ def columns(db, table: str) -> set[str]:
 def add_column(db, table: str, column: str, decl: str) -> None:
     """Add a column to an existing table (schema migration of older databases); a no-op when it exists."""
     if engine(db) == "postgresql":
+        key = ("column", table, column)
+        if key in db.ensured:  # checked once per process (pages open the store often)
+            return
         if column not in columns(db, table):
             with db.schema_lock():
                 db.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {decl}")
+        db.ensured.add(key)
         return
     if column not in columns(db, table):
         try:
