@@ -93,3 +93,23 @@ def test_an_older_postgresql_schema_is_migrated_and_duplicate_keys_raise_sqlite_
     assert rec.owner and abs(rec.created - __import__("time").time()) < 60, "timestamps keep their seconds"
     with store.connect() as conn, pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO runs (run_id, status, created, config) VALUES (?,?,?,?)", (rid, "x", 0.0, "{}"))
+
+
+def test_the_dashboard_reads_runs_and_jobs_from_postgresql(pg_url, tl_home):
+    from streamlit.testing.v1 import AppTest
+
+    from tlcore.jobs.queue import JobQueue
+    from tests.app.apptest_paths import APP, TIMEOUT, open_page
+
+    store = RunStore(tl_home)
+    rid = store.create({"source": {"demo": "digits"}, "target": {"demo": "usps"}, "strategy": "linear_probe",
+                        "backbone": "tiny_cnn", "name": "on-postgres"})
+    store.finish(rid, "completed", metrics={"target_test": {"accuracy": 0.5, "f1_macro": 0.4}}, seconds=1.0)
+    JobQueue(store).submit({"seconds": 0}, kind="probe", label="probe on postgres")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    at = open_page(at, "compare").run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    shown = " ".join(str(x.value) for x in [*at.markdown, *at.dataframe, *at.selectbox, *at.multiselect])
+    assert "probe on postgres" in shown or rid in shown or "on-postgres" in shown, shown[:2000]
+    assert not (tl_home / "tl.db").exists()
