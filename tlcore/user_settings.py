@@ -8,6 +8,9 @@ Domains page and the Train settings survive a reload, a new tab and a server res
 what the user chose stays; a value still at the old modality's default moves to the new modality's default;
 values that cannot carry over (the backbone) change. Every change comes back with its reason, so the page
 never changes a setting silently.
+
+With ``TL_DATABASE_URL`` (PostgreSQL) the settings are rows of the ``user_settings`` table there instead (one per
+user, the same JSON), like the runs and jobs: whichever dashboard process serves the user reads the same settings.
 """
 from __future__ import annotations
 
@@ -29,10 +32,28 @@ def settings_path(root, user: str | None) -> Path:
     return Path(root) / "settings" / f"{safe}-{digest}.json"
 
 
+SCHEMA = "CREATE TABLE IF NOT EXISTS user_settings (name TEXT PRIMARY KEY, data TEXT NOT NULL, updated REAL NOT NULL);"
+
+
+def _postgres():
+    """The PostgreSQL database of ``TL_DATABASE_URL``, or None (the files under the data root)."""
+    from tlcore.runs.db import database_url, postgres
+
+    url = database_url()
+    return postgres(url) if url else None
+
+
 def load_settings(root, user: str | None) -> dict:
-    """The user's stored settings (``{}`` when none, or when the file is damaged)."""
+    """The user's stored settings (``{}`` when none, or when the file or row is damaged)."""
+    pg = _postgres()
     try:
-        data = json.loads(settings_path(root, user).read_text(encoding="utf-8"))
+        if pg is not None:
+            with pg.connect() as db:
+                db.executescript(SCHEMA)
+                row = db.execute("SELECT data FROM user_settings WHERE name = ?", (user or LOCAL_USER,)).fetchone()
+            data = json.loads(row["data"]) if row else {}
+        else:
+            data = json.loads(settings_path(root, user).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -42,11 +63,20 @@ def save_settings(root, user: str | None, settings: dict) -> bool:
     """Write the settings atomically; returns False when they equal the stored ones (nothing written)."""
     if load_settings(root, user) == settings:
         return False
+    text = json.dumps(settings, indent=1, sort_keys=True, default=str)
+    pg = _postgres()
+    if pg is not None:
+        import time
+
+        with pg.connect() as db:
+            db.execute("INSERT INTO user_settings (name, data, updated) VALUES (?,?,?) ON CONFLICT (name) DO UPDATE "
+                       "SET data=excluded.data, updated=excluded.updated", (user or LOCAL_USER, text, time.time()))
+        return True
     path = settings_path(root, user)
     from tlcore.runs.files import private_dir, write_atomic
 
     private_dir(path.parent)
-    write_atomic(path, json.dumps(settings, indent=1, sort_keys=True, default=str).encode("utf-8"))  # 0600
+    write_atomic(path, text.encode("utf-8"))  # 0600
     return True
 
 

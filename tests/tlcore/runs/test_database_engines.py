@@ -113,3 +113,14 @@ def test_the_dashboard_reads_runs_and_jobs_from_postgresql(pg_url, tl_home):
     shown = " ".join(str(x.value) for x in [*at.markdown, *at.dataframe, *at.selectbox, *at.multiselect])
     assert "probe on postgres" in shown or rid in shown or "on-postgres" in shown, shown[:2000]
     assert not (tl_home / "tl.db").exists()
+
+
+def test_users_settings_are_rows_in_postgresql(pg_url, tl_home):
+    from tlcore.user_settings import load_settings, save_settings, settings_path, update_settings
+
+    assert save_settings(tl_home, "ana", {"pair": {"source": {"demo": "digits"}}})
+    assert not save_settings(tl_home, "ana", {"pair": {"source": {"demo": "digits"}}}), "unchanged: nothing written"
+    assert update_settings(tl_home, "ana", train={"epochs": 3}) == {"pair": {"source": {"demo": "digits"}},
+                                                                    "train": {"epochs": 3}}
+    assert load_settings(tl_home, "ana")["train"] == {"epochs": 3} and load_settings(tl_home, "bo") == {}
+    assert not settings_path(tl_home, "ana").exists()
