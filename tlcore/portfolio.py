@@ -18,8 +18,9 @@ Rules (plain functions over candidates read back from their run files; target la
 * ``family_atc`` (default): first the *network* (family = backbone), by the ATC estimate of its **source-only**
   member: a source-only run has no loss that sharpens its target predictions, so its confidence on the target
   still says how far the target sits from what that network learned (comparing like with like across networks);
-  then, inside that family, the adapted member unless its source accuracy falls more than
-  :data:`SOURCE_DROP` points below its source-only twin's (adaptation that broke the source task).
+  then, inside that family, an adapted member (by calibrated IM when there are several: one network, where that
+  validator was measured to work) unless its source accuracy falls more than :data:`SOURCE_DROP` points below the
+  source-only run's (adaptation that broke the source task).
 * ``agreement``: the candidate agreeing most with the others on target predictions; ``source_accuracy``.
 """
 from __future__ import annotations
@@ -141,15 +142,18 @@ def rule_family_atc(cands: list[dict]) -> dict:
     members = families[fam]
     twin = next((m for m in members if m["source_only"]), None)
     adapted = [m for m in members if not m["source_only"]]
-    pick, why_in = (twin or members[0]), "the only run of that network"
-    if adapted:
-        a = adapted[0]
-        drop = 100 * (source_accuracy(twin) - source_accuracy(a)) if twin else 0.0
-        if twin is not None and _finite(drop) and drop > SOURCE_DROP:
-            pick, why_in = twin, (f"its adapted run lost {drop:.1f} points of source accuracy against the "
-                                  f"source-only twin (more than {SOURCE_DROP:g}), so the twin is kept")
-        else:
-            pick, why_in = a, "its adapted run (source accuracy within " f"{SOURCE_DROP:g} points of the twin's)"
+    base = source_accuracy(twin) if twin else float("nan")
+    kept = [a for a in adapted if not (_finite(base) and 100 * (base - source_accuracy(a)) > SOURCE_DROP)]
+    if kept:
+        pick = max(kept, key=lambda a: (_finite(a["scores"].get("im_calibrated")),
+                                        a["scores"].get("im_calibrated") or 0.0)) if len(kept) > 1 else kept[0]
+        why_in = (f"its adapted run{' with the highest calibrated IM score' if len(kept) > 1 else ''} (source "
+                  f"accuracy within {SOURCE_DROP:g} points of the source-only run's)")
+    elif adapted:
+        pick, why_in = twin, (f"every adapted run lost more than {SOURCE_DROP:g} points of source accuracy against "
+                              "the source-only run, so that one is kept")
+    else:
+        pick, why_in = twin or members[0], "the only run of that network"
     scores = {c["key"]: est[c["family"]] for c in cands}
     others = ", ".join(f"{f} {100 * est[f]:.1f} %" for f in fams if f != fam)
     why = (f"network {fam}: its source-only run's estimated target accuracy (ATC) is {100 * est[fam]:.1f} %"
@@ -195,9 +199,9 @@ def run_portfolio(parent_id: str, cands: list[dict], store, run_one, emit, name:
         emit({"type": "portfolio", "candidate": cand["key"], "status": "running", "index": k, "of": n,
               "title": cand["title"]})
 
-        def forward(event, key=cand["key"]):
-            if event.get("type") in ("epoch", "phase", "progress"):
-                emit({**event, "candidate": key})
+        def forward(event, key=cand["key"], k=k):
+            if event.get("type") in ("epoch", "phase", "step", "progress"):
+                emit({**event, "candidate": key, "candidate_index": k, "candidates": n})
 
         c0 = time.time()
         try:

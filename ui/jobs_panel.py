@@ -9,6 +9,7 @@ from tlcore.producers import PRODUCERS
 from tlcore.evaluation.summary import batch_summary, run_outcome
 from tlcore.runs.view import RunView
 from ui import navigation
+from ui.portfolio_card import portfolio_card
 from ui.auth import session_guard, signed_in_user
 from ui.safe import md
 from ui.state import get_queue, get_store
@@ -28,6 +29,8 @@ def progress_text(snap) -> tuple[float, str]:
     if snap.status == "queued":  # the worker says why it cannot start the job yet (e.g. every GPU busy)
         return 0.0, str(p["detail"]) if p.get("type") == "waiting" and p.get("detail") else "waiting for the worker"
     parts = []
+    if p.get("candidate_index"):  # an "auto" portfolio: which of its recipes is training (tlcore/portfolio.py)
+        parts.append(f"recipe {p['candidate_index']}/{p.get('candidates', '?')} ({p.get('candidate')})")
     if p.get("phase") and p.get("type") == "phase":
         parts.append(str(p["phase"]) + (f" ({p['detail']})" if p.get("detail") else ""))
     if p.get("epoch") is not None:
@@ -108,6 +111,7 @@ def _job(queue, store, snap) -> None:
         st.progress(frac, text=text)
         if snap.status == "completed" and snap.run_id:
             _outcome(store, snap)
+            portfolio_card(store, snap.run_id, snap.job_id)
         if snap.status == "failed":
             st.error("Failed: " + md((snap.error or 'no error message recorded').splitlines()[0][:500]))
             with st.expander("Error details and log tail"):

@@ -62,8 +62,37 @@ def strategy_param_defaults(strategy: str, defaults: dict) -> dict:
     return {k: v for k, v in defaults["params"].items() if k != "freeze_backbone"}
 
 
+AUTO = "auto"  # the recommended default: a portfolio of recipes, one picked without target labels (issue 25)
+
+
+def strategy_options() -> list[str]:
+    """The strategy picker's options: ``auto`` first (the default), then every registered strategy."""
+    return [AUTO, *SPECS]
+
+
+def strategy_title(name: str) -> str:
+    return "Recommended (auto): try a few recipes, pick one without target labels" if name == AUTO \
+        else SPECS[name].title
+
+
+def auto_description(modality: str, gpu: bool) -> str:
+    """What ``auto`` runs for a modality on this server (from ``tlcore.recommend``), as one sentence."""
+    from tlcore.recommend import PORTFOLIO
+
+    if gpu:
+        return ("On this GPU server auto runs the recommended recipe (" + recommend(modality, gpu=True)["evidence"]
+                + ").")
+    titles = [c["title"] for c in PORTFOLIO.get(modality, ())]
+    return (f"Runs {len(titles)} recipes on the same split ({'; '.join(titles)}), then picks one without reading "
+            "any target label. Each is a run of its own; the card lists them with the scores used and, beside the "
+            "pick, its network's source-only run: what transfer buys. With target labels: one recipe "
+            f"({recommend(modality, 0.1)['strategy']}).")
+
+
 def uses_feature_views(strategy: str, params: dict) -> bool:
     """Augmented feature views apply to a frozen backbone only (cached features)."""
+    if strategy == AUTO:
+        return False
     return SPECS[strategy].requires.frozen_backbone or bool(params.get("freeze_backbone"))
 
 
@@ -78,6 +107,9 @@ def build_config(source: dict, target: dict, modality: str, settings: dict, para
         params: the strategy's parameters.
     """
     s = settings
+    if s["strategy"] == AUTO:  # the portfolio sets network and schedule per recipe: only the pair, seed and size
+        return {"source": dict(source), "target": {**target, "labeled_fraction": s["labeled_fraction"]},
+                "strategy": AUTO, "max_samples_per_domain": s["max_samples"] or None, "seed": s["seed"]}
     views = s.get("feature_views", 0) if modality == "image" and uses_feature_views(s["strategy"], params) else 0
     return {
         "source": dict(source), "target": {**target, "labeled_fraction": s["labeled_fraction"]},

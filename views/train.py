@@ -18,6 +18,8 @@ from ui.forms import params_form
 from ui.jobs_panel import jobs_panel
 from ui.train_config import build_config, pair_options, remembered_settings, spec_info, strategy_param_defaults
 from ui.train_config import backbone_choices, config_error, recommended_defaults, uses_feature_views
+from ui.train_config import AUTO, auto_description, strategy_options, strategy_title
+from tlcore.recommend import has_gpu, resolve_auto
 from ui.train_submission import submit
 
 
@@ -72,16 +74,19 @@ def choose_pair() -> tuple[str, dict, dict, str, int]:
 
 def model_column(modality: str, defaults: dict, source: dict) -> tuple[str, str, dict]:
     """(backbone, strategy, strategy parameters): the pickers, the backbone ranking and the strategy's form."""
+    strategies = strategy_options()
+    strategy = st.selectbox("Strategy", strategies, key=f"strategy-{modality}", index=0, format_func=strategy_title)
+    auto = strategy == AUTO
     backbone = st.selectbox("Backbone", backbone_choices(modality, defaults["backbone"]), key=f"backbone-{modality}",
-                            format_func=backbone_label,
-                            help="Embedded backbones load offline; the others need weights cached on the server.")
+                            format_func=backbone_label, disabled=auto,
+                            help="Embedded backbones load offline; the others need weights cached on the server. "
+                                 "Auto picks the network itself.")
+    if auto:
+        st.caption(":material/recommend: " + md(auto_description(modality, has_gpu())))
+        return backbone, strategy, {}
     backbone_ranking(source)
     if BACKBONES[backbone].speed:
         st.caption(f"Speed: {BACKBONES[backbone].speed}")
-    strategies = list(SPECS)
-    strategy = st.selectbox("Strategy", strategies, key=f"strategy-{modality}",
-                            index=strategies.index(defaults["strategy"]) if defaults["strategy"] in strategies else 0,
-                            format_func=lambda n: SPECS[n].title)
     if strategy == defaults["strategy"]:
         st.caption(":material/recommend: Recommended default for " + md(modality) + " with an unlabeled target: "
                    + md(defaults["evidence"]) + ". With target labels: " + md(recommend(modality, 0.1)["strategy"])
@@ -96,27 +101,32 @@ def model_column(modality: str, defaults: dict, source: dict) -> tuple[str, str,
 def settings_column(modality: str, defaults: dict, strategy: str, params: dict) -> dict:
     """The common settings: ``ui.train_config.build_config``'s ``settings`` other than backbone and strategy."""
     st.markdown("**Common settings**")
+    auto = strategy == AUTO  # each recipe of auto brings its own schedule: only pair, size, seed and labels apply
+    if auto:
+        st.caption("Auto sets epochs, batch size, learning rate, input size and augmentation per recipe.")
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 1, 1000, int(defaults["epochs"]), key=f"epochs-{modality}")
-    batch = c2.number_input("Batch size", 1, 4096, int(defaults["batch_size"]), key=f"batch-{modality}")
-    lr = c1.text_input("Learning rate", str(defaults["lr"]), key=f"lr-{modality}")
+    epochs = c1.number_input("Epochs", 1, 1000, int(defaults["epochs"]), key=f"epochs-{modality}", disabled=auto)
+    batch = c2.number_input("Batch size", 1, 4096, int(defaults["batch_size"]), key=f"batch-{modality}", disabled=auto)
+    lr = c1.text_input("Learning rate", str(defaults["lr"]), key=f"lr-{modality}", disabled=auto)
     if modality == "image":
         size = c2.number_input("Image size (px)", 16, 1024, int(defaults.get("image_size", 64)), step=16,
-                               key="image_size")
+                               key="image_size", disabled=auto)
     else:
-        size = c2.number_input("Max length (tokens)", 8, 2048, int(defaults.get("max_length", 64)), key="max_length")
+        size = c2.number_input("Max length (tokens)", 8, 2048, int(defaults.get("max_length", 64)), key="max_length",
+                               disabled=auto)
     max_samples = c1.number_input("Max samples per domain (0 = all)", 0, 10**8, 0, step=100, key="max_samples")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
     labeled = c1.slider("Target labeled fraction", 0.0, 1.0, 0.0, 0.05, key="labeled_fraction",
                         help="Share of target training samples whose labels a strategy may use (0 = unsupervised).")
-    augment = c2.checkbox("Augment", False, key="augment",
+    augment = c2.checkbox("Augment", False, key="augment", disabled=auto,
                           help="Images, when the backbone trains: a policy that fits the classes (no flips for digits "
                                "or characters; crops, flips and colour jitter for photos).")
-    keep_last = c2.checkbox("Keep the last epoch", SPECS[strategy].requires.needs_target, key=f"keep-last-{strategy}",
+    keep_last = c2.checkbox("Keep the last epoch", auto or SPECS[strategy].requires.needs_target, disabled=auto,
+                            key=f"keep-last-{strategy}",
                             help="On: the weights of the last epoch (adaptation: source validation picks the wrong "
                                  "epoch under shift; no early stopping). Off: the best source-validation epoch.")
     bottleneck = c1.number_input("Bottleneck width (0 = none)", 0, 8192, int(defaults.get("bottleneck", 0)), step=64,
-                                 key="bottleneck",
+                                 key="bottleneck", disabled=auto,
                                  help="A trainable Linear + BatchNorm + ReLU layer between the backbone and the "
                                       "head; alignment losses act on it. Needed for adaptation with a frozen "
                                       "backbone (strategy parameter freeze_backbone); 256 is the usual width.")
@@ -148,14 +158,19 @@ def queue_buttons(config: dict, strategy: str, error: str | None) -> None:
     if b4.button("Show what transfer buys", disabled=error is not None or strategy == "fine_tuning", key="transfer-pair",
                  help="Two jobs on the same split: this strategy and its source-only twin (fine_tuning, same network and "
                       "settings, no transfer loss, best source-validation epoch). When both finish, the card below says "
-                      "the gain with a paired test; Compare shows both."):
-        state.set_batch(submit([("source-only", source_only_twin(config)), (strategy, config)], allow_repeat)
-                        or st.session_state.get(state.BATCH) or [])
+                      "the gain with a paired test; Compare shows both. Auto runs each network's source-only twin among "
+                      "its recipes: one job, whose card compares the pick with its twin."):
+        if strategy == AUTO:
+            submit([(strategy, config)], allow_repeat)
+        else:
+            state.set_batch(submit([("source-only", source_only_twin(config)), (strategy, config)], allow_repeat)
+                            or st.session_state.get(state.BATCH) or [])
     if b2.button("Run all strategies", disabled=error is not None, key="run-all",
                  help="One job per strategy, same data split and seed, as a sweep builds them: the other strategies "
                       "keep the parameters they share with this one (e.g. freeze backbone, trainable groups) and "
                       "use their defaults for the rest."):
-        runnable, skipped = strategy_batch(config)  # the sweep's rule: shared parameter fields carry over
+        base = resolve_auto(config, gpu=has_gpu()) if strategy == AUTO else config  # auto: its recommended recipe
+        runnable, skipped = strategy_batch(base)  # the sweep's rule: shared parameter fields carry over
         state.set_batch(submit(runnable, allow_repeat) or st.session_state.get(state.BATCH) or [])
         if skipped:
             st.info("Not queued, not applicable to these settings: " + md("; ".join(skipped)))
@@ -184,6 +199,8 @@ def render() -> None:
     error = config_error(config)
     if error is not None:
         st.error(f"Invalid setting: {md(error)}")
+    elif strategy == AUTO:
+        st.caption("Trainable parameters: those of the recipe auto picks (shown on the run).")
     else:
         parameter_count(backbone, strategy, params, num_classes, settings["bottleneck"])
     queue_buttons(config, strategy, error)

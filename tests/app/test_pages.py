@@ -53,9 +53,23 @@ def test_app_renders_every_page(tl_home):
             assert {"Start run", "Run all strategies", "Show what transfer buys"} <= {b.label for b in at.button}
 
 
+def test_show_what_transfer_buys_with_auto_queues_one_portfolio_job(tl_home):
+    at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    assert at.selectbox(key="strategy-image").value == "auto"  # the default
+    assert at.selectbox(key="backbone-image").disabled and at.number_input(key="epochs-image").disabled
+    assert any("Runs 4 recipes" in c.value for c in at.caption)
+    at.button(key="transfer-pair").click().run()
+    _no_exception(at)
+    jobs = _queue(tl_home).list()
+    assert [j.config["strategy"] for j in jobs] == ["auto"]  # its recipes include each network's source-only twin
+    assert set(jobs[0].config) <= {"source", "target", "strategy", "seed", "max_samples_per_domain"}
+
+
 def test_show_what_transfer_buys_queues_the_pair(tl_home):
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
     _no_exception(at)
+    at.selectbox(key="strategy-image").set_value("mcc").run()
     at.button(key="transfer-pair").click().run()
     _no_exception(at)
     jobs = sorted(_queue(tl_home).list(), key=lambda j: j.config["strategy"])
@@ -111,9 +125,8 @@ def test_item_06_train_start_run_queues_once(tl_home):
     _no_exception(at)
     jobs = _queue(tl_home).list()
     assert len(jobs) == 1
-    # the recommended default: MCC on frozen features at the backbone's own input size, last epoch kept
-    assert jobs[0].config["strategy"] == "mcc" and jobs[0].config["image_size"] == 224
-    assert jobs[0].config["params"]["freeze_backbone"] is True and jobs[0].config["checkpoint"] == "last"
+    # the recommended default: auto (resolved when the job starts: tlcore/portfolio.py)
+    assert jobs[0].config["strategy"] == "auto"
     at.button(key="start-run").click().run()   # double click: identical settings already queued
     assert any("already queued or running" in i.value for i in at.info)
     at.run()                                   # plain rerun
@@ -141,6 +154,7 @@ def test_train_run_all_strategies(tl_home):
 
 def test_train_bad_value_shows_error_and_queues_nothing(tl_home):
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.selectbox(key="strategy-image").set_value("mcc").run()
     at.text_input(key="lr-image").set_value("fast please").run()
     _no_exception(at)
     assert any("lr" in e.value for e in at.error)

@@ -66,6 +66,7 @@ def test_switching_the_pair_keeps_choices_and_says_what_changed(tl_home):
 
 def test_train_settings_persist_across_sessions(tl_home):
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
+    at.selectbox(key="strategy-image").set_value("mcc").run()
     at.number_input(key="epochs-image").set_value(12).run()
     at.number_input(key="seed").set_value(3).run()
     fresh = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
@@ -98,9 +99,11 @@ def test_strategy_parameters_follow_the_modality_of_the_pair(tl_home):
     trains): switching the pair shows the other modality's own defaults, not the values of the first form."""
     at = AppTest.from_file(page("train"), default_timeout=TIMEOUT).run()
     at.selectbox(key="train-pair").set_value("demo: reviews (generated)").run()
+    at.selectbox(key="strategy-text").set_value("mcc").run()  # the recommended recipe (auto, the default, has no form)
     assert at.number_input(key="params-text.mcc.train_last_groups").value == 1
     assert at.checkbox(key="params-text.mcc.freeze_backbone").value is False
     at.selectbox(key="train-pair").set_value("demo: digits (generated)").run()
     assert not at.exception
+    at.selectbox(key="strategy-image").set_value("mcc").run()
     assert at.checkbox(key="params-image.mcc.freeze_backbone").value is True
     assert at.number_input(key="params-image.mcc.train_last_groups").value == 0

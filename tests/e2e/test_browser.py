@@ -182,6 +182,8 @@ def test_train_start_cancel_and_run_all(dashboard, page):
     choose(page, "Domain pair (source → target)", "demo: digits")
     expect(page.get_by_label("Image size (px)", exact=True)).to_be_visible()
     expect(page.get_by_text("This pair holds image data, so some settings changed")).to_be_visible()
+    expect(page.get_by_text("Runs 4 recipes on the same split", exact=False)).to_be_visible()  # auto, the default
+    choose(page, "Strategy", r"^MCC")  # an explicit recipe: its backbone and schedule can be set
     choose(page, "Backbone", "Tiny CNN")
     set_number(page, "Epochs", 2)
     set_number(page, "Image size (px)", 32)

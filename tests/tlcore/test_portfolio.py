@@ -125,6 +125,22 @@ def test_auto_portfolio_runs_every_candidate_and_becomes_the_pick(store, tiny_po
     kinds = [(e.get("candidate"), e.get("status")) for e in events if e.get("type") == "portfolio"]
     assert ("frozen_mcc", "completed") in kinds and (None, "picked") in kinds
     assert all(c["atc"] is not None and c["source_accuracy"] is not None for c in pf["candidates"])
+    # the job card's summary: every candidate, the pick, and the pick against its network's source-only run
+    from tlcore.evaluation.summary import portfolio_summary
+    from ui.portfolio_card import table_rows
+
+    summary = portfolio_summary(store, rec.run_id)
+    assert len(summary["rows"]) == 4 and summary["pick"]["run_id"] == child.run_id
+    assert summary["text"].startswith("Picked: ")
+    if not summary["pick"]["source_only"]:  # the digits demo is labeled: the gain and a paired test are shown
+        assert summary["twin"]["network"] == child.backbone and summary["gain"] is not None
+        assert "What transfer buys" in summary["text"] and "McNemar" in summary["text"]
+    else:
+        assert "source-only run of its network" in summary["text"]
+    rows = table_rows(summary)
+    assert [r[""] for r in rows].count("✔ picked") == 1 and all(r["target test acc. % (not used to pick)"] != "–"
+                                                             for r in rows)
+    assert portfolio_summary(store, child.run_id) is None  # an ordinary run has no portfolio
 
 
 def test_budget_spent_after_the_first_candidate_skips_the_rest(store, tiny_portfolio, monkeypatch):

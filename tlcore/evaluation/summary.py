@@ -185,3 +185,56 @@ def pretty_json(obj, indent: int = 2, _level: int = 0) -> str:
         rows = [f"{inner}{pretty_json(v, indent, _level + 1)}" for v in obj]
         return "[\n" + ",\n".join(rows) + "\n" + pad + "]"
     return json.dumps(obj, default=str)
+
+
+def portfolio_summary(store, run_id: str, n_resamples: int = 1000, seed: int = 0) -> dict | None:
+    """What an ``auto`` portfolio run (:mod:`tlcore.portfolio`) tried and what transfer bought, or None for other
+    runs.
+
+    Returns ``{"rows": [{"candidate", "network", "source_only", "picked", "score", "atc", "source_accuracy",
+    "target_accuracy", "seconds", "run_id"}], "pick", "twin" (the source-only run of the pick's network, or None),
+    "gain", "paired", "text"}``. ``target_accuracy`` is filled only where the target has test labels: the pick
+    never read them.
+    """
+    pf = (store.metrics(run_id) or {}).get("portfolio")
+    if not pf:
+        return None
+    rows = []
+    for c in pf.get("candidates") or []:
+        try:
+            acc = ((store.metrics(c["run_id"]) or {}).get("target_test") or {}).get("accuracy")
+        except TLError:  # a candidate run deleted since
+            acc = None
+        rows.append({"candidate": c.get("title"), "network": c.get("backbone"), "source_only": c.get("source_only"),
+                     "picked": c.get("picked"), "score": c.get("score"), "atc": c.get("atc"),
+                     "source_accuracy": c.get("source_accuracy"), "target_accuracy": acc,
+                     "seconds": c.get("seconds"), "run_id": c.get("run_id")})
+    pick = next((r for r in rows if r["picked"]), None)
+    out = {"rows": rows, "pick": pick, "twin": None, "gain": None, "paired": None}
+    if pick is None:
+        out["text"] = "No candidate was picked."
+        return out
+    text = f"Picked: {pick['candidate']} ({pf.get('why', '')})."
+    twin = next((r for r in rows if r["network"] == pick["network"] and r["source_only"] and not r["picked"]), None)
+    if pick["source_only"]:
+        adapted = next((r for r in rows if r["network"] == pick["network"] and not r["source_only"]), None)
+        out["text"] = text + (" The pick is the source-only run of its network: on this data no adaptation recipe "
+                              "was trusted over it" + (f" (the adapted run: {adapted['candidate']})" if adapted
+                                                       else "") + ".")
+        return out
+    out["twin"] = twin
+    if twin is None:
+        out["text"] = text + " Its source-only twin did not run (time budget), so there is no gain to show."
+        return out
+    if pick["target_accuracy"] is None or twin["target_accuracy"] is None:
+        out["text"] = text + (f" Its source-only twin ran too ({twin['candidate']}); the target has no test labels, "
+                              "so the gain cannot be measured.")
+        return out
+    out["gain"] = pick["target_accuracy"] - twin["target_accuracy"]
+    text += (f" What transfer buys: {_pct(pick['target_accuracy'])} against {_pct(twin['target_accuracy'])} for the "
+             f"same network trained on the source only, {100 * out['gain']:+.1f} points")
+    paired: dict = {}
+    text += _paired_text(store, {"run_id": twin["run_id"]}, {"run_id": pick["run_id"]}, paired, n_resamples, seed)
+    out["paired"] = paired.get("paired")
+    out["text"] = text + "."
+    return out

@@ -96,9 +96,13 @@ def test_text_default_trains_the_last_layer_on_a_cpu_and_the_encoder_on_a_gpu():
     assert gpu.strategy == "mcc" and gpu.params == {"backbone_lr_factor": 0.1} and gpu.bottleneck == 0
     assert (gpu.epochs, gpu.lr, gpu.checkpoint) == (3, 1e-4, "last")
     assert auto({**raw, "device": "cuda"}, gpu=False).params == {"backbone_lr_factor": 0.1}
-    # images keep the frozen-feature row on a GPU too
+    # images on a GPU: the backbone trains (FixMatch + MCC), no cached feature views; on a CPU frozen features
     img = auto({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"}, gpu=True)
-    assert img.params == {"freeze_backbone": True}
+    assert img.strategy == "fixmatch" and img.params == {"freeze_backbone": False, "backbone_lr_factor": 0.1,
+                                                        "with_mcc": True}
+    assert img.feature_views == 0 and img.augment == "auto" and img.backbone == "efficientnet_lite0"
+    img_cpu = auto({"source": {"demo": "digits"}, "target": {"demo": "digits"}, "strategy": "auto"}, gpu=False)
+    assert img_cpu.params == {"freeze_backbone": True} and img_cpu.feature_views == 2
     # few labels on a GPU: multitask with the encoder training
     few = auto({**raw, "target": {"demo": "reviews", "labeled_fraction": 0.2}}, gpu=True)
     assert few.strategy == "multitask" and few.params == {"backbone_lr_factor": 0.1}

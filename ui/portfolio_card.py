@@ -1,0 +1,42 @@
+"""The candidates of an ``auto`` run (issue 25) on its job card: what the portfolio tried, the label-free scores
+it chose by, the pick, and what transfer bought against the pick's source-only twin (engine:
+:func:`tlcore.evaluation.summary.portfolio_summary`)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from tlcore.evaluation.summary import portfolio_summary
+from ui.safe import md
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * float(v):.1f}"
+
+
+def table_rows(summary: dict) -> list[dict]:
+    """The candidates as the card's table shows them (plain data, tested)."""
+    return [{"": "✔ picked" if r["picked"] else "", "candidate": r["candidate"], "network": r["network"],
+             "est. target acc. % (ATC)": _pct(r["atc"]), "source val. acc. %": _pct(r["source_accuracy"]),
+             "target test acc. % (not used to pick)": _pct(r["target_accuracy"]),
+             "seconds": r["seconds"]} for r in summary["rows"]]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached(root: str, run_id: str) -> dict | None:
+    from tlcore.runs.store import RunStore
+
+    return portfolio_summary(RunStore(root), run_id)
+
+
+def portfolio_card(store, run_id: str, key: str) -> None:
+    """The expander under a finished ``auto`` job; nothing for other runs."""
+    summary = _cached(str(store.root), run_id)
+    if not summary:
+        return
+    with st.expander(f"Recipes tried by auto ({len(summary['rows'])}) and why one was picked", expanded=True):
+        st.markdown(md(summary["text"]))
+        st.dataframe(table_rows(summary), hide_index=True, width="stretch", key=f"portfolio-{key}")
+        st.caption("Each candidate is a run of its own (on Compare). The pick reads no target label: it first "
+                   "chooses the network whose source-only run is most confident on the target by the standard of "
+                   "its own source validation (ATC), then that network's adapted run unless adaptation broke the "
+                   "source task.")
