@@ -1,6 +1,7 @@
 """Training throughput of the two embedded backbones, and the fraction of the accelerator's dense bf16 peak.
 
     .venv/bin/python bench/gpu.py [--steps 30] [--image-batch 256] [--text-batch 256] [--compile]
+    .venv/bin/python bench/gpu.py --accuracy [PAIR ...] [--seeds 0 1 2]   # the auto default's accuracy (issue 25)
 
 Fine-tunes EfficientNet-Lite0 at 224 px and MiniLM-L6 at length 128 end to end (every parameter trains)
 through the product's own pieces: ``Classifier`` + the ``fine_tuning`` strategy's step, the precision
@@ -73,6 +74,34 @@ def measure(model, strategy, make_batch, device, steps: int, warmup: int, compil
             "tflops_achieved": round(flops * steps / dt / 1e12, 2), "gflops_per_sample": round(flops / n / 1e9, 2)}
 
 
+def accuracy(pairs: list[str], seeds: list[int]) -> None:
+    """``--accuracy``: the ``auto`` default of this machine (on a GPU the backbone trains: FixMatch + MCC for images,
+    MiniLM fine-tuned with MCC for texts) on shared pairs, beside its source-only twin, one JSON line per run."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("TL_HOME", tempfile.mkdtemp(prefix="tl_gpu_acc_"))
+    from bench.portfolio import domain
+    from tlcore.config import RunConfig
+    from tlcore.pipeline import run_experiment
+    from tlcore.recommend import resolve_auto, source_only_twin
+    from tlcore.device_probe import has_gpu
+    from tlcore.runs.store import RunStore
+
+    store = RunStore(os.environ["TL_HOME"])
+    for seed in seeds:
+        for pair in pairs:
+            src, tgt = pair.split("_")
+            cfg = resolve_auto({"source": domain(src), "target": domain(tgt), "seed": seed, "strategy": "auto",
+                                "max_samples_per_domain": 1000}, gpu=has_gpu())
+            for row, c in (("default", cfg), ("source_only_twin", source_only_twin(cfg))):
+                t0 = time.time()
+                rec = run_experiment(RunConfig.from_dict(c), store)
+                print(json.dumps({"pair": pair, "seed": seed, "row": row, "strategy": rec.strategy,
+                                  "accuracy": rec.target_acc, "seconds": round(time.time() - t0, 1),
+                                  "gpu": has_gpu()}), flush=True)
+
+
 def main() -> None:
     import torch
 
@@ -87,7 +116,14 @@ def main() -> None:
     ap.add_argument("--image-batch", type=int, default=None)
     ap.add_argument("--text-batch", type=int, default=None)
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+    ap.add_argument("--accuracy", nargs="*", metavar="PAIR", default=None,
+                    help="instead: accuracy of the auto default on shared pairs (default: usps_mnist amazon_webcam "
+                         "books_kitchen), beside its source-only twin")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     a = ap.parse_args()
+    if a.accuracy is not None:
+        accuracy(a.accuracy or ["usps_mnist", "amazon_webcam", "books_kitchen"], a.seeds)
+        return
     device = resolve_device("auto")
     gpu = device.type == "cuda"
     name = torch.cuda.get_device_name(0) if gpu else "CPU"
