@@ -21,7 +21,9 @@ Rules (plain functions over candidates read back from their run files; target la
   then, inside that family, an adapted member (by calibrated IM when there are several: one network, where that
   validator was measured to work) unless its source accuracy falls more than :data:`SOURCE_DROP` points below the
   source-only run's (adaptation that broke the source task).
-* ``agreement``: the candidate agreeing most with the others on target predictions; ``source_accuracy``.
+* ``agreement``: the candidate agreeing most with the others on target predictions; ``source_accuracy``;
+  ``circular`` (reverse validation in the run's own features, Bruzzone & Marconcini 2010) and ``dev`` (deep
+  embedded validation, You et al. ICML 2019), both from the run's stored label-free scores.
 """
 from __future__ import annotations
 
@@ -161,8 +163,19 @@ def rule_family_atc(cands: list[dict]) -> dict:
     return {"pick": pick["key"], "scores": scores, "why": why}
 
 
+def rule_circular(cands: list[dict]) -> dict:
+    return _by_score(cands, {c["key"]: c["scores"].get("circular") for c in cands},
+                     "circular (reverse) validation accuracy")
+
+
+def rule_dev(cands: list[dict]) -> dict:
+    return _by_score(cands, {c["key"]: c["scores"].get("dev") for c in cands},
+                     "deep embedded validation (importance-weighted source loss)")
+
+
 RULES = {"family_atc": rule_family_atc, "im_calibrated_gated": rule_im_calibrated_gated, "atc": rule_atc,
-         "agreement": rule_agreement, "source_accuracy": rule_source_accuracy}
+         "agreement": rule_agreement, "source_accuracy": rule_source_accuracy, "circular": rule_circular,
+         "dev": rule_dev}
 
 
 def choose(cands: list[dict], rule: str = DEFAULT_RULE) -> dict:
