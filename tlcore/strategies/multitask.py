@@ -26,6 +26,12 @@ class Multitask(FineTuning):
         loss = p.source_weight * src_loss + p.target_weight * tgt_loss
         logs = {"cls_loss": float(src_loss.detach()), "target_cls_loss": float(tgt_loss.detach()),
                 "train_acc": acc, "target_labeled": float(m_t.float().sum())}
+        if p.mcc_weight > 0:  # the few-labels default: MCC on the whole target batch beside the labels
+            from tlcore.losses.mcc import MinimumClassConfusionLoss
+
+            mcc = MinimumClassConfusionLoss(p.temperature)(logits_t)
+            loss = loss + p.mcc_weight * mcc
+            logs["mcc_loss"] = float(mcc.detach())
         if tgt_acc == tgt_acc:
             logs["target_train_acc"] = tgt_acc
         return StepOutput(loss, logs)

@@ -91,7 +91,8 @@ def test_text_default_trains_the_last_layer_on_a_cpu_and_the_encoder_on_a_gpu():
     assert cpu.params == {"train_last_groups": 1, "backbone_lr_factor": 1.0, "warmup": 0.5} and cpu.bottleneck == 256
     assert (cpu.strategy, cpu.epochs, cpu.checkpoint) == ("mcc", 2, "last")
     few_cpu = auto({**raw, "target": {"demo": "reviews", "labeled_fraction": 0.2}})
-    assert few_cpu.strategy == "multitask" and few_cpu.params == {"train_last_groups": 1, "backbone_lr_factor": 1.0}
+    assert few_cpu.strategy == "multitask" and few_cpu.params == {"train_last_groups": 1, "backbone_lr_factor": 1.0,
+                                                                  "mcc_weight": 1.0}  # MCC kept beside few labels
     gpu = auto(raw, gpu=True)
     assert gpu.strategy == "mcc" and gpu.params == {"backbone_lr_factor": 0.1} and gpu.bottleneck == 0
     assert (gpu.epochs, gpu.lr, gpu.checkpoint) == (3, 1e-4, "last")
@@ -105,7 +106,7 @@ def test_text_default_trains_the_last_layer_on_a_cpu_and_the_encoder_on_a_gpu():
     assert img_cpu.params == {"freeze_backbone": True} and img_cpu.feature_views == 2
     # few labels on a GPU: multitask with the encoder training
     few = auto({**raw, "target": {"demo": "reviews", "labeled_fraction": 0.2}}, gpu=True)
-    assert few.strategy == "multitask" and few.params == {"backbone_lr_factor": 0.1}
+    assert few.strategy == "multitask" and few.params == {"backbone_lr_factor": 0.1, "mcc_weight": 1.0}
 
 
 def test_source_only_twin_is_the_same_run_without_transfer():

@@ -43,6 +43,10 @@ class MultitaskParams(FineTuningParams):
     source_weight: float = param(1.0, "Weight of the source classification loss.", min=0.0, max=100.0)
     target_weight: float = param(1.0, "Weight of the classification loss on labeled target samples.",
                                  min=0.0, max=100.0)
+    mcc_weight: float = param(0.0, "Weight of the MCC loss on every target sample, labeled or not (0 = none; the "
+                                   "few-labels default uses 1: without it a few labels did worse than none, "
+                                   "bench/results/active_labels.md).", min=0.0, max=100.0)
+    temperature: float = param(2.5, "MCC's softmax temperature (only with mcc_weight > 0).", min=0.1, max=100.0)
 
 
 @dataclass(frozen=True)
@@ -145,9 +149,11 @@ MULTITASK = StrategySpec(
     family='semi-supervised',
     doc="""Joint training on the source and the labeled part of the target, one shared backbone and head.
 
-    Loss: ``source_weight x CE(source) + target_weight x CE(labeled target)``; only target samples whose
-    label is usable (``m_t``, set by ``target.labeled_fraction``) count. Reference: Caruana, "Multitask
-    Learning", Machine Learning 1997; Daume III, "Frustratingly Easy Domain Adaptation", ACL 2007.""")
+    Loss: ``source_weight x CE(source) + target_weight x CE(labeled target) [+ mcc_weight x MCC(target)]``;
+    only target samples whose label is usable (``m_t``, set by ``target.labeled_fraction``) count in the second
+    term; MCC (minimum class confusion) acts on every target sample. Reference: Caruana, "Multitask
+    Learning", Machine Learning 1997; Daume III, "Frustratingly Easy Domain Adaptation", ACL 2007; Jin et al.,
+    "Minimum Class Confusion for Versatile Domain Adaptation", ECCV 2020.""")
 
 
 DISTILLATION = StrategySpec(
