@@ -1,6 +1,7 @@
 """Job and server commands: ``submit``, ``jobs``, ``doctor``, ``settings`` and ``admin``.
 
-- ``python -m tlcore submit CONFIG [--set k=v] [--num-gpus N] [--num-cpus N]`` queues a training job; the last
+- ``python -m tlcore submit CONFIG [--set k=v] [--num-gpus N] [--num-cpus N] [--ray-resources JSON]`` queues a
+  training job (``--ray-resources '{"node_b": 1}'``: only on Ray nodes offering that custom resource); the last
   stdout line is ``{"job_id": ...}``. ``--probe SECONDS`` queues a diagnostic job instead (no training);
   ``--kind embeddings|shift CONFIG`` a light job (CONFIG: JSON text or file, e.g. ``{"run_id": R, "method": "tsne"}``
   or ``{"source": {...}, "target": {...}}``), as the Embeddings and Domains pages do.
@@ -30,6 +31,9 @@ def register(sub, commands: dict) -> None:
     s.add_argument("--key", default=None, help="idempotency key: the same key twice queues one job")
     s.add_argument("--num-gpus", type=float, default=None, help="GPUs for the job (Ray task option; 0 = CPU)")
     s.add_argument("--num-cpus", type=float, default=None, help="CPUs for the job (Ray task option, torch threads)")
+    s.add_argument("--ray-resources", default=None, metavar="JSON",
+                   help="custom Ray resources the job needs, e.g. '{\"node_b\": 1}': it runs only on Ray nodes started "
+                        "with `ray start --resources` offering them (the Ray executor; a local worker ignores it)")
     s.add_argument("--probe", type=float, default=None, metavar="SECONDS",
                    help="queue a diagnostic job that waits SECONDS and records where it ran (no CONFIG)")
     s.add_argument("--kind", choices=("embeddings", "shift"), default=None,
@@ -66,6 +70,8 @@ def cmd_submit(a) -> int:
     from tlcore.jobs.queue import JobQueue
 
     resources = {k: v for k, v in (("num_cpus", a.num_cpus), ("num_gpus", a.num_gpus)) if v is not None}
+    if a.ray_resources is not None:
+        resources["ray_resources"] = _ray_resources(a.ray_resources)
     queue = JobQueue()
     if a.probe is not None:
         job_id = queue.submit({"seconds": a.probe}, label=a.label, submit_key=a.key, kind="probe",
@@ -81,6 +87,21 @@ def cmd_submit(a) -> int:
     print(f"queued {job_id}; a worker runs it (python -m tlcore worker, or the dashboard's)", file=sys.stderr)
     print(json.dumps({"job_id": job_id}))
     return 0
+
+
+def _ray_resources(text: str) -> dict:
+    """``--ray-resources JSON``: a JSON object of custom Ray resources, checked (one line naming the option)."""
+    from tlcore.errors import ConfigError
+    from tlcore.jobs.queue import check_ray_resources
+
+    try:
+        res = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--ray-resources: not JSON ({exc}); expected e.g. '{{\"node_b\": 1}}'") from None
+    try:
+        return check_ray_resources(res)
+    except ConfigError as exc:
+        raise ConfigError(f"--ray-resources: {exc}") from None
 
 
 def job_row(s) -> dict:

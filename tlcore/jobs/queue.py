@@ -122,8 +122,9 @@ class JobQueue:
         Args:
             kind: ``train`` (config is a RunConfig dict) or ``probe`` (``{"seconds": s}``).
             owner: who submits (default: :func:`~tlcore.runs.store.current_user`).
-            resources: ``{"num_cpus": c, "num_gpus": g}`` for the executor (Ray task options; locally,
-                ``num_gpus`` 0 runs without a GPU and ``num_cpus`` sets the job's torch threads).
+            resources: ``{"num_cpus": c, "num_gpus": g, "ray_resources": {name: amount}}`` for the executor (Ray
+                task options; locally, ``num_gpus`` 0 runs without a GPU, ``num_cpus`` sets the job's torch threads
+                and ``ray_resources``, custom Ray resources that pin a job to a kind of node, are ignored).
         """
         if kind not in KINDS:
             raise ConfigError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
@@ -356,9 +357,34 @@ def _check_resources(res: dict) -> dict:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 or v > 1024:
             raise ConfigError(f"{k}: expected a number >= 0, got {v!r}")
         out[k] = v
-    unknown = set(res) - {"num_cpus", "num_gpus"}
+    if res.get("ray_resources") is not None:
+        out["ray_resources"] = check_ray_resources(res["ray_resources"])
+    unknown = set(res) - {"num_cpus", "num_gpus", "ray_resources"}
     if unknown:
-        raise ConfigError(f"resources: unknown keys {sorted(unknown)}; use num_cpus and num_gpus")
+        raise ConfigError(f"resources: unknown keys {sorted(unknown)}; use num_cpus, num_gpus and ray_resources")
+    return out
+
+
+RAY_BUILTIN = {"CPU", "GPU", "memory", "object_store_memory"}
+
+
+def check_ray_resources(res) -> dict:
+    """Custom Ray resources a job asks for (``{"node_b": 1}``: it runs only on a node started with
+    ``ray start --resources='{"node_b": N}'``); names and amounts checked, CPUs and GPUs refused (``num_cpus``,
+    ``num_gpus``)."""
+    if not isinstance(res, dict) or not res:
+        raise ConfigError(f"ray_resources: expected a JSON object of resource names and amounts, e.g. "
+                          f'{{"node_b": 1}}, got {res!r}'[:300])
+    out = {}
+    for name, amount in res.items():
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or any(ord(c) < 32 for c in name):
+            raise ConfigError(f"ray_resources: {name!r} is not a resource name")
+        if name in RAY_BUILTIN or name.startswith("node:"):
+            raise ConfigError(f"ray_resources: {name!r} is one of Ray's own resources; use num_cpus/num_gpus, or a "
+                              "custom resource given to the nodes with `ray start --resources`")
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not 0 < amount <= 10_000:
+            raise ConfigError(f"ray_resources: {name}: expected an amount > 0, got {amount!r}")
+        out[name] = amount
     return out
 
 

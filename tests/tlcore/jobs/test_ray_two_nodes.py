@@ -1,0 +1,252 @@
+"""Issue 26 item 4: Ray across nodes without a shared filesystem, on one machine.
+
+Two ``ray start`` processes (a head and a second node offering the custom resource ``node_b``, each with its own
+temp dir and every port on 127.0.0.1 outside 10002-19999), a real PostgreSQL server (the session's, a fresh schema),
+moto's S3 server and an ``mlflow server``. The second node runs with its own ``TL_HOME`` and without any of the
+store/artifact/tracking settings in its environment: its jobs get them from the worker (the Ray task's argument) and
+work in that node's data root, so nothing needs the head's. Three tiny jobs pinned to ``node_b`` (one through
+``submit --ray-resources``) complete there; from the head, ``tlcore runs``/``show`` list them with their metrics
+(read from the bucket), their files are in the bucket and each is an MLflow run with its metrics. Skipped with the
+reason when ray, the PostgreSQL binaries, moto or mlflow are missing. The Ray nodes are stopped by signalling the
+two ``ray start --block`` processes this test started (never ``ray stop``, which stops every Ray on the machine).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.tlcore.runs.servers import binary, free_port, stop
+
+pytest.importorskip("ray", reason="ray is a dev dependency (requirements-dev.txt)")
+pytest.importorskip("mlflow", reason="mlflow is a dev dependency (mlflow-skinny at run time)")
+pytest.importorskip("boto3", reason="boto3 (moto's client) is a dev dependency")
+
+ROOT = Path(__file__).resolve().parents[3]
+CREDS = {"AWS_ACCESS_KEY_ID": "tl-test-key", "AWS_SECRET_ACCESS_KEY": "tl-test-secret-do-not-print",
+         "AWS_DEFAULT_REGION": "us-east-1"}
+JOB = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn", "epochs": 1,
+       "image_size": 16, "batch_size": 32, "max_samples_per_domain": 120, "strategy": "scratch", "device": "cpu"}
+FORWARDED = ("TL_DATABASE_URL", "TL_ARTIFACTS_URL", "AWS_", "MLFLOW_")
+
+
+def _node_env(home: Path) -> dict:
+    """A Ray node's environment: its own TL_HOME and none of the store/artifact/tracking settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FORWARDED)}  # RAY_AUTH_* stay (the fixture's)
+    env.update({"TL_HOME": str(home), "TL_GPUS": "none", "RAY_USAGE_STATS_ENABLED": "0",
+                "RAY_DISABLE_DOCKER_CPU_WARNING": "1", "PYTHONPATH": str(ROOT)})
+    return env
+
+
+def _ray_start(temp: Path, env: dict, log: Path, head_port: int | None = None, resources: dict | None = None):
+    """``ray start --block`` (its own process group): a head when ``head_port`` is None, else a node joining it."""
+    ports = {"--node-manager-port": free_port(), "--object-manager-port": free_port(),
+             "--dashboard-agent-listen-port": free_port(), "--dashboard-agent-grpc-port": free_port(),
+             "--metrics-export-port": free_port(), "--runtime-env-agent-port": free_port()}
+    cmd = [binary("ray"), "start", "--block", "--node-ip-address=127.0.0.1", f"--temp-dir={temp}",
+           "--num-gpus=0", "--min-worker-port=0", "--max-worker-port=0", "--object-store-memory=100000000",
+           "--disable-usage-stats", *(f"{k}={v}" for k, v in ports.items())]
+    if head_port is None:
+        port = free_port()
+        cmd += ["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                f"--dashboard-port={free_port()}"]
+    else:
+        port = head_port
+        cmd += [f"--address=127.0.0.1:{head_port}", "--num-cpus=2", f"--resources={json.dumps(resources or {})}"]
+    fh = open(log, "wb")
+    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return proc, port
+
+
+def _stop_ray(proc, temp: Path) -> None:
+    """End one ``ray start --block`` (SIGTERM: it stops the processes of its node), then any process left whose
+    command line names this node's own temp dir (ours alone)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    for pid_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(temp) in cmdline:
+            try:
+                os.kill(int(pid_dir.name), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _wait_http(url: str, proc, deadline: float, log: Path) -> None:
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"{url} did not answer: {log.read_text(errors='replace')[-2000:]}")
+
+
+WAIT_FOR_NODE_B = """
+import json, sys, time
+import ray
+ray.init(address=sys.argv[1], log_to_driver=False, configure_logging=False)
+end = time.monotonic() + 120
+while time.monotonic() < end and not ray.cluster_resources().get("node_b"):
+    time.sleep(0.5)
+print(json.dumps({n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]}))
+"""
+
+
+def _nodes_once_node_b_joined(address: str, log: Path) -> dict:
+    """{node id: resources} of the cluster's live nodes once node_b has joined (a driver of its own, not this
+    test process: Ray keeps its settings per process)."""
+    out = subprocess.run([sys.executable, "-c", WAIT_FOR_NODE_B, address], capture_output=True, text=True,
+                         timeout=180, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert out.returncode == 0, out.stderr[-3000:] + log.read_text(errors="replace")[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _ray_logs(temp: Path) -> str:
+    tails = []
+    for f in sorted(temp.glob("session_*/logs/worker-*")):
+        text = f.read_text(errors="replace").strip()
+        if text:
+            tails.append(f"== {f.name}\n{text[-1500:]}")
+    return "\n".join(tails)[-6000:]
+
+
+@pytest.fixture
+def cluster(pg_url, tmp_path, monkeypatch):
+    """PostgreSQL (``pg_url``), moto, mlflow and the two Ray nodes, started together; the test's environment is
+    the head's (the worker's): TL_HOME, TL_DATABASE_URL, TL_ARTIFACTS_URL, AWS_*, MLFLOW_*."""
+    import boto3
+
+    base = Path(tempfile.mkdtemp(prefix="tlr2_"))  # short: Ray's socket paths live under the temp dirs
+    head_tmp, b_tmp = base / "h", base / "b"
+    head_home, b_home = tmp_path / "head_home", tmp_path / "node_b_home"
+    s3_port, mlflow_port = free_port(), free_port()
+    # Ray's token authentication (as the README advises): this cluster's own token, in every node's and driver's
+    # environment (a token file some other cluster left in ~/.ray would otherwise turn it on half-way)
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    procs = {}
+    try:
+        procs["moto"] = subprocess.Popen([binary("moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
+                                         stdout=open(tmp_path / "moto.log", "wb"), stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        procs["mlflow"] = subprocess.Popen(
+            [binary("mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination",
+             str(tmp_path / "mlflow_artifacts")], stdout=open(tmp_path / "mlflow.log", "wb"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+        head, port = _ray_start(head_tmp, _node_env(head_home), tmp_path / "ray_head.log")
+        procs["ray_head"] = head
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and head.poll() is None and not list(head_tmp.glob("ray_current_cluster")):
+            time.sleep(0.5)  # the head writes its address there once its GCS is up
+        assert head.poll() is None, (tmp_path / "ray_head.log").read_text(errors="replace")[-3000:]
+        node_b, _ = _ray_start(b_tmp, _node_env(b_home), tmp_path / "ray_b.log", head_port=port,
+                               resources={"node_b": 1})
+        procs["ray_b"] = node_b
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        _wait_http(endpoint + "/", procs["moto"], time.monotonic() + 30, tmp_path / "moto.log")
+        bucket = f"tl-{uuid.uuid4().hex[:12]}"
+        for k, v in {**CREDS, "AWS_ENDPOINT_URL": endpoint, "TL_ARTIFACTS_URL": f"s3://{bucket}/runs",
+                     "TL_HOME": str(head_home), "TL_GPUS": "none",
+                     "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+                     "MLFLOW_EXPERIMENT_NAME": f"tl-ray-{uuid.uuid4().hex[:8]}"}.items():
+            monkeypatch.setenv(k, v)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.create_bucket(Bucket=bucket)
+
+        nodes = _nodes_once_node_b_joined(f"127.0.0.1:{port}", tmp_path / "ray_b.log")
+        assert node_b.poll() is None and len(nodes) == 2, nodes
+        b_id = next(i for i, r in nodes.items() if r.get("node_b"))
+        _wait_http(f"http://127.0.0.1:{mlflow_port}/health", procs["mlflow"], time.monotonic() + 150,
+                   tmp_path / "mlflow.log")
+        yield {"address": f"127.0.0.1:{port}", "head_home": head_home, "b_home": b_home, "b_id": b_id,
+               "b_tmp": b_tmp, "s3": s3, "bucket": bucket, "mlflow": f"http://127.0.0.1:{mlflow_port}"}
+    finally:
+        for name, temp in (("ray_b", b_tmp), ("ray_head", head_tmp)):
+            if name in procs:
+                _stop_ray(procs[name], temp)
+        for name in ("mlflow", "moto"):
+            if name in procs:
+                stop(procs[name])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _cli(env: dict, *args, timeout: float = 120) -> str:
+    out = subprocess.run([sys.executable, "-m", "tlcore", *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=timeout, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_jobs_pinned_to_a_second_ray_node_need_no_shared_filesystem(cluster):
+    from mlflow.tracking import MlflowClient
+
+    from tlcore import settings
+    from tlcore.jobs.queue import JobQueue
+    from tlcore.runs.store import RunStore
+
+    head_home, b_home = cluster["head_home"], cluster["b_home"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
+    store = RunStore(head_home)
+    assert store.engine == "postgresql"
+    q = JobQueue(store)
+
+    cfg = head_home.parent / "job.json"
+    cfg.write_text(json.dumps({**JOB, "seed": 0}))
+    first = json.loads(_cli(env, "submit", str(cfg), "--num-cpus", "1", "--ray-resources", '{"node_b": 1}')
+                       .strip().splitlines()[-1])["job_id"]
+    jobs = [first] + [q.submit({**JOB, "seed": s}, resources={"num_cpus": 1, "ray_resources": {"node_b": 1}})
+                      for s in (1, 2)]
+    assert q.get(first).resources == {"num_cpus": 1, "ray_resources": {"node_b": 1}}
+
+    out = subprocess.run([sys.executable, "-m", "tlcore", "worker", "--once", "--ray", cluster["address"]],
+                         cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for secret in (CREDS["AWS_SECRET_ACCESS_KEY"],):
+        assert secret not in out.stdout + out.stderr
+
+    runs = {r["run_id"]: r for r in json.loads(_cli(env, "runs", "--json"))}
+    client = MlflowClient(tracking_uri=cluster["mlflow"])
+    exp = client.get_experiment_by_name(settings.get("MLFLOW_EXPERIMENT_NAME"))
+    for job_id in jobs:
+        snap = q.get(job_id)
+        assert snap.status == "completed", (snap.error, _ray_logs(cluster["b_tmp"]))
+        assert snap.executor == "ray" and snap.node.split("/")[1] == cluster["b_id"][:12], snap.node
+        rid = snap.run_id
+        # made in node_b's own data root; the head's has no folder for it
+        assert (b_home / "runs" / rid / "metrics.json").is_file()
+        assert not (head_home / "runs" / rid).exists()
+        # visible from the head: the run row (PostgreSQL) with its metrics, the files read back from the bucket
+        assert runs[rid]["status"] == "completed" and runs[rid]["target_acc"] is not None, runs[rid]
+        metrics = store.metrics(rid)
+        assert metrics["target_test"]["accuracy"] == pytest.approx(runs[rid]["target_acc"])
+        listed = cluster["s3"].list_objects_v2(Bucket=cluster["bucket"], Prefix=f"runs/{rid}/").get("Contents", [])
+        names = {o["Key"].rsplit("/", 1)[-1] for o in listed}
+        assert {"config.json", "metrics.json", "events.jsonl", "model.json", "model.safetensors"} <= names, names
+        # an MLflow run, sent from node_b's task, with the same metrics
+        (mrun,) = client.search_runs([exp.experiment_id], filter_string=f"tags.`tl.run_id` = '{rid}'")
+        assert mrun.info.status == "FINISHED"
+        assert mrun.data.metrics["target_accuracy"] == pytest.approx(metrics["target_test"]["accuracy"])
+        assert metrics["tracking"]["ok"] is True
+    shown = json.loads(_cli(env, "show", q.get(first).run_id, "--json"))
+    assert shown["metrics"]["target_test"]["accuracy"] == pytest.approx(runs[q.get(first).run_id]["target_acc"])
