@@ -6,7 +6,8 @@ moto's S3 server and an ``mlflow server``. The second node runs with its own ``T
 store/artifact/tracking settings in its environment: its jobs get them from the worker (the Ray task's argument) and
 work in that node's data root, so nothing needs the head's. Three tiny jobs pinned to ``node_b`` (one through
 ``submit --ray-resources``) complete there; from the head, ``tlcore runs``/``show`` list them with their metrics
-(read from the bucket), their files are in the bucket and each is an MLflow run with its metrics. Skipped with the
+(read from the bucket) and so does the dashboard's Compare page, their files are in the bucket and each is an MLflow
+run with its metrics. Skipped with the
 reason when ray, the PostgreSQL binaries, moto or mlflow are missing. The Ray nodes are stopped by signalling the
 two ``ray start --block`` processes this test started (never ``ray stop``, which stops every Ray on the machine).
 """
@@ -250,3 +251,13 @@ def test_jobs_pinned_to_a_second_ray_node_need_no_shared_filesystem(cluster):
         assert metrics["tracking"]["ok"] is True
     shown = json.loads(_cli(env, "show", q.get(first).run_id, "--json"))
     assert shown["metrics"]["target_test"]["accuracy"] == pytest.approx(runs[q.get(first).run_id]["target_acc"])
+
+    # and in the dashboard on the head: the Compare page's run table lists them
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.apptest_paths import APP, TIMEOUT, open_page
+
+    at = open_page(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "compare").run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    listed = {str(i) for d in at.dataframe for i in d.value.index}
+    assert {q.get(j).run_id for j in jobs} <= listed, listed
