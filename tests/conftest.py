@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TL_NO_AUTOWORKER", "1")
+# Ray keeps its addresses on 127.0.0.1: with clusters "disabled" (a public switch of ray_constants) its node address
+# is the loopback one instead of the machine's own (ray.init and ray start --head in the tests)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 # "auto" runs its first recipe only (the portfolio of several candidates is tested on its own: tests/tlcore/test_portfolio.py)
 os.environ.setdefault("TL_PORTFOLIO_BUDGET_S", "0")
 # never the user's data root, even for tests that take no tl_home (on-disk caches live under TL_HOME)

@@ -16,6 +16,7 @@ def _pct(v) -> str:
 def table_rows(summary: dict) -> list[dict]:
     """The candidates as the card's table shows them (plain data, tested)."""
     return [{"": "✔ picked" if r["picked"] else "", "candidate": r["candidate"], "network": r["network"],
+             "agreement with the others": "–" if r["score"] is None else f"{float(r['score']):.3f}",
              "est. target acc. % (ATC)": _pct(r["atc"]), "source val. acc. %": _pct(r["source_accuracy"]),
              "target test acc. % (not used to pick)": _pct(r["target_accuracy"]),
              "seconds": r["seconds"]} for r in summary["rows"]]
@@ -36,7 +37,8 @@ def portfolio_card(store, run_id: str, key: str) -> None:
     with st.expander(f"Recipes tried by auto ({len(summary['rows'])}) and why one was picked", expanded=True):
         st.markdown(md(summary["text"]))
         st.dataframe(table_rows(summary), hide_index=True, width="stretch", key=f"portfolio-{key}")
-        st.caption("Each candidate is a run of its own (on Compare). The pick reads no target label: it first "
-                   "chooses the network whose source-only run is most confident on the target by the standard of "
-                   "its own source validation (ATC), then that network's adapted run unless adaptation broke the "
-                   "source task.")
+        st.caption("Each candidate is a run of its own (on Compare). The pick reads no target label: it is the "
+                   "recipe whose target predictions agree most with the other recipes' (right answers coincide, "
+                   "errors scatter), among those that kept their source accuracy within 5 points of their "
+                   "network's source-only run. The ATC column estimates each run's target accuracy from its own "
+                   "confidence: trustworthy for source-only runs, not for MCC runs, which are confident anyway.")

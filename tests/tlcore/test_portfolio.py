@@ -46,7 +46,7 @@ def test_family_atc_picks_the_network_whose_source_only_run_transfers_then_its_a
              _cand("frozen_source", "efficientnet_lite0", True, 0.95, 0.25, rng),
              _cand("pixels_mcc", "small_cnn", False, 0.97, 0.55, rng),
              _cand("pixels_source", "small_cnn", True, 0.97, 0.40, rng)]
-    out = portfolio.choose(cands)
+    out = portfolio.choose(cands, "family_atc")
     assert out["pick"] == "pixels_mcc" and "small_cnn" in out["why"]
     # the confident adapted run of the wrong network fools plain ATC: why the family rule exists
     assert portfolio.choose(cands, "atc")["pick"] == "frozen_mcc"
@@ -55,8 +55,38 @@ def test_family_atc_picks_the_network_whose_source_only_run_transfers_then_its_a
 def test_family_atc_keeps_the_twin_when_adaptation_broke_the_source_task():
     rng = np.random.default_rng(2)
     cands = [_cand("frozen_mcc", "lite0", False, 0.70, 0.5, rng), _cand("frozen_source", "lite0", True, 0.95, 0.5, rng)]
-    out = portfolio.choose(cands)
+    out = portfolio.choose(cands, "family_atc")
     assert out["pick"] == "frozen_source" and "source accuracy" in out["why"]
+
+
+def _voters(accs: dict, rng, n=600, classes=10, src=None):
+    """Candidates predicting the same ``n`` target samples: right with their rate in ``accs``, errors scattered."""
+    y = rng.integers(0, classes, n)
+    out = []
+    for key, (family, source_only, acc) in accs.items():
+        pred = np.where(rng.random(n) < acc, y, (y + rng.integers(1, classes, n)) % classes)
+        p_t = np.full((n, classes), 0.01)
+        p_t[np.arange(n), pred] = 0.91
+        c = _cand(key, family, source_only, (src or {}).get(key, 0.95), 0.5, rng)
+        out.append({**c, "p_t": p_t})
+    return out
+
+
+def test_consensus_picks_the_run_the_others_agree_with_whatever_its_confidence():
+    rng = np.random.default_rng(3)
+    cands = _voters({"frozen_mcc": ("lite0", False, 0.47), "frozen_source": ("lite0", True, 0.48),
+                     "pixels_mcc": ("cnn", False, 0.61), "pixels_source": ("cnn", True, 0.58)}, rng)
+    assert portfolio.choose(cands)["pick"] == "pixels_mcc"
+    assert portfolio.DEFAULT_RULE == "consensus"
+
+
+def test_consensus_leaves_out_an_adapted_run_that_broke_the_source_task():
+    rng = np.random.default_rng(4)
+    cands = _voters({"mcc": ("lite0", False, 0.9), "source": ("lite0", True, 0.7), "other": ("cnn", True, 0.6)}, rng,
+                    src={"mcc": 0.6, "source": 0.95, "other": 0.95})
+    out = portfolio.choose(cands)
+    assert out["pick"] != "mcc" and "left out: mcc" in out["why"]
+    assert portfolio.choose(cands, "agreement")["pick"] == "mcc"
 
 
 def test_unknown_rule_and_no_candidates_are_errors():

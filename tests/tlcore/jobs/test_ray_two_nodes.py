@@ -64,7 +64,11 @@ def _ray_start(temp: Path, env: dict, log: Path, head_port: int | None = None, r
                 f"--dashboard-port={free_port()}"]
     else:
         port = head_port
-        cmd += [f"--address=127.0.0.1:{head_port}", "--num-cpus=2", f"--resources={json.dumps(resources or {})}"]
+        # a joining node turns 127.0.0.1/localhost into the machine's own address (ray's resolve_ip_for_localhost)
+        # and refuses to join with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (tests/conftest.py): 127.0.0.2 is loopback
+        # too and is left as it is, so the node reaches the head over lo, never over the machine's address
+        env = {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
+        cmd += [f"--address=127.0.0.2:{head_port}", "--num-cpus=2", f"--resources={json.dumps(resources or {})}"]
     fh = open(log, "wb")
     proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return proc, port
