@@ -32,6 +32,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from tlcore import settings
 from tlcore.errors import ConfigError, PermissionDenied
 from tlcore.runs.home import default_root
 
@@ -213,7 +214,7 @@ def admins(root: str | Path | None = None) -> list[str]:
     CLI) users; ``admins`` in the ``[app]`` section of ``.streamlit/secrets.toml`` name single-sign-on users and
     are returned as ``sso:<name>``, so an unverified or look-alike identity of one source never becomes an admin
     of the other."""
-    env = [n.strip() for n in os.environ.get("TL_ADMINS", "").split(",") if n.strip()]
+    env = [n.strip() for n in (settings.get("TL_ADMINS") or "").split(",") if n.strip()]
     return sorted(set(_file_admins(root) + env + [sso_name(n) for n in sso_admins()]))
 
 
@@ -328,7 +329,7 @@ def cli_actor(root: str | Path | None = None) -> str:
     when the OS user is an admin (an admin acting for a user); otherwise PermissionDenied (audited), so
     ``TL_USER=bo python -m tlcore delete ...`` does not make anyone ``bo``."""
     me = os_user()
-    asked = (os.environ.get("TL_USER") or "").strip()
+    asked = (settings.get("TL_USER") or "").strip()
     if not asked or asked == me:
         return me
     if is_admin(me, root):

@@ -8,18 +8,16 @@ to the oldest job. So when user A queues five jobs and then user B one, B's job 
 """
 from __future__ import annotations
 
-import os
 import time
 
+from tlcore import settings
 from tlcore.runs.db import for_update, same
 
-DEFAULT_MAX_RUNNING_PER_USER = 0
 
 
 def max_running_per_user() -> int:
     """``TL_MAX_RUNNING_PER_USER`` (default 0 = no limit): running jobs one user may have at a time."""
-    env = os.environ.get("TL_MAX_RUNNING_PER_USER", "")
-    return int(env) if env.isdigit() else DEFAULT_MAX_RUNNING_PER_USER
+    return max(0, settings.get_int("TL_MAX_RUNNING_PER_USER"))
 
 
 def ensure_index(db) -> None:

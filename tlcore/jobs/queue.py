@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
+from tlcore import settings
 from tlcore.errors import ConfigError, TLError
 from tlcore.job_context import job_folder
 from tlcore.jobs import fair
@@ -56,7 +57,6 @@ JOB_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'train'", "owner": "TEXT", "execut
                "gpus": "TEXT", "resources": "TEXT"}
 KINDS = (*PRODUCERS, "probe", *TASK_KINDS)  # a run of each producer (train, classical), a probe, a light task
 ACTIVE = ("queued", "running")
-MAX_QUEUED_PER_USER = 200
 WORKER_STALE_S = 15.0
 
 
@@ -167,10 +167,7 @@ class JobQueue:
 
     def _check_quota(self, owner: str, submit_key: str | None) -> None:
         """At most ``TL_MAX_QUEUED_PER_USER`` (default 200) queued jobs per user: one user cannot fill the queue."""
-        try:
-            limit = int(os.environ.get("TL_MAX_QUEUED_PER_USER", MAX_QUEUED_PER_USER))
-        except ValueError:
-            limit = MAX_QUEUED_PER_USER
+        limit = settings.get_int("TL_MAX_QUEUED_PER_USER")
         if limit <= 0:
             return
         with self.store.connect() as db:

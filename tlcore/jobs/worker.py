@@ -32,23 +32,19 @@ from tlcore.runs.db import DatabaseUnavailable, same
 from tlcore.runs.store import RunStore, StorageFull, StoreCorrupt
 CANCEL_GRACE_S = 5.0
 KILL_GRACE_S = 5.0
-DEFAULT_JOB_TIMEOUT_S = 24 * 3600
 
 
 def job_timeout_s() -> float:
     """Wall-clock limit of one job (``TL_JOB_TIMEOUT_S``, default 24 h; 0 = none): a runaway job (a typo in
     epochs, a hung data pipeline) is stopped and marked failed."""
-    try:
-        return max(0.0, float(os.environ.get("TL_JOB_TIMEOUT_S", DEFAULT_JOB_TIMEOUT_S)))
-    except ValueError:
-        return float(DEFAULT_JOB_TIMEOUT_S)
+    return max(0.0, settings.get_float("TL_JOB_TIMEOUT_S"))
 
 
 def default_max_jobs() -> int:
     """``TL_MAX_JOBS``, else one job per GPU (``TL_JOBS_PER_GPU``), one on CPU."""
-    env = os.environ.get("TL_MAX_JOBS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
+    n = settings.get_int("TL_MAX_JOBS")
+    if n is not None and n > 0:
+        return n
     return max(1, len(gpu_indices()) * jobs_per_gpu())
 
 
@@ -222,8 +218,8 @@ def _acquire_lock(root: Path):
 
 def _env_max_jobs(executor) -> int:
     """``TL_MAX_JOBS`` when set, else the executor's default."""
-    env = os.environ.get("TL_MAX_JOBS", "")
-    return int(env) if env.isdigit() else executor.default_max_jobs()
+    n = settings.get_int("TL_MAX_JOBS")
+    return n if n is not None and n >= 0 else executor.default_max_jobs()
 
 
 class _Serving:
