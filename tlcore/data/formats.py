@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 
 from tlcore.data import limits
+from tlcore.data.parquet_table import parquet_schema, parse_parquet
+from tlcore.data.table_cells import check_header, to_str
 from tlcore.errors import DataError
 
 EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
@@ -34,7 +36,7 @@ def read_header(path: Path) -> list[str]:
     """Return the column names of a table file."""
     kind = _kind(path)
     if kind == "parquet":
-        return [str(c) for c in _parquet_schema(path)]
+        return [str(c) for c in parquet_schema(path)]
     if kind == "json":
         header, _ = _parse_json(path, _decode(path, _probe(path)), max_rows=1000)
         return header
@@ -59,7 +61,7 @@ def read_rows(path: Path, max_rows: int | None = None) -> tuple[list[str], list[
     kind = _kind(path)
     max_rows = max_rows or limits.max_rows()
     if kind == "parquet":
-        header, rows = _parse_parquet(path, max_rows)
+        header, rows = parse_parquet(path, max_rows)
     else:
         head = _probe(path)
         if kind == "json" and _decode(path, head).lstrip().startswith("["):
@@ -193,7 +195,7 @@ def _parse_csv(path: Path, text, kind: str, max_rows: int, first_line: str | Non
         if not row:
             continue
         if header is None:
-            header = _check_header(path, row)
+            header = check_header(path, row)
             if max_rows == 0:
                 break
             continue
@@ -207,18 +209,6 @@ def _parse_csv(path: Path, text, kind: str, max_rows: int, first_line: str | Non
     if header is None:
         raise DataError(f"{path.name}: the file is empty (no header row)")
     return header, rows
-
-
-def _check_header(path: Path, header: list[str]) -> list[str]:
-    """Strip a stray BOM from the first name and refuse duplicate column names."""
-    header = [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(header)]
-    seen: dict[str, int] = {}
-    for column in header:
-        key = column.strip()
-        if key and key in seen:
-            raise DataError(f"{path.name}: duplicate column name {column!r} in the header: {header}")
-        seen[key] = 1
-    return header
 
 
 def _parse_json(path: Path, text, max_rows: int) -> tuple[list[str], list[list]]:
@@ -258,106 +248,5 @@ def _parse_json(path: Path, text, max_rows: int) -> tuple[list[str], list[list]]
                                 f"{cell_cap:,} characters (TL_MAX_CELL_BYTES)")
     if not header:
         raise DataError(f"{path.name}: the file holds no records")
-    rows = [[_to_str(record.get(k)) for k in header] for _, record in records]
+    rows = [[to_str(record.get(k)) for k in header] for _, record in records]
     return header, rows
-
-
-def _to_str(value) -> str | None:
-    """Turn a JSON or Parquet value into a string, keeping missing values as None."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def _parquet_schema(path: Path) -> list[str]:
-    """Read only the column names of a Parquet file."""
-    import pyarrow.parquet as pq
-
-    _check_parquet_magic(path)
-    try:
-        return list(pq.read_schema(path).names)
-    except MemoryError:
-        raise
-    except Exception as exc:
-        raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
-
-
-def _parse_parquet(path: Path, max_rows: int) -> tuple[list[str], list[list]]:
-    """Read a Parquet file with every value as a string or None.
-
-    The footer is checked first (row count, uncompressed size), then each batch's decoded cell sizes from the
-    dictionary/offsets before any value becomes a Python string: a small file of millions of dictionary-encoded
-    rows is refused without being expanded (issue 22 item 1).
-    """
-    import pyarrow.parquet as pq
-
-    _check_parquet_magic(path)
-    try:
-        pf = pq.ParquetFile(path)
-    except MemoryError:
-        raise
-    except Exception as exc:
-        raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
-    meta = pf.metadata
-    if meta.num_rows > max_rows:
-        raise DataError(f"{path.name}: {meta.num_rows:,} rows, more than {max_rows:,} rows (the limit, "
-                        "TL_MAX_ROWS); use a smaller file")
-    cap_mb = limits.limit("TL_MAX_TABLE_MB")
-    stored = sum(meta.row_group(i).column(j).total_uncompressed_size
-                 for i in range(meta.num_row_groups) for j in range(meta.num_columns))
-    if stored > cap_mb * 1e6:
-        raise DataError(f"{path.name}: {stored / 1e6:,.0f} MB uncompressed, more than the limit of {cap_mb:,} MB "
-                        "(TL_MAX_TABLE_MB)")
-    header = [str(c) for c in pf.schema_arrow.names]
-    _check_header(path, header)
-    cell_cap, decoded = limits.max_cell_bytes(), 0
-    rows: list[list] = []
-    try:
-        for batch in pf.iter_batches(batch_size=16_384):
-            for j, column in enumerate(batch.columns):
-                longest, total = _string_sizes(column)
-                if longest > cell_cap:
-                    raise DataError(f"{path.name}: column {header[j]!r} holds a value of {longest:,} bytes, more "
-                                    f"than the limit of {cell_cap:,} (TL_MAX_CELL_BYTES)")
-                decoded += total
-            if decoded > cap_mb * 1e6:
-                raise DataError(f"{path.name}: more than {cap_mb:,} MB of text once decoded (TL_MAX_TABLE_MB)")
-            columns = [[_to_str(v) for v in column.to_pylist()] for column in batch.columns]
-            rows.extend(list(row) for row in zip(*columns))
-    except (DataError, MemoryError):  # over the parse child's memory limit: its parent names the limit
-        raise
-    except Exception as exc:
-        raise DataError(f"{path.name}: not a valid Parquet file ({exc})") from exc
-    return header, rows
-
-
-def _string_sizes(column) -> tuple[int, int]:
-    """Longest and total decoded byte length of a string/binary column (dictionary-encoded ones measured from
-    the dictionary, without expanding it); ``(0, 0)`` for other types."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    typ = column.type
-    if pa.types.is_dictionary(typ):
-        if not (pa.types.is_string(typ.value_type) or pa.types.is_binary(typ.value_type)
-                or pa.types.is_large_string(typ.value_type)):
-            return 0, 0
-        lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
-    elif pa.types.is_string(typ) or pa.types.is_binary(typ) or pa.types.is_large_string(typ):
-        lengths = pc.binary_length(column)
-    else:
-        return 0, 0
-    longest, total = pc.max(lengths).as_py(), pc.sum(lengths).as_py()
-    return int(longest or 0), int(total or 0)
-
-
-def _check_parquet_magic(path: Path) -> None:
-    """Give a clear message for a non-Parquet file named ``.parquet``."""
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head != b"PAR1":
-        raise DataError(f"{path.name}: not a valid Parquet file (it does not start with PAR1)")
