@@ -7,8 +7,8 @@ its rules (claiming, cancel, timeout, reconciling); an executor only starts, pol
   (another user's job, an external program: any compute process on it, or less free memory than
   ``TL_GPU_MIN_FREE_GB``, read with ``nvidia-smi``, never by initialising CUDA here) is busy too; the waiting job
   says why (``wait_reason``, shown by the job cards, the sidebar and ``python -m tlcore jobs``).
-- :class:`RayExecutor` (:mod:`tlcore.jobs.ray_executor`): each job is a Ray task (``num_cpus``/``num_gpus`` from the job's resources, custom
-  ``ray_resources`` such as ``{"node_b": 1}`` to pin it to a kind of node) on a Ray cluster
+- :class:`RayExecutor` (:mod:`tlcore.jobs.ray_executor`): each job is a Ray task (``num_cpus``/``num_gpus`` from
+  the job's resources, custom ``ray_resources`` such as ``{"node_b": 1}`` to pin it to a kind of node) on a Ray cluster
   (``TL_RAY_ADDRESS=auto|ray://host:10001`` or ``python -m tlcore worker --ray ADDRESS``). Cancel maps to
   ``ray.cancel``; the task records the node that ran it. The task gets the worker's store, artifact and tracking
   settings (``TL_DATABASE_URL``, ``TL_ARTIFACTS_URL``, ``AWS_*``, ``MLFLOW_*``) as an argument (not its runtime

@@ -21,12 +21,13 @@ import shutil
 import sqlite3
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
 
 from tlcore import settings
 from tlcore.errors import ConfigError, TLError
 from tlcore.job_context import job_folder
 from tlcore.jobs import fair
+from tlcore.jobs.job_rows import (JobNotFound, JobSnapshot, check_ray_resources,  # noqa: F401 - also imported
+                                  check_resources, job_label, snapshot)  # from here (tlcore.jobs, the CLI, tests)
 from tlcore.jobs.tasks import TASK_KINDS
 from tlcore.producers import PRODUCERS, check, producer_for
 from tlcore.runs import audit
@@ -56,45 +57,7 @@ CREATE TABLE IF NOT EXISTS workers (
 JOB_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'train'", "owner": "TEXT", "executor": "TEXT", "node": "TEXT",
                "gpus": "TEXT", "resources": "TEXT"}
 KINDS = (*PRODUCERS, "probe", *TASK_KINDS)  # a run of each producer (train, classical), a probe, a light task
-ACTIVE = ("queued", "running")
 WORKER_STALE_S = 15.0
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """One job as plain data (what pages poll)."""
-
-    job_id: str
-    label: str
-    status: str
-    created: float
-    started: float | None
-    finished: float | None
-    heartbeat: float | None
-    run_id: str | None
-    pid: int | None
-    cancel_requested: bool
-    error: str | None
-    progress: dict
-    config: dict
-    log_path: str | None
-    kind: str = "train"
-    owner: str | None = None
-    executor: str | None = None
-    node: str | None = None
-    gpus: str | None = None
-    resources: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-
-class JobNotFound(TLError):
-    """No job with that id."""
 
 
 class JobQueue:
@@ -132,7 +95,7 @@ class JobQueue:
             kind = producer_for(config).key  # e.g. the classical baseline: a job like any other, its own kind
         if kind in PRODUCERS:  # validated by its producer, with the store (distillation checks its teacher run)
             cfg = check(config, self.store, PRODUCERS[kind])
-            text, label = cfg.to_json(), label or _label(cfg.to_dict())
+            text, label = cfg.to_json(), label or job_label(cfg.to_dict())
         elif kind in TASK_KINDS:
             from tlcore.jobs import tasks
 
@@ -143,7 +106,7 @@ class JobQueue:
             if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
                 raise ConfigError(f"seconds: expected a number of seconds in [0, 3600], got {seconds!r}")
             text, label = json.dumps(config), label or f"probe · {seconds:g} s"
-        resources = _check_resources(resources or {})
+        resources = check_resources(resources or {})
         owner = owner or current_user()
         self._check_quota(owner, submit_key)
         job_id = "job-" + uuid.uuid4().hex[:10]
@@ -183,7 +146,7 @@ class JobQueue:
             row = db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobNotFound(f"job {job_id!r} not found")
-        return _snapshot(row)
+        return snapshot(row)
 
     def list(self, limit: int = 200, active_only: bool = False,
              kinds: tuple[str, ...] | None = None) -> list[JobSnapshot]:
@@ -196,7 +159,7 @@ class JobQueue:
             args += list(kinds)
         q = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created DESC LIMIT ?"
         with self.store.connect() as db:
-            return [_snapshot(r) for r in db.execute(q, (*args, limit)).fetchall()]
+            return [snapshot(r) for r in db.execute(q, (*args, limit)).fetchall()]
 
     def counts(self) -> dict:
         with self.store.connect() as db:
@@ -250,7 +213,7 @@ class JobQueue:
         light slot is free)."""
         with self.store.connect() as db:
             row = fair.next_row(db, kinds)
-        return _snapshot(row) if row else None
+        return snapshot(row) if row else None
 
     def claim_next(self, worker_id: str, job_id: str | None = None, **fields) -> JobSnapshot | None:
         """Atomically move the next queued job in fair order (or ``job_id`` if still queued) to running for
@@ -343,62 +306,3 @@ class JobQueue:
         with self.store.connect() as db:
             rows = db.execute("SELECT * FROM workers WHERE heartbeat > ?", (time.time() - WORKER_STALE_S,)).fetchall()
         return [dict(r) for r in rows]
-
-
-def _check_resources(res: dict) -> dict:
-    out = {}
-    for k in ("num_cpus", "num_gpus"):
-        if res.get(k) is None:
-            continue
-        v = res[k]
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 or v > 1024:
-            raise ConfigError(f"{k}: expected a number >= 0, got {v!r}")
-        out[k] = v
-    if res.get("ray_resources") is not None:
-        out["ray_resources"] = check_ray_resources(res["ray_resources"])
-    unknown = set(res) - {"num_cpus", "num_gpus", "ray_resources"}
-    if unknown:
-        raise ConfigError(f"resources: unknown keys {sorted(unknown)}; use num_cpus, num_gpus and ray_resources")
-    return out
-
-
-RAY_BUILTIN = {"CPU", "GPU", "memory", "object_store_memory"}
-
-
-def check_ray_resources(res) -> dict:
-    """Custom Ray resources a job asks for (``{"node_b": 1}``: it runs only on a node started with
-    ``ray start --resources='{"node_b": N}'``); names and amounts checked, CPUs and GPUs refused (``num_cpus``,
-    ``num_gpus``)."""
-    if not isinstance(res, dict) or not res:
-        raise ConfigError(f"ray_resources: expected a JSON object of resource names and amounts, e.g. "
-                          f'{{"node_b": 1}}, got {res!r}'[:300])
-    out = {}
-    for name, amount in res.items():
-        if not isinstance(name, str) or not name.strip() or len(name) > 100 or any(ord(c) < 32 for c in name):
-            raise ConfigError(f"ray_resources: {name!r} is not a resource name")
-        if name in RAY_BUILTIN or name.startswith("node:"):
-            raise ConfigError(f"ray_resources: {name!r} is one of Ray's own resources; use num_cpus/num_gpus, or a "
-                              "custom resource given to the nodes with `ray start --resources`")
-        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not 0 < amount <= 10_000:
-            raise ConfigError(f"ray_resources: {name}: expected an amount > 0, got {amount!r}")
-        out[name] = amount
-    return out
-
-
-def _label(cfg: dict) -> str:
-    def dom(d):
-        return d.get("name") or (f"demo:{d['demo']}" if d.get("demo") else os.path.basename(str(d.get("path"))))
-
-    backbone = cfg.get("backbone") or "recommended"  # "auto" is resolved when the job starts
-    return f"{cfg.get('strategy', 'auto')} · {backbone} · {dom(cfg['source'])} → {dom(cfg['target'])}"
-
-
-def _snapshot(row) -> JobSnapshot:
-    d = dict(row)
-    return JobSnapshot(job_id=d["job_id"], label=d["label"] or "", status=d["status"], created=d["created"],
-                       started=d["started"], finished=d["finished"], heartbeat=d["heartbeat"], run_id=d["run_id"],
-                       pid=d["pid"], cancel_requested=bool(d["cancel_requested"]), error=d["error"],
-                       progress=json.loads(d["progress"]) if d["progress"] else {},
-                       config=json.loads(d["config"]), log_path=d["log_path"], kind=d.get("kind") or "train",
-                       owner=d.get("owner"), executor=d.get("executor"), node=d.get("node"), gpus=d.get("gpus"),
-                       resources=json.loads(d["resources"]) if d.get("resources") else {})
