@@ -9,12 +9,18 @@ why the pick won. *Show what transfer buys* then compares the pick with the sour
 
 Rules (plain functions over candidates read back from their run files; target labels are never read):
 
-* ``consensus`` (default): the candidate whose target predictions agree most with the other candidates', among
-  those whose source accuracy is within :data:`SOURCE_DROP` points of their network's source-only run. Right
-  answers coincide while errors scatter, and the portfolio pairs each adapted run with its own network's
-  source-only run, so no network outvotes another by numbers. On the portfolio benchmark
-  (``bench/results/portfolio.md``) it is the only rule that picked the pixel-trained network on colour/texture
-  shift and the frozen pretrained one elsewhere.
+* ``gated_consensus`` (default): first the *trusted* candidates: those whose source accuracy is within
+  :data:`SOURCE_GAP` points of the best candidate's (a network that fits the source clearly worse is not trusted
+  on the target: target error is bounded by source error plus a divergence, Ben-David et al. 2010) and whose
+  adaptation did not cost more than :data:`SOURCE_DROP` points against their own network's source-only run. Among
+  them, when they span several networks, the one whose target predictions agree most with the other trusted
+  candidates' (right answers coincide while errors scatter; each adapted run is paired with its network's
+  source-only run, so no network outvotes another by numbers); when they are runs of one network, the highest
+  calibrated IM (measured to rank runs of one network). A candidate of a network whose finished run already
+  failed the source gate is not run at all (the small CNN on natural photos).
+* ``consensus``: the agreement part alone, among the candidates that kept their source accuracy against their
+  twin (no gate across networks): it picks the pixel-trained network on colour/texture shift, but on style shift,
+  where several weak recipes agree on the same wrong classes, it follows them (``bench/results/portfolio.md``).
 * ``im_calibrated_gated``: the project's default validator (:mod:`tlcore.evaluation.validators`), which rewards
   confident target predictions after temperature scaling, among runs at or above the median source accuracy.
   Works among runs of one network; across networks, adaptation losses that sharpen predictions (MCC) win it.
@@ -35,7 +41,7 @@ import time
 
 import numpy as np
 
-DEFAULT_RULE = "consensus"
+DEFAULT_RULE = "gated_consensus"
 SOURCE_DROP = 5.0  # points of source accuracy an adapted run may lose against its twin and still be picked
 SOURCE_ONLY = ("fine_tuning", "scratch", "linear_probe")
 
@@ -176,6 +182,48 @@ def _broke_source(c: dict, cands: list[dict]) -> bool:
     return _finite(drop) and drop > SOURCE_DROP
 
 
+SOURCE_GAP = 10.0  # points of source accuracy below the best candidate's at which a network is not trusted
+
+
+def _trusted(cands: list[dict]) -> tuple[list[dict], list[str]]:
+    """Candidates that fit the source about as well as the best one (within :data:`SOURCE_GAP` points: the target
+    error of a run is bounded by its source error plus a divergence term, Ben-David et al. 2010, so a network that
+    fits the source clearly worse is not trusted on the target) and, for adapted runs, did not lose more than
+    :data:`SOURCE_DROP` points against their own network's source-only run. Returns (kept, reasons left out)."""
+    accs = [source_accuracy(c) for c in cands]
+    best = max((a for a in accs if _finite(a)), default=float("nan"))
+    kept, why = [], []
+    for c, a in zip(cands, accs):
+        if _finite(best) and _finite(a) and 100 * (best - a) > SOURCE_GAP:
+            why.append(f"{c['key']} (source accuracy {100 * a:.1f} %, more than {SOURCE_GAP:g} points below the "
+                       f"best recipe's {100 * best:.1f} %)")
+        elif _broke_source(c, cands):
+            why.append(f"{c['key']} (lost more than {SOURCE_DROP:g} points of source accuracy against the "
+                       "source-only run of its network)")
+        else:
+            kept.append(c)
+    return (kept or list(cands)), why
+
+
+def rule_gated_consensus(cands: list[dict]) -> dict:
+    """Among the trusted candidates (:func:`_trusted`): when they span several networks, the one agreeing most
+    with the other trusted candidates' target predictions (:func:`rule_consensus`'s argument; each adapted run is
+    paired with its network's source-only run, so no network outvotes another by numbers); when they are runs of
+    one network, the highest calibrated IM (the validator measured to rank runs of one network,
+    bench/results/validators_findings.md)."""
+    kept, left_out = _trusted(cands)
+    networks = {c["family"] for c in kept}
+    if len(networks) > 1:
+        scores = {c["key"]: agreement(c, kept) for c in kept}
+        out = _by_score(kept, scores, "mean agreement with the other trusted recipes' target predictions")
+    else:
+        scores = {c["key"]: c["scores"].get("im_calibrated") for c in kept}
+        out = _by_score(kept, scores, "calibrated information maximisation among the runs of one network")
+    if left_out:
+        out["why"] += "; not trusted: " + "; ".join(left_out)
+    return out
+
+
 def rule_consensus(cands: list[dict]) -> dict:
     """The candidate whose target predictions agree most, on average, with every other candidate's, among those
     that did not break the source task. Errors of different recipes scatter while right answers coincide, so the
@@ -203,7 +251,7 @@ def rule_dev(cands: list[dict]) -> dict:
                      "deep embedded validation (importance-weighted source loss)")
 
 
-RULES = {"consensus": rule_consensus, "family_atc": rule_family_atc, "im_calibrated_gated": rule_im_calibrated_gated, "atc": rule_atc,
+RULES = {"gated_consensus": rule_gated_consensus, "consensus": rule_consensus, "family_atc": rule_family_atc, "im_calibrated_gated": rule_im_calibrated_gated, "atc": rule_atc,
          "agreement": rule_agreement, "source_accuracy": rule_source_accuracy, "circular": rule_circular,
          "dev": rule_dev}
 
@@ -230,12 +278,16 @@ def run_portfolio(parent_id: str, cands: list[dict], store, run_one, emit, name:
     pick one. Returns ``{"pick", "pick_run", "config", "metrics", "portfolio"}``; the parent's files are not
     touched here (:meth:`tlcore.runs.recorder.Recorder.adopt` copies the pick's files). Raises the first candidate's error when no candidate completed."""
     t0, budget, done, first_error = time.time(), budget_s(), [], None
-    n = len(cands)
+    n, source_acc = len(cands), {}
     for k, cand in enumerate(cands, 1):
         spent = time.time() - t0
         if done and spent > budget:
             emit({"type": "portfolio", "candidate": cand["key"], "status": "skipped",
                   "message": f"time budget of {budget:.0f} s spent ({spent:.0f} s)"})
+            continue
+        weak = _untrusted_network(cand, source_acc)
+        if weak:  # a network already seen to fit the source far worse than another: not run again
+            emit({"type": "portfolio", "candidate": cand["key"], "status": "skipped", "message": weak})
             continue
         label = f"{name + ' · ' if name else ''}candidate {k}/{n}: {cand['title']}"
         cfg = {**cand["config"], "name": label, "resolved_from": f"portfolio {parent_id}"}
@@ -258,6 +310,8 @@ def run_portfolio(parent_id: str, cands: list[dict], store, run_one, emit, name:
             emit({"type": "portfolio", "candidate": cand["key"], "status": "failed", "error": str(exc)[:500]})
             continue
         done.append((cand, rec, round(time.time() - c0, 1)))
+        source_acc[cand["key"]] = (str(cand["config"].get("backbone")),
+                                   source_accuracy(load_candidate(store, rec.run_id, cand["key"])))
         emit({"type": "portfolio", "candidate": cand["key"], "status": "completed", "run_id": rec.run_id,
               "seconds": round(time.time() - c0, 1)})
     if not done:
@@ -280,6 +334,20 @@ def run_portfolio(parent_id: str, cands: list[dict], store, run_one, emit, name:
                  "other_rules": others}
     return {"pick": choice["pick"], "pick_run": pick_rec.run_id, "config": pick_cand["config"],
             "metrics": store.metrics(pick_rec.run_id) or {}, "portfolio": portfolio}
+
+
+def _untrusted_network(cand: dict, source_acc: dict) -> str | None:
+    """Why ``cand`` is not worth running: a finished run of its network fits the source more than
+    :data:`SOURCE_GAP` points worse than the best finished run (the rule would not trust it either)."""
+    accs = [a for _, a in source_acc.values() if _finite(a)]
+    if not accs:
+        return None
+    best, network = max(accs), str(cand["config"].get("backbone"))
+    mine = [a for fam, a in source_acc.values() if fam == network and _finite(a)]
+    if mine and 100 * (best - max(mine)) > SOURCE_GAP:
+        return (f"its network ({network}) reached {100 * max(mine):.1f} % source accuracy, more than {SOURCE_GAP:g} "
+                f"points below the best recipe's {100 * best:.1f} %: not trusted, so not run")
+    return None
 
 
 def _round(x, nd: int = 4):

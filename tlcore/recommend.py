@@ -227,10 +227,12 @@ PORTFOLIO = {
     "image": (
         {"key": "frozen_mcc", "title": "frozen EfficientNet-Lite0 + MCC", "settings": "recommended"},
         {"key": "frozen_source", "title": "frozen EfficientNet-Lite0, source only", "twin_of": "frozen_mcc"},
-        {"key": "pixels_fixmatch_mcc", "title": "small CNN trained on the pixels + FixMatch + MCC",
-         "settings": PIXELS_CNN},
+        # the source-only run first: when that network fits the source far worse than the frozen one (natural
+        # photos at 32 px), its adapted run is not trusted either and is skipped (tlcore/portfolio.py)
         {"key": "pixels_source", "title": "small CNN trained on the pixels, source only",
          "twin_of": "pixels_fixmatch_mcc"},
+        {"key": "pixels_fixmatch_mcc", "title": "small CNN trained on the pixels + FixMatch + MCC",
+         "settings": PIXELS_CNN},
     ),
     "text": (
         {"key": "partial_mcc", "title": "MiniLM, last layer trained + MCC", "settings": "recommended"},
@@ -256,7 +258,7 @@ def portfolio_candidates(raw: dict, gpu: bool = False) -> list[dict]:
     if gpu or modality not in PORTFOLIO or user_network or base.get("strategy") != "mcc":
         return single  # labelled targets (multitask), GPU rows and user-chosen networks: one recipe
     out: dict[str, dict] = {}
-    for c in PORTFOLIO[modality]:
+    for c in sorted(PORTFOLIO[modality], key=lambda c: "twin_of" in c):  # twins after the runs they copy
         if "twin_of" in c:
             cfg = source_only_twin(out[c["twin_of"]]["config"])
             cfg["name"] = raw.get("name") or ""
@@ -268,4 +270,4 @@ def portfolio_candidates(raw: dict, gpu: bool = False) -> list[dict]:
             cfg.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in own.items() if k != "params"})
             cfg["params"] = {**({} if "backbone" in own else base.get("params") or {}), **own.get("params", {})}
         out[c["key"]] = {"key": c["key"], "title": c["title"], "config": cfg}
-    return list(out.values())
+    return [out[c["key"]] for c in PORTFOLIO[modality]]  # in the listed (running) order

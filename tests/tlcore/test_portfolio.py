@@ -76,16 +76,44 @@ def test_consensus_picks_the_run_the_others_agree_with_whatever_its_confidence()
     rng = np.random.default_rng(3)
     cands = _voters({"frozen_mcc": ("lite0", False, 0.47), "frozen_source": ("lite0", True, 0.48),
                      "pixels_mcc": ("cnn", False, 0.61), "pixels_source": ("cnn", True, 0.58)}, rng)
-    assert portfolio.choose(cands)["pick"] == "pixels_mcc"
-    assert portfolio.DEFAULT_RULE == "consensus"
+    assert portfolio.choose(cands, "consensus")["pick"] == "pixels_mcc"
+    assert portfolio.choose(cands)["pick"] == "pixels_mcc"  # every network fits the source: the gate keeps all
+    assert portfolio.DEFAULT_RULE == "gated_consensus"
+
+
+def test_gated_consensus_does_not_trust_a_network_that_fits_the_source_far_worse():
+    """Style shift: two weak pixel-trained runs agree on the same wrong classes; they fit the source 15-25 points
+    worse than the frozen network, so they are not trusted, and inside one network calibrated IM decides."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 10, 600)
+    wrong = (y + 1) % 10  # the weak runs' shared mistake
+
+    def preds(right_rate, mistakes):
+        pred = np.where(rng.random(600) < right_rate, y, mistakes)
+        p = np.full((600, 10), 0.01)
+        p[np.arange(600), pred] = 0.91
+        return p
+
+    spec = {"frozen_mcc": ("lite0", False, 0.94, preds(0.65, (y + rng.integers(1, 10, 600)) % 10), 2.2),
+            "frozen_source": ("lite0", True, 0.93, preds(0.35, wrong), 0.8),
+            "pixels_source": ("cnn", True, 0.80, preds(0.18, wrong), 0.7),
+            "pixels_mcc": ("cnn", False, 0.70, preds(0.14, wrong), 0.7)}
+    cands = []
+    for key, (fam, so, src, p_t, imcal) in spec.items():
+        c = _cand(key, fam, so, src, 0.5, rng)
+        cands.append({**c, "p_t": p_t, "scores": {"im_calibrated": imcal}})
+    assert portfolio.choose(cands, "consensus")["pick"] != "frozen_mcc"  # the weak runs outvote it
+    out = portfolio.choose(cands)
+    assert out["pick"] == "frozen_mcc" and "not trusted: pixels_source" in out["why"]
 
 
 def test_consensus_leaves_out_an_adapted_run_that_broke_the_source_task():
     rng = np.random.default_rng(4)
     cands = _voters({"mcc": ("lite0", False, 0.9), "source": ("lite0", True, 0.7), "other": ("cnn", True, 0.6)}, rng,
                     src={"mcc": 0.6, "source": 0.95, "other": 0.95})
-    out = portfolio.choose(cands)
+    out = portfolio.choose(cands, "consensus")
     assert out["pick"] != "mcc" and "left out: mcc" in out["why"]
+    assert "not trusted: mcc" in portfolio.choose(cands)["why"]
     assert portfolio.choose(cands, "agreement")["pick"] == "mcc"
 
 
@@ -98,9 +126,10 @@ def test_unknown_rule_and_no_candidates_are_errors():
 
 def test_candidates_of_an_auto_config():
     image = recommend.portfolio_candidates({"source": {"demo": "digits"}, "target": {"demo": "digits"}})
-    assert [c["key"] for c in image] == ["frozen_mcc", "frozen_source", "pixels_fixmatch_mcc", "pixels_source"]
+    assert [c["key"] for c in image] == ["frozen_mcc", "frozen_source", "pixels_source", "pixels_fixmatch_mcc"]
     assert image[1]["config"]["strategy"] == "fine_tuning" and image[1]["config"]["backbone"] == "efficientnet_lite0"
-    assert image[2]["config"]["backbone"] == "small_cnn" and "feature_views" not in image[2]["config"]
+    assert image[3]["config"]["backbone"] == "small_cnn" and "feature_views" not in image[3]["config"]
+    assert image[2]["config"]["strategy"] == "fine_tuning" and image[2]["config"]["backbone"] == "small_cnn"
     for c in image:
         RunConfig.from_dict(c["config"])  # every candidate is a valid, non-auto config
         assert c["config"]["strategy"] != "auto"
@@ -137,8 +166,9 @@ def test_auto_portfolio_runs_every_candidate_and_becomes_the_pick(store, tiny_po
     rec = run_experiment(RunConfig.from_dict(AUTO), store, callbacks=[events.append])
     assert rec.status == "completed"
     pf = store.metrics(rec.run_id)["portfolio"]
-    assert [c["key"] for c in pf["candidates"]] == ["frozen_mcc", "frozen_source", "pixels_fixmatch_mcc",
-                                                    "pixels_source"]
+    ran = [c["key"] for c in pf["candidates"]]  # a network that fits the source far worse is not run further
+    assert ran[:3] == ["frozen_mcc", "frozen_source", "pixels_source"]
+    assert ran + pf["skipped_or_failed"] == ["frozen_mcc", "frozen_source", "pixels_source", "pixels_fixmatch_mcc"]
     assert sum(c["picked"] for c in pf["candidates"]) == 1 and pf["rule"] == portfolio.DEFAULT_RULE and pf["why"]
     pick = next(c for c in pf["candidates"] if c["picked"])
     child = store.get(pick["run_id"])
@@ -160,7 +190,7 @@ def test_auto_portfolio_runs_every_candidate_and_becomes_the_pick(store, tiny_po
     from ui.portfolio_card import table_rows
 
     summary = portfolio_summary(store, rec.run_id)
-    assert len(summary["rows"]) == 4 and summary["pick"]["run_id"] == child.run_id
+    assert len(summary["rows"]) == len(ran) and summary["pick"]["run_id"] == child.run_id
     assert summary["text"].startswith("Picked: ")
     if not summary["pick"]["source_only"]:  # the digits demo is labeled: the gain and a paired test are shown
         assert summary["twin"]["network"] == child.backbone and summary["gain"] is not None
@@ -178,7 +208,7 @@ def test_budget_spent_after_the_first_candidate_skips_the_rest(store, tiny_portf
     rec = run_experiment(RunConfig.from_dict(AUTO), store)
     pf = store.metrics(rec.run_id)["portfolio"]
     assert [c["key"] for c in pf["candidates"]] == ["frozen_mcc"]
-    assert pf["skipped_or_failed"] == ["frozen_source", "pixels_fixmatch_mcc", "pixels_source"]
+    assert pf["skipped_or_failed"] == ["frozen_source", "pixels_source", "pixels_fixmatch_mcc"]
 
 
 def test_a_failing_candidate_is_recorded_and_the_others_still_run(store, tiny_portfolio, monkeypatch):
