@@ -27,17 +27,18 @@ import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tlcore.errors import PermissionDenied, TLError  # noqa: F401 - PermissionDenied re-exported
 from tlcore.runs.files import (DIR_MODE, FILE_MODE, LOW_SPACE_MB, append_jsonl, disk_full_message, free_mb,
-                               is_disk_full, json_default, private_dir, private_umask, read_json, read_jsonl,
-                               write_atomic, tighten_root)
+                               is_disk_full, private_dir, private_umask, tighten_root)
 from tlcore.runs import db as dbm
 from tlcore.runs import artifact_store
 from tlcore.runs.fstype import journal_mode
 from tlcore.runs.home import current_user, default_root
+from tlcore.runs.records import (RunBusy, RunNotFound, RunRecord, StorageFull, StoreCorrupt,  # noqa: F401 - also
+                                 domain_label, record_from_row)  # imported from here
+from tlcore.runs.run_files import RunFiles
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
@@ -55,52 +56,8 @@ _CORRUPT = ("not a database", "malformed", "disk i/o error", "database or disk i
             "unsupported file format")
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """One row of the index, as plain data."""
-
-    run_id: str
-    name: str
-    status: str
-    strategy: str
-    backbone: str
-    source: str
-    target: str
-    modality: str | None
-    seed: int | None
-    created: float
-    finished: float | None
-    seconds: float | None
-    target_acc: float | None
-    target_f1: float | None
-    source_acc: float | None
-    error: str | None
-    config: dict
-    owner: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-_RECORD_FIELDS = set(RunRecord.__dataclass_fields__)
 # columns added after the first release: (name, declaration); adding one backs the database up first
 _MIGRATIONS = (("owner", "TEXT"), ("pid", "INTEGER"), ("pid_start", "REAL"), ("host", "TEXT"))
-
-
-class RunNotFound(TLError):
-    """No run with that id."""
-
-
-class RunBusy(TLError):
-    """The run is still training; cancel it first."""
-
-
-class StorageFull(TLError, OSError):
-    """The data root's disk is full: nothing was half-written."""
-
-
-class StoreCorrupt(TLError):
-    """The SQLite index cannot be read; the message names the file and how to recover."""
 
 
 def _ensure_journal_mode(db: sqlite3.Connection, mode: str, wait: float = 30.0) -> None:
@@ -125,7 +82,7 @@ def _ensure_journal_mode(db: sqlite3.Connection, mode: str, wait: float = 30.0) 
             delay = min(delay * 2, 0.25)
 
 
-class RunStore:
+class RunStore(RunFiles):
     """Thread- and process-safe: every call opens its own short-lived connection (on PostgreSQL, one of a few
     kept open per process).
 
@@ -239,7 +196,7 @@ class RunStore:
                     "INSERT INTO runs (run_id, name, status, strategy, backbone, source, target, seed, created, "
                     "config, owner, pid, pid_start, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (run_id, config.get("name") or "", status, config.get("strategy"), config.get("backbone"),
-                     _domain_label(src), _domain_label(tgt), config.get("seed"), time.time(), json.dumps(config),
+                     domain_label(src), domain_label(tgt), config.get("seed"), time.time(), json.dumps(config),
                      self.owner or current_user(), pid, process_start_time(pid), socket.gethostname()),
                 )
         except BaseException:
@@ -309,7 +266,7 @@ class RunStore:
             raise RunNotFound(f"run {run_id!r} not found")
         if row["status"] in ("queued", "running") and row["pid"] and run_id in self.reap_stale():
             return self.get(run_id)
-        return _record(row)
+        return record_from_row(row)
 
     def list(self, status: str | None = None, limit: int = 10_000) -> list[RunRecord]:
         self.reap_stale()
@@ -320,7 +277,7 @@ class RunStore:
         q += " ORDER BY created DESC LIMIT ?"
         args.append(limit)
         with self.connect() as db:
-            return [_record(r) for r in db.execute(q, args).fetchall()]
+            return [record_from_row(r) for r in db.execute(q, args).fetchall()]
 
     def delete(self, run_id: str, actor: str | None = None) -> None:
         """Remove the index row first (listing stays consistent), then the folder.
@@ -382,93 +339,3 @@ class RunStore:
             if isinstance(params, dict) and params.get("teacher_run_id") == run_id:
                 out.append(r["job_id"])
         return out
-
-    # -- artifacts --------------------------------------------------------------------------------
-    def folder(self, run_id: str) -> Path:
-        """The run's folder; ids that could leave ``runs/`` (separators, dot names, control characters, a link
-        inside runs/ pointing elsewhere) are "not found" (RELIABILITY.md item 78)."""
-        if (not run_id or "/" in run_id or "\\" in run_id or run_id.startswith(".")
-                or any(ord(c) < 32 for c in run_id)):
-            raise RunNotFound(f"run {run_id!r} not found")
-        folder = self.runs_dir / run_id
-        if folder.is_symlink() and not folder.resolve().is_relative_to(self.runs_dir.resolve()):
-            raise RunNotFound(f"run {run_id!r} not found")
-        return folder
-
-    def path(self, run_id: str, name: str) -> Path:
-        """Where the run's file ``name`` is written (its run folder); readers use :meth:`local`."""
-        return self.folder(run_id) / name
-
-    def local(self, run_id: str, name: str) -> Path:
-        """A local path to read the run's file ``name`` from: the run folder's, else a copy fetched from the
-        artifact store (``TL_ARTIFACTS_URL``), else the run folder's path (missing)."""
-        path = self.path(run_id, name)
-        if path.is_file():
-            return path
-        return self.artifacts.fetch(run_id, name) or path
-
-    def local_folder(self, run_id: str, names) -> Path:
-        """A local folder holding all of ``names`` (e.g. the model's files): the run folder, else the artifact
-        store's cached copy, else the run folder."""
-        folder = self.folder(run_id)
-        if all((folder / n).is_file() for n in names):
-            return folder
-        return self.artifacts.fetch_folder(run_id, names) or folder
-
-    def _artifact_problem(self, run_id: str, problem: str | None) -> None:
-        """An upload to the artifact store failed: a warning event on the run (its local files stay) + stderr."""
-        if problem:
-            artifact_store.report(problem)
-            append_jsonl(self.path(run_id, "events.jsonl"), {"type": "warning", "source": "artifacts",
-                                                              "message": problem}, run_id)
-
-    def write_json(self, run_id: str, name: str, obj) -> Path:
-        return self.write_bytes(run_id, name, json.dumps(obj, indent=1, default=json_default).encode("utf-8"))
-
-    def write_bytes(self, run_id: str, name: str, data: bytes) -> Path:
-        """Write ``name`` atomically (temp file, fsync, rename). On any failure the temp file is removed; a full
-        disk raises :class:`StorageFull` naming the file."""
-        dst = self.path(run_id, name)
-        if self.artifacts.url and not dst.parent.exists():  # a run made on another node: a local folder now
-            private_dir(dst.parent)
-        try:
-            write_atomic(dst, data)
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-            raise StorageFull(f"{dst} ({len(data) / 1e6:.1f} MB): {disk_full_message(self.root)}") from None
-        self._artifact_problem(run_id, self.artifacts.put_file(run_id, name, dst))
-        return dst
-
-    def read_json(self, run_id: str, name: str, default=None):
-        return read_json(self.local(run_id, name), default)
-
-    def append_event(self, run_id: str, event: dict) -> None:
-        """Append one progress event. On a full disk the event is dropped (with a note on stderr) so recording
-        the run's failure is not blocked by its progress log."""
-        path = self.path(run_id, "events.jsonl")
-        append_jsonl(path, event, run_id)
-        problem = self.artifacts.events_appended(run_id, path, force=event.get("type") == "status")
-        self._artifact_problem(run_id, problem)
-
-    def events(self, run_id: str) -> list[dict]:
-        return read_jsonl(self.local(run_id, "events.jsonl"))
-
-    def metrics(self, run_id: str) -> dict:
-        return self.read_json(run_id, "metrics.json", {}) or {}
-
-
-def _domain_label(spec: dict) -> str:
-    if not isinstance(spec, dict):
-        return str(spec)
-    if spec.get("name"):
-        return spec["name"]
-    if spec.get("demo"):
-        return f"demo:{spec['demo']}"
-    return Path(str(spec.get("path", ""))).stem
-
-
-def _record(row) -> RunRecord:
-    d = dict(row)
-    d["config"] = json.loads(d["config"]) if d.get("config") else {}
-    return RunRecord(**{k: v for k, v in d.items() if k in _RECORD_FIELDS})
