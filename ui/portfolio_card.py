@@ -39,7 +39,7 @@ def portfolio_card(store, run_id: str, key: str) -> None:
         st.dataframe(table_rows(summary), hide_index=True, width="stretch", key=f"portfolio-{key}")
         st.caption("Each candidate is a run of its own (on Compare). The pick reads no target label: among the "
                    "recipes that fit the source within 10 points of the best one (and whose adaptation kept the "
-                   "source within 5 points of their network's source-only run), the one whose target predictions "
+                   "source within 10 points of their network's source-only run), the one whose target predictions "
                    "agree most with the others' when they are different networks (right answers coincide, errors "
                    "scatter), else the highest calibrated IM. The ATC column estimates each run's target accuracy "
                    "from its own confidence: trustworthy for source-only runs, not for MCC runs, which are confident "
