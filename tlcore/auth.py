@@ -21,7 +21,6 @@ contain ``:``), so the two sources never match each other's names or admin entri
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
@@ -33,40 +32,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tlcore import settings
+from tlcore.auth_audit import audit_refusal, os_user
+from tlcore.auth_files import (failure_counts, failures_file, file_locked,  # noqa: F401 - also from here
+                               read_users_file, users_file)
+from tlcore.auth_passwords import ITERATIONS, hash_password, needs_rehash, verify_password
+from tlcore.auth_session import (OPEN_ENV, SESSION_ENV, is_loopback,  # noqa: F401 - also imported from here
+                                 open_access_problem, session_expired, session_lifetime_s)
 from tlcore.errors import ConfigError, PermissionDenied
-from tlcore.runs.home import default_root
 
-ITERATIONS = 600_000  # OWASP 2023 for PBKDF2-HMAC-SHA256; older hashes are re-hashed at the next sign-in
 FREE_FAILURES = 3          # per (user name, address)
 ADDRESS_FREE_FAILURES = 10  # per address, whatever the names
 MAX_LOCK_S = 15 * 60
 MAX_ENTRIES = 10_000       # failure entries kept; only unlocked ones are ever dropped
 SSO_PREFIX = "sso:"        # single-sign-on identities: never equal to a users-file name (no ':' allowed there)
-SESSION_HOURS_DEFAULT = 12.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 8
-
-
-def users_file(root: str | Path | None = None) -> Path:
-    return Path(root).expanduser().resolve() / "users.json" if root else default_root() / "users.json"
-
-
-def hash_password(password: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    """True when ``password`` matches ``encoded``; False for a wrong password or a malformed entry."""
-    try:
-        algo, iterations, salt, digest = encoded.split("$")
-        if algo != "pbkdf2_sha256":
-            return False
-        mine = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), bytes.fromhex(salt), int(iterations))
-        return hmac.compare_digest(mine.hex(), digest)
-    except (ValueError, AttributeError):
-        return False
 
 
 class LockedOut(ConfigError):
@@ -75,20 +55,6 @@ class LockedOut(ConfigError):
     def __init__(self, msg: str, retry_after: float):
         super().__init__(msg)
         self.retry_after = retry_after
-
-
-def _root(root) -> Path:
-    return Path(root).expanduser().resolve() if root else default_root()
-
-
-def _read_file(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ConfigError(f"{path}: not a valid users file (expected {{\"users\": {{name: hash}}}}); fix or "
-                          "delete it, then add users again with `python -m tlcore user add NAME`") from None
 
 
 def load_users(root: str | Path | None = None) -> dict[str, str]:
@@ -122,32 +88,10 @@ def check(name: str, password: str, root: str | Path | None = None) -> bool:
     return verify_password(password or "", encoded)
 
 
-def needs_rehash(encoded: str) -> bool:
-    """True for a hash made with fewer than ``ITERATIONS`` (or another scheme): re-hash at the next sign-in."""
-    try:
-        algo, iterations, _, _ = encoded.split("$")
-        return algo != "pbkdf2_sha256" or int(iterations) < ITERATIONS
-    except (ValueError, AttributeError):
-        return True
-
-
-@contextmanager
-def _file_locked(path: Path):
-    """An exclusive lock on ``path``'s sibling ``<name>.lock`` (0600) for the duration of the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 @contextmanager
 def _users_locked(root):
     """Serialise read-modify-write of the users file (add, remove, admin, re-hash)."""
-    with _file_locked(users_file(root)):
+    with file_locked(users_file(root)):
         yield
 
 
@@ -204,7 +148,7 @@ def _write(path: Path, users: dict[str, str], admin_names: list[str] | None = No
 
 # -- admins and ownership ---------------------------------------------------------------------------
 def _file_admins(root) -> list[str]:
-    data = _read_file(users_file(root))
+    data = read_users_file(users_file(root))
     names = data.get("admins") if isinstance(data, dict) else None
     return [str(n) for n in names] if isinstance(names, list) else []
 
@@ -271,59 +215,6 @@ def authorize(actor: str | None, owner: str | None, what: str, root: str | Path 
     raise PermissionDenied(msg)
 
 
-class _AuditDB:
-    """Just enough of a run store for :func:`tlcore.runs.audit.record` (the run store itself imports this module:
-    no cycle); an autocommit connection to the data root's existing ``tl.db``, or to the PostgreSQL database of
-    ``TL_DATABASE_URL``."""
-
-    def __init__(self, root):
-        from tlcore.runs.db import database_url
-
-        self.path = _root(root) / "tl.db"
-        self.url = database_url()
-
-    @contextmanager
-    def connect(self):
-        import sqlite3
-
-        if self.url:
-            from tlcore.runs.db import postgres
-
-            with postgres(self.url).connect() as db:
-                yield db
-            return
-
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA busy_timeout=30000")
-            yield db
-        finally:
-            db.close()
-
-
-def audit_refusal(actor: str | None, action: str, what: str, why: str, root=None) -> None:
-    """Write a refused change to the audit log (``refused: <action>``); never blocks or raises."""
-    try:
-        from tlcore.runs import audit
-
-        db = _AuditDB(root)
-        if db.url or db.path.exists():  # no data root yet: nothing to protect, and no world-readable file to create
-            audit.record(db, actor or os_user(), f"refused: {action}", what, why)
-    except Exception:  # noqa: BLE001 - the log never blocks the answer
-        pass
-
-
-def os_user() -> str:
-    """The OS account of this process from the password database (not ``getpass.getuser()``, which believes the
-    ``LOGNAME``/``USER`` variables anyone can set)."""
-    try:
-        import pwd
-
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except (ImportError, KeyError):  # no passwd entry in some containers
-        return f"uid{os.geteuid()}" if hasattr(os, "geteuid") else "unknown"
-
-
 def cli_actor(root: str | Path | None = None) -> str:
     """Who changes things from the command line: the OS user. ``TL_USER`` naming someone else is honoured only
     when the OS user is an admin (an admin acting for a user); otherwise PermissionDenied (audited), so
@@ -341,38 +232,6 @@ def cli_actor(root: str | Path | None = None) -> str:
 
 
 # -- where the dashboard listens, first admin, session lifetime -------------------------------------
-OPEN_ENV = "TL_OPEN_WITHOUT_SIGN_IN"   # "1": serve every page without sign-in even on a non-loopback address
-SESSION_ENV = "TL_SESSION_HOURS"       # absolute lifetime of a dashboard sign-in (hours; default 12, 0 = none)
-
-
-def is_loopback(address: str | None) -> bool:
-    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost); False for unset or empty
-    (Streamlit then listens on every interface), 0.0.0.0, :: and any other address or host name."""
-    import ipaddress
-
-    a = (address or "").strip().strip("[]")
-    if a.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(a).is_loopback
-    except ValueError:
-        return False
-
-
-def open_access_problem(address: str | None, env: dict | None = None) -> str | None:
-    """Why a dashboard with no users (and no single sign-on) must not open its pages, or None when it may: it
-    listens on loopback only, or an admin set ``TL_OPEN_WITHOUT_SIGN_IN=1`` on purpose (e.g. behind an
-    authenticating reverse proxy)."""
-    env = os.environ if env is None else env
-    if is_loopback(address) or env.get(OPEN_ENV) == "1":
-        return None
-    where = address or "every interface (server.address unset)"
-    return (f"The dashboard listens on {where} and has no users, so anyone who reaches it would get every page "
-            f"and action. Create the first admin with the one-time setup token from the server log, or on the "
-            f"server: `python -m tlcore user add NAME` and `python -m tlcore admin add NAME`. (To serve it "
-            f"without sign-in on purpose, e.g. behind an authenticating proxy, set {OPEN_ENV}=1.)")
-
-
 _setup_lock = __import__("threading").Lock()
 _setup_token: str | None = None
 
@@ -405,51 +264,7 @@ def create_first_admin(token: str, name: str, password: str, root: str | Path | 
         _setup_token = ""  # used up: never accepted again by this process
 
 
-def session_lifetime_s(env: dict | None = None) -> float | None:
-    """The absolute lifetime of a dashboard sign-in in seconds (``TL_SESSION_HOURS``, default 12); None: no
-    limit (``0``). A signed-in session older than this is signed out, however active."""
-    env = os.environ if env is None else env
-    try:
-        hours = float(env.get(SESSION_ENV) or SESSION_HOURS_DEFAULT)
-    except ValueError:
-        hours = SESSION_HOURS_DEFAULT
-    return hours * 3600 if hours > 0 else None
-
-
-def session_expired(signed_in_at: float | None, now: float | None = None, env: dict | None = None) -> bool:
-    limit = session_lifetime_s(env)
-    if limit is None:
-        return False
-    if signed_in_at is None:
-        return True
-    return (time.time() if now is None else now) - float(signed_in_at) > limit
-
-
 # -- sign-in attempts (lock per name and address, throttle per address; persisted) ----------------------
-def failures_file(root: str | Path | None = None) -> Path:
-    return _root(root) / "sign_in_failures.json"
-
-
-@contextmanager
-def _failures(root):
-    path = failures_file(root)
-    with _file_locked(path):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-            if not isinstance(data, dict):
-                data = {}
-        except (OSError, ValueError):
-            data = {}
-        before = json.dumps(data, sort_keys=True)
-        yield data
-        if json.dumps(data, sort_keys=True) != before:
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, path)
-
-
 def lock_seconds(failures: int, free: int = FREE_FAILURES) -> float:
     """Lock after the ``failures``-th consecutive failure: 0 for the first ``free``, then 2, 4, 8... s."""
     if failures < free:
@@ -485,7 +300,7 @@ def sign_in(name: str, password: str, root: str | Path | None = None, now: float
     limits = [(key, FREE_FAILURES, "for this user name"), (akey, ADDRESS_FREE_FAILURES, "from your address")]
     limits = [x for x in limits if x[0]]
     # one atomic step: refuse while locked, else charge this attempt as a failure before checking it
-    with _failures(root) as data:
+    with failure_counts(root) as data:
         for k, _, why in limits:
             until = float((data.get(k) or {}).get("locked_until") or 0)
             if until > now:
@@ -501,7 +316,7 @@ def sign_in(name: str, password: str, root: str | Path | None = None, now: float
         _prune(data, now)
     ok = check(name, password, root)
     if ok:
-        with _failures(root) as data:
+        with failure_counts(root) as data:
             data.pop(key, None)  # the name's count from this address starts again
             if akey:  # refund this attempt's charge on the address (its other failures stay counted)
                 entry = data.get(akey) or {}
