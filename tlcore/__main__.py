@@ -114,6 +114,15 @@ def cmd_train(a) -> int:
         summary["resolved"] = {k: v for k, v in ran.to_dict().items() if k not in ("source", "target", "name")}
     if metrics.get("flags"):
         summary["flags"] = [f["message"] for f in metrics["flags"]]
+    if metrics.get("portfolio"):  # auto as a portfolio (tlcore/portfolio.py): what it tried and why the pick
+        from tlcore.evaluation.summary import portfolio_summary
+
+        pf, told = metrics["portfolio"], portfolio_summary(store, rec.run_id) or {}
+        summary["portfolio"] = {"pick": pf.get("pick"), "why": pf.get("why"), "text": told.get("text"),
+                                "candidates": [{k: c.get(k) for k in ("key", "run_id", "seconds", "source_accuracy",
+                                                                      "score", "picked")}
+                                               for c in pf.get("candidates") or []],
+                                "skipped_or_failed": pf.get("skipped_or_failed")}
     print(json.dumps(summary))
     return 0
 

@@ -227,3 +227,15 @@ def test_cancelling_a_portfolio_cancels_the_parent(store, tiny_portfolio):
         run_experiment(RunConfig.from_dict(AUTO), store, cancel_check=lambda: True)
     parents = [r for r in store.list() if not str(r.config.get("resolved_from", "")).startswith("portfolio")]
     assert [r.status for r in parents] == ["cancelled"]
+
+
+def test_the_cli_says_what_the_portfolio_tried_and_picked(tl_home, tiny_portfolio, capsys):
+    import json
+
+    from tlcore.__main__ import main
+
+    assert main(["train", "--demo", "digits", "--quiet", "--set", "max_samples_per_domain=80"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    pf = out["portfolio"]
+    assert pf["pick"] in {c["key"] for c in pf["candidates"]} and pf["text"].startswith("Picked: ")
+    assert sum(c["picked"] for c in pf["candidates"]) == 1 and out["resolved_from"] == "auto"
