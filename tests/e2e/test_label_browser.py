@@ -80,8 +80,9 @@ def test_query_label_train_and_see_the_run_on_compare(server):
         for i in range(K):
             name = re.search(r"s-[0-9a-f]{10}", rows.nth(i).inner_text()).group(0)
             picker = page.locator(f".st-key-tl_label_{i}").get_by_role("combobox")
-            picker.click()
-            page.get_by_role("option", name=by_name[name], exact=True).click()
+            picker.click()  # typed, then Enter: a click on the open list's option can be intercepted by the next row
+            page.keyboard.type(by_name[name])
+            page.keyboard.press("Enter")
         page.get_by_role("button", name="Save label set").click()
         expect(page.get_by_text(re.compile(rf"Saved label set ls-[0-9a-f]+ \({K} labels\)"))).to_be_visible()
         saved = LabelSets(home).list()
