@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 
 def _train(demo: str, home) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TL_")}
-    env.update({"TL_HOME": str(home), "HF_HUB_OFFLINE": "1", "TL_NO_AUTOWORKER": "1"})
+    # the portfolio's first recipe: the embedded pretrained network (the whole portfolio: tests/tlcore/test_portfolio.py)
+    env.update({"TL_HOME": str(home), "HF_HUB_OFFLINE": "1", "TL_NO_AUTOWORKER": "1", "TL_PORTFOLIO_BUDGET_S": "0"})
     out = subprocess.run([sys.executable, "-m", "tlcore", "train", "--demo", demo, "--quiet",
                           "--set", "max_samples_per_domain=300"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
