@@ -78,6 +78,9 @@ def run(op: str, path: str | Path, display: str, module: str = "tlcore.data.sand
     except (IndexError, ValueError):
         answer = None
     if isinstance(answer, dict):
+        peak = answer.pop("_peak_mb", None)
+        if isinstance(peak, (int, float)):  # the child's own high-water mark (see sandbox_child.own_peak_mb)
+            last_child_peak_mb = float(peak)
         if "error" in answer:
             raise DataError(answer["error"])
         return answer

@@ -38,6 +38,19 @@ def _answer(a: dict) -> dict:
     raise DataError(f"unknown operation {a['op']!r}")
 
 
+def own_peak_mb() -> float | None:
+    """This process's own peak resident memory (``VmHWM`` of its address space, MB). ``ru_maxrss`` is not it: Linux
+    carries the forking parent's resident size over ``fork`` + ``exec`` into it (a dashboard or test process of
+    1.6 GB made a 3-row CSV "peak" at 1.6 GB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def serve(argv: list[str], answer) -> int:
     """A child's main: limit this process (``argv[0]``: the JSON arguments of :func:`tlcore.data.sandbox.run`), then
     print ``answer(args)`` as one JSON line (a :class:`DataError` as ``{"error": ...}``)."""
@@ -49,6 +62,8 @@ def serve(argv: list[str], answer) -> int:
         out = {"error": str(exc)}
     except MemoryError:
         os._exit(MEMORY_EXIT)  # nothing more can be allocated safely: the parent reports the limit
+    if isinstance(out, dict):
+        out["_peak_mb"] = own_peak_mb()
     print(json.dumps(out, default=str))
     sys.stdout.flush()
     return 0
