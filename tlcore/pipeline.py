@@ -54,12 +54,7 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
     rid = store.create(cfg.to_dict(), status="running", run_id=run_id)
     rec = Recorder(store, rid)
     t0 = time.time()
-
-    def emit(event: dict):
-        event = {"t": round(time.time() - t0, 3), **event}
-        store.append_event(rid, event)
-        for cb in callbacks:
-            cb(event)
+    emit = _emitter(store, rid, callbacks, t0)
 
     def fail(status: str, error: str, **extra):
         try:
@@ -96,6 +91,16 @@ def run_experiment(cfg: RunConfig, store: RunStore, callbacks: list[Callable[[di
     return store.get(rid)
 
 
+def _emitter(store: RunStore, rid: str, callbacks: list, t0: float):
+    """The run's progress writer: each event, stamped with seconds since ``t0``, to events.jsonl and the callbacks."""
+    def emit(event: dict):
+        event = {"t": round(time.time() - t0, 3), **event}
+        store.append_event(rid, event)
+        for cb in callbacks:
+            cb(event)
+    return emit
+
+
 def _run_portfolio(cfg: RunConfig, cands: list[dict], store: RunStore, callbacks, cancel_check, run_id, gpu: bool):
     """``auto`` as a portfolio (:mod:`tlcore.portfolio`): each candidate is a run of its own; this run (the one
     asked for) records them all and becomes a copy of the one picked without target labels."""
@@ -113,12 +118,7 @@ def _run_portfolio(cfg: RunConfig, cands: list[dict], store: RunStore, callbacks
     rid = store.create({**requested, "strategy": "auto"}, status="running", run_id=run_id)
     rec = Recorder(store, rid)
     t0 = time.time()
-
-    def emit(event: dict):
-        event = {"t": round(time.time() - t0, 3), **event}
-        store.append_event(rid, event)
-        for cb in callbacks:
-            cb(event)
+    emit = _emitter(store, rid, callbacks, t0)
 
     def run_one(config: dict, on_event):
         return run_experiment(RunConfig.from_dict(config), store, callbacks=[on_event], cancel_check=cancel_check)
