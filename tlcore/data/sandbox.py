@@ -17,14 +17,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import tempfile
-import threading
 from pathlib import Path
 
 from tlcore.data import limits
 from tlcore.errors import DataError
+from tlcore.jobs.limited import run_module
 
 MEMORY_EXIT = 75  # the child's exit code after a MemoryError under its address-space limit
 _FAIL_SIGNALS = {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGKILL}  # a C library that could not allocate
@@ -46,32 +43,9 @@ def run(op: str, path: str | Path, display: str, module: str = "tlcore.data.sand
     # means about what it says instead of counting allocator reservations
     env = {**os.environ, "PYTHONPATH": _pythonpath(), "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", module, args], stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-        timed_out = threading.Event()
-
-        def _stop():
-            timed_out.set()
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-        timer = threading.Timer(2 * cpu_s + 30, _stop)
-        timer.daemon = True
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not every child's
-        finally:
-            timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        last_child_peak_mb = usage.ru_maxrss / 1024
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-    code = proc.returncode
+    res = run_module(module, [args], env, 2 * cpu_s + 30)
+    stdout, stderr, code = res.stdout, res.stderr, res.returncode
+    last_child_peak_mb = None
     lines = [ln for ln in stdout.splitlines() if ln.strip()]
     try:
         answer = json.loads(lines[-1]) if code == 0 else None
@@ -84,9 +58,9 @@ def run(op: str, path: str | Path, display: str, module: str = "tlcore.data.sand
         if "error" in answer:
             raise DataError(answer["error"])
         return answer
-    if timed_out.is_set():
+    if res.timed_out:
         raise DataError(f"parsing {display} took more than {2 * cpu_s + 30:,} s; limit TL_PARSE_CPU_S")
-    if code == -signal.SIGXCPU or (code == -signal.SIGKILL and usage.ru_utime + usage.ru_stime >= cpu_s):
+    if code == -signal.SIGXCPU or (code == -signal.SIGKILL and res.cpu_s >= cpu_s):
         raise DataError(f"parsing {display} used more than {cpu_s:,} s of CPU time; limit TL_PARSE_CPU_S")
     if code == MEMORY_EXIT or (code < 0 and -code in _FAIL_SIGNALS) or any(w in stderr for w in _MEMORY_WORDS):
         raise DataError(f"parsing {display} used more than {mem_mb:,} MB of memory; limit TL_PARSE_MEMORY_MB")

@@ -11,13 +11,16 @@ import itertools
 import json
 import os
 import select
-import subprocess
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tlcore.errors import TLError
+
+if TYPE_CHECKING:
+    import subprocess
 
 REQUEST_TIMEOUT = 180.0  # the first request of a run loads its model (seconds on a busy CPU)
 
@@ -84,13 +87,11 @@ class PredictClient:
         self._proc = None
 
     def close(self) -> None:
+        from tlcore.jobs.process import stop_service
+
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
-                self._proc.stdin.close()
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
+            if self._proc is not None:
+                stop_service(self._proc)
             self._proc = None
 
 

@@ -22,6 +22,22 @@ def start_service(args: list[str], root, log: Path) -> subprocess.Popen:
                                 stdout=subprocess.PIPE, stderr=fh, env=env, cwd=str(PROJECT))
 
 
+def stop_service(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Close a service child's stdin (it exits when its stdin closes); kill it if it has not exited after
+    ``grace_s`` seconds."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=grace_s)
+
+
 def kill_group(pid: int, sig: int = signal.SIGTERM) -> None:
     """Signal the process group led by ``pid`` (jobs start in their own session)."""
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -28,13 +27,44 @@ def package_versions() -> dict:
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str | None:
-    """``git rev-parse HEAD`` of the project, or ``None`` (no git, not a checkout, timeout...)."""
+    """The commit the project's checkout is at (``HEAD``), read from its ``.git`` files without running git
+    (no process is started outside the job system), or ``None`` (not a checkout, unreadable, odd layout)."""
     try:
-        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=3)
-    except (OSError, subprocess.SubprocessError):
+        git = root / ".git"
+        if git.is_file():  # a worktree or submodule: "gitdir: PATH"
+            line = git.read_text(encoding="utf-8").strip()
+            if not line.startswith("gitdir:"):
+                return None
+            git = (root / line[len("gitdir:"):].strip()).resolve()
+        head = (git / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref:"):
+            return head if _is_sha(head) else None
+        ref = head[len("ref:"):].strip()
+        for base in (git, _common_dir(git)):
+            loose = base / ref
+            if loose.is_file():
+                sha = loose.read_text(encoding="utf-8").strip()
+                return sha if _is_sha(sha) else None
+            packed = base / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text(encoding="utf-8").splitlines():
+                    parts = line.split()
+                    if len(parts) == 2 and parts[1] == ref and _is_sha(parts[0]):
+                        return parts[0]
+    except (OSError, UnicodeDecodeError):
         return None
-    commit = res.stdout.strip()
-    return commit if res.returncode == 0 and commit else None
+    return None
+
+
+def _common_dir(git: Path) -> Path:
+    try:
+        return (git / (git / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    except OSError:
+        return git
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def split_fingerprint(split: dict) -> str:
