@@ -52,38 +52,20 @@ def budget_s() -> float:
 def run_portfolio(parent_id: str, cands: list[dict], store, run_one, emit, name: str = "") -> dict:
     """Run ``cands`` (``[{"key", "title", "config"}]``) with ``run_one(config_dict, on_event) -> RunRecord`` and
     pick one. Returns ``{"pick", "pick_run", "config", "metrics", "portfolio"}``; the parent's files are not
-    touched here (:meth:`tlcore.runs.recorder.Recorder.adopt` copies the pick's files). Raises the first candidate's error when no candidate completed."""
-    t0, budget, done, first_error = time.time(), budget_s(), [], None
+    touched here (:meth:`tlcore.runs.recorder.Recorder.adopt` copies the pick's files). Raises the first candidate's
+    error when no candidate completed."""
+    t0, budget, done, errors = time.time(), budget_s(), [], []
     n, source_acc = len(cands), {}
     for k, cand in enumerate(cands, 1):
-        spent = time.time() - t0
-        if done and spent > budget:
-            emit({"type": "portfolio", "candidate": cand["key"], "status": "skipped",
-                  "message": f"time budget of {budget:.0f} s spent ({spent:.0f} s)"})
-            continue
-        weak = _untrusted_network(cand, source_acc)
-        if weak:  # a network already seen to fit the source far worse than another: not run again
-            emit({"type": "portfolio", "candidate": cand["key"], "status": "skipped", "message": weak})
+        skip = _skip_reason(cand, bool(done), time.time() - t0, budget, source_acc)
+        if skip:
+            emit({"type": "portfolio", "candidate": cand["key"], "status": "skipped", "message": skip})
             continue
         label = f"{name + ' · ' if name else ''}candidate {k}/{n}: {cand['title']}"
-        cfg = {**cand["config"], "name": label, "resolved_from": f"portfolio {parent_id}"}
-        emit({"type": "portfolio", "candidate": cand["key"], "status": "running", "index": k, "of": n,
-              "title": cand["title"]})
-
-        def forward(event, key=cand["key"], k=k):
-            if event.get("type") in ("epoch", "phase", "step", "progress"):
-                emit({**event, "candidate": key, "candidate_index": k, "candidates": n})
-
         c0 = time.time()
-        try:
-            rec = run_one(cfg, forward)
-        except Exception as exc:  # noqa: BLE001 - one failed candidate does not fail the portfolio
-            from tlcore.errors import Cancelled
-
-            if isinstance(exc, Cancelled):
-                raise
-            first_error = first_error or exc
-            emit({"type": "portfolio", "candidate": cand["key"], "status": "failed", "error": str(exc)[:500]})
+        rec = _run_candidate(cand, {**cand["config"], "name": label, "resolved_from": f"portfolio {parent_id}"},
+                             k, n, run_one, emit, errors)
+        if rec is None:
             continue
         done.append((cand, rec, round(time.time() - c0, 1)))
         source_acc[cand["key"]] = (str(cand["config"].get("backbone")),
@@ -91,23 +73,55 @@ def run_portfolio(parent_id: str, cands: list[dict], store, run_one, emit, name:
         emit({"type": "portfolio", "candidate": cand["key"], "status": "completed", "run_id": rec.run_id,
               "seconds": round(time.time() - c0, 1)})
     if not done:
-        raise first_error or RuntimeError("no portfolio candidate ran")
+        raise (errors[0] if errors else RuntimeError("no portfolio candidate ran"))
+    return _choose_and_describe(cands, done, store, budget, t0)
+
+
+def _skip_reason(cand: dict, any_done: bool, spent: float, budget: float, source_acc: dict) -> str | None:
+    """Why a candidate is not run: the time budget is spent (the first always runs), or its network already fits
+    the source far worse than another's."""
+    if any_done and spent > budget:
+        return f"time budget of {budget:.0f} s spent ({spent:.0f} s)"
+    return _untrusted_network(cand, source_acc)
+
+
+def _run_candidate(cand: dict, cfg: dict, k: int, n: int, run_one, emit, errors: list):
+    """One candidate's run, its progress forwarded with its key; ``None`` (the error kept in ``errors``) when it
+    failed: one failed candidate does not fail the portfolio, a Cancel does."""
+    from tlcore.errors import Cancelled
+
+    emit({"type": "portfolio", "candidate": cand["key"], "status": "running", "index": k, "of": n,
+          "title": cand["title"]})
+
+    def forward(event):
+        if event.get("type") in ("epoch", "phase", "step", "progress"):
+            emit({**event, "candidate": cand["key"], "candidate_index": k, "candidates": n})
+
+    try:
+        return run_one(cfg, forward)
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported, and the next candidate runs
+        errors.append(exc)
+        emit({"type": "portfolio", "candidate": cand["key"], "status": "failed", "error": str(exc)[:500]})
+        return None
+
+
+def _choose_and_describe(cands: list[dict], done: list, store, budget: float, t0: float) -> dict:
     loaded = [load_candidate(store, rec.run_id, cand["key"], cand["title"]) for cand, rec, _ in done]
     choice = choose(loaded)
     others = {r: choose(loaded, r)["pick"] for r in RULES if r != choice["rule"]}
     pick_cand, pick_rec, _ = next(d for d in done if d[0]["key"] == choice["pick"])
-    rows = []
-    for (cand, rec, secs), c in zip(done, loaded):
-        rows.append({"key": cand["key"], "title": cand["title"], "run_id": rec.run_id, "strategy": c["strategy"],
-                     "backbone": c["family"], "source_only": c["source_only"], "seconds": secs,
-                     "score": _round(choice["scores"].get(cand["key"])), "atc": _round(atc(c)),
-                     "source_accuracy": _round(source_accuracy(c)),
-                     "im_calibrated_gated": _round(c["scores"].get("im_calibrated_gated")),
-                     "picked": cand["key"] == choice["pick"]})
-    skipped = [c["key"] for c in cands if c["key"] not in {d[0]["key"] for d in done}]
+    rows = [{"key": cand["key"], "title": cand["title"], "run_id": rec.run_id, "strategy": c["strategy"],
+             "backbone": c["family"], "source_only": c["source_only"], "seconds": secs,
+             "score": _round(choice["scores"].get(cand["key"])), "atc": _round(atc(c)),
+             "source_accuracy": _round(source_accuracy(c)),
+             "im_calibrated_gated": _round(c["scores"].get("im_calibrated_gated")),
+             "picked": cand["key"] == choice["pick"]} for (cand, rec, secs), c in zip(done, loaded)]
+    ran = {d[0]["key"] for d in done}
     portfolio = {"rule": choice["rule"], "pick": choice["pick"], "why": choice["why"], "candidates": rows,
-                 "skipped_or_failed": skipped, "budget_s": budget, "seconds": round(time.time() - t0, 1),
-                 "other_rules": others}
+                 "skipped_or_failed": [c["key"] for c in cands if c["key"] not in ran], "budget_s": budget,
+                 "seconds": round(time.time() - t0, 1), "other_rules": others}
     return {"pick": choice["pick"], "pick_run": pick_rec.run_id, "config": pick_cand["config"],
             "metrics": store.metrics(pick_rec.run_id) or {}, "portfolio": portfolio}
 

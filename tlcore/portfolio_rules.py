@@ -104,34 +104,47 @@ def rule_source_accuracy(cands: list[dict]) -> dict:
     return _by_score(cands, {c["key"]: source_accuracy(c) for c in cands}, "source validation accuracy")
 
 
-def rule_family_atc(cands: list[dict]) -> dict:
+def _family_estimates(cands: list[dict]) -> tuple[dict[str, list[dict]], dict[str, float]]:
+    """Candidates by network, and each network's estimated target accuracy: the best ATC of its source-only runs
+    (of all its runs when it has none)."""
     families: dict[str, list[dict]] = {}
     for c in cands:
         families.setdefault(c["family"], []).append(c)
     est = {}
     for fam, members in families.items():
         ref = [m for m in members if m["source_only"]] or members
-        vals = [atc(m) for m in ref]
-        est[fam] = max((v for v in vals if _finite(v)), default=float("nan"))
-    fams = [f for f in families if _finite(est[f])]
-    if not fams:
-        return _by_score(cands, {}, "an ATC estimate")
-    fam = max(fams, key=lambda f: est[f])  # ties: the earlier family (the recommended network)
-    members = families[fam]
+        est[fam] = max((v for v in map(atc, ref) if _finite(v)), default=float("nan"))
+    return families, est
+
+
+def _pick_within_family(members: list[dict]) -> tuple[dict, str]:
+    """One network's run: its adapted run that kept its source accuracy (the highest calibrated IM score among
+    several), else its source-only run."""
     twin = next((m for m in members if m["source_only"]), None)
     adapted = [m for m in members if not m["source_only"]]
     base = source_accuracy(twin) if twin else float("nan")
     kept = [a for a in adapted if not (_finite(base) and 100 * (base - source_accuracy(a)) > SOURCE_DROP)]
-    if kept:
+    if len(kept) > 1:
         pick = max(kept, key=lambda a: (_finite(a["scores"].get("im_calibrated")),
-                                        a["scores"].get("im_calibrated") or 0.0)) if len(kept) > 1 else kept[0]
-        why_in = (f"its adapted run{' with the highest calibrated IM score' if len(kept) > 1 else ''} (source "
-                  f"accuracy within {SOURCE_DROP:g} points of the source-only run's)")
-    elif adapted:
-        pick, why_in = twin, (f"every adapted run lost more than {SOURCE_DROP:g} points of source accuracy against "
-                              "the source-only run, so that one is kept")
-    else:
-        pick, why_in = twin or members[0], "the only run of that network"
+                                        a["scores"].get("im_calibrated") or 0.0))
+        return pick, (f"its adapted run with the highest calibrated IM score (source accuracy within "
+                      f"{SOURCE_DROP:g} points of the source-only run's)")
+    if kept:
+        return kept[0], (f"its adapted run (source accuracy within {SOURCE_DROP:g} points of the source-only "
+                         "run's)")
+    if adapted:
+        return twin, (f"every adapted run lost more than {SOURCE_DROP:g} points of source accuracy against the "
+                      "source-only run, so that one is kept")
+    return twin or members[0], "the only run of that network"
+
+
+def rule_family_atc(cands: list[dict]) -> dict:
+    families, est = _family_estimates(cands)
+    fams = [f for f in families if _finite(est[f])]
+    if not fams:
+        return _by_score(cands, {}, "an ATC estimate")
+    fam = max(fams, key=lambda f: est[f])  # ties: the earlier family (the recommended network)
+    pick, why_in = _pick_within_family(families[fam])
     scores = {c["key"]: est[c["family"]] for c in cands}
     others = ", ".join(f"{f} {100 * est[f]:.1f} %" for f in fams if f != fam)
     why = (f"network {fam}: its source-only run's estimated target accuracy (ATC) is {100 * est[fam]:.1f} %"

@@ -245,6 +245,20 @@ PORTFOLIO = {
 _NETWORK_KEYS = ("backbone", "image_size", "feature_views", "bottleneck", "params", "augment", "pretrained")
 
 
+def _candidate_config(c: dict, base: dict, done: dict) -> dict:
+    """One portfolio entry's run config: the source-only twin of an earlier entry, the recommended row, or the
+    recommended row with the entry's own settings (its own network drops the row's network keys)."""
+    if "twin_of" in c:
+        return source_only_twin(done[c["twin_of"]]["config"])
+    if c["settings"] == "recommended":
+        return dict(base)
+    own = c["settings"]
+    cfg = {k: v for k, v in base.items() if not (k in _NETWORK_KEYS and "backbone" in own)}
+    cfg.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in own.items() if k != "params"})
+    cfg["params"] = {**({} if "backbone" in own else base.get("params") or {}), **own.get("params", {})}
+    return cfg
+
+
 def portfolio_candidates(raw: dict, gpu: bool = False) -> list[dict]:
     """The portfolio of an ``auto`` config: ``[{"key", "title", "config"}]``, each config a plain (non-auto) run
     config on the same pair, split and seed. On a GPU, and for a config that names its own backbone or strategy
@@ -259,15 +273,8 @@ def portfolio_candidates(raw: dict, gpu: bool = False) -> list[dict]:
         return single  # labelled targets (multitask), GPU rows and user-chosen networks: one recipe
     out: dict[str, dict] = {}
     for c in sorted(PORTFOLIO[modality], key=lambda c: "twin_of" in c):  # twins after the runs they copy
+        cfg = _candidate_config(c, base, out)
         if "twin_of" in c:
-            cfg = source_only_twin(out[c["twin_of"]]["config"])
             cfg["name"] = raw.get("name") or ""
-        elif c["settings"] == "recommended":
-            cfg = dict(base)
-        else:
-            own = c["settings"]
-            cfg = {k: v for k, v in base.items() if not (k in _NETWORK_KEYS and "backbone" in own)}
-            cfg.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in own.items() if k != "params"})
-            cfg["params"] = {**({} if "backbone" in own else base.get("params") or {}), **own.get("params", {})}
         out[c["key"]] = {"key": c["key"], "title": c["title"], "config": cfg}
     return [out[c["key"]] for c in PORTFOLIO[modality]]  # in the listed (running) order

@@ -34,33 +34,36 @@ def escape_figure(fig: go.Figure) -> go.Figure:
     if getattr(fig, "_tl_escaped", False):
         return fig
     for tr in fig.data:
-        for key in _TRACE_TEXT:
-            if key in tr and tr[key] is not None:
-                val = tr[key]
-                if key in ("x", "y", "z") and not _has_str(val):
-                    continue
-                tr[key] = _esc_any(val.tolist() if isinstance(val, np.ndarray) and key == "customdata" else val)
-        if "legendgroup" in tr and tr.legendgroup:
-            tr.legendgroup = esc(tr.legendgroup)
+        _escape_trace(tr)
     lay = fig.layout
-    if lay.title and lay.title.text:
-        lay.title.text = esc(lay.title.text)
-    if lay.legend and lay.legend.title and lay.legend.title.text:
-        lay.legend.title.text = esc(lay.legend.title.text)
+    titled = [lay, lay.legend] + [getattr(lay, n, None) for n in dir(lay) if n.startswith(("xaxis", "yaxis"))]
+    if lay.scene:
+        titled += [lay.scene.xaxis, lay.scene.yaxis, lay.scene.zaxis]
+    for obj in titled:
+        _escape_title(obj)
     for ann in lay.annotations or ():
         if ann.text:
             ann.text = esc(ann.text)
-    for name in dir(lay):
-        if name.startswith(("xaxis", "yaxis")):
-            axis = getattr(lay, name, None)
-            if axis is not None and getattr(axis, "title", None) is not None and axis.title.text:
-                axis.title.text = esc(axis.title.text)
-    if lay.scene:
-        for axis in (lay.scene.xaxis, lay.scene.yaxis, lay.scene.zaxis):
-            if axis.title and axis.title.text:
-                axis.title.text = esc(axis.title.text)
     fig._tl_escaped = True
     return fig
+
+
+def _escape_trace(tr) -> None:
+    for key in _TRACE_TEXT:
+        if key in tr and tr[key] is not None:
+            val = tr[key]
+            if key in ("x", "y", "z") and not _has_str(val):
+                continue
+            tr[key] = _esc_any(val.tolist() if isinstance(val, np.ndarray) and key == "customdata" else val)
+    if "legendgroup" in tr and tr.legendgroup:
+        tr.legendgroup = esc(tr.legendgroup)
+
+
+def _escape_title(obj) -> None:
+    """The title text of a layout, legend or axis (any of them may be absent)."""
+    title = getattr(obj, "title", None) if obj is not None else None
+    if title is not None and getattr(title, "text", None):
+        title.text = esc(title.text)
 
 
 def _has_str(val) -> bool:

@@ -182,55 +182,22 @@ def cmd_settings(a) -> int:
 def cmd_doctor(a) -> int:
     from tlcore import settings
     from tlcore.runs import backup
+    from tlcore.runs.db import database_url
     from tlcore.runs.store import default_root
 
     if a.settings:
         print(json.dumps(settings.current(), indent=1))
         return 0
     root = default_root()
-    from tlcore.runs.db import database_url
-
     url = database_url()  # a bad TL_DATABASE_URL: one line naming it (ConfigError)
     if url:
         return _doctor_postgres(a, root, url)
-    if a.list:
-        print(json.dumps({"backups": [{"file": str(p), "bytes": p.stat().st_size,
-                                       "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))}
-                                      for p in backup.list_backups(root)]}))
-        return 0
-    if a.restore is not None:
-        out = backup.restore(root, a.restore or None)
-        print(f"restored {out['restored']} as {out['database']}" +
-              (f"; the damaged file is kept as {out['damaged_copy']}" if out["damaged_copy"] else ""), file=sys.stderr)
-        print(json.dumps(out))
-        return 0
-    if a.backup:
-        dest = backup.backup(root)
-        print(json.dumps({"backup": str(dest), "kept": len(backup.list_backups(root))}))
-        return 0
+    done = _doctor_backups(a, root)
+    if done is not None:
+        return done
     problems = backup.integrity(backup.db_path(root))
-    from tlcore.runs.fstype import report as fs_report
-    from tlcore.server_checks import cookie_secret_problems
-    from tlcore.server_checks import problems as file_problems
-    from tlcore.versions import problems as version_problems
-
-    out = {"engine": "sqlite", "database": str(backup.db_path(root)), "ok": not problems, "problems": problems[:20],
-           "backups": [str(p) for p in backup.list_backups(root)[:3]],
-           "versions": version_problems(),  # packages below the server's security floors (tlcore/versions.py)
-           # e.g. a secrets.toml others can read, no stable cookie secret (tlcore/server_checks.py)
-           "files": file_problems() + cookie_secret_problems(root),
-           "filesystem": fs_report(root),   # NFS/SMB: no WAL (tlcore/runs/fstype.py)
-           "settings": {s["name"]: s["value"] for s in settings.current() if s["value"] is not None},
-           "unknown_settings": settings.unknown_in_environment()}  # a misspelt TL_* name does nothing
-    from tlcore.runs.artifact_store import from_settings
-
-    out["artifacts"] = from_settings(root).check()  # TL_ARTIFACTS_URL reachable? (shown without credentials)
-    if not out["artifacts"]["ok"]:
-        print(out["artifacts"]["problem"], file=sys.stderr)
-    for line in out["versions"] + out["files"] + [f"{n} is set but is no TL Studio setting (python -m tlcore doctor "
-                                                  "--settings lists them)" for n in out["unknown_settings"]] + ([out["filesystem"]["warning"]] if out["filesystem"]["network"]
-                                                  else []):
-        print(line, file=sys.stderr)
+    out = _doctor_report(root, problems)
+    _print_doctor_warnings(out)
     if problems:
         print(f"{out['database']} is damaged: {problems[0]}", file=sys.stderr)
         print("restore the newest sound backup with: python -m tlcore doctor --restore" if out["backups"] else
@@ -246,6 +213,57 @@ def cmd_doctor(a) -> int:
         out["folders_without_run"] = sorted(folders - indexed)[:50]
     print(json.dumps(out))
     return 0 if not problems else 1
+
+
+def _doctor_backups(a, root) -> int | None:
+    """``doctor --list / --restore / --backup`` on the SQLite database; None for a plain check."""
+    from tlcore.runs import backup
+
+    if a.list:
+        print(json.dumps({"backups": [{"file": str(p), "bytes": p.stat().st_size,
+                                       "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))}
+                                      for p in backup.list_backups(root)]}))
+        return 0
+    if a.restore is not None:
+        out = backup.restore(root, a.restore or None)
+        print(f"restored {out['restored']} as {out['database']}" +
+              (f"; the damaged file is kept as {out['damaged_copy']}" if out["damaged_copy"] else ""), file=sys.stderr)
+        print(json.dumps(out))
+        return 0
+    if a.backup:
+        dest = backup.backup(root)
+        print(json.dumps({"backup": str(dest), "kept": len(backup.list_backups(root))}))
+        return 0
+    return None
+
+
+def _doctor_report(root, problems: list) -> dict:
+    from tlcore import settings
+    from tlcore.runs import backup
+    from tlcore.runs.artifact_store import from_settings
+    from tlcore.runs.fstype import report as fs_report
+    from tlcore.server_checks import cookie_secret_problems
+    from tlcore.server_checks import problems as file_problems
+    from tlcore.versions import problems as version_problems
+
+    return {"engine": "sqlite", "database": str(backup.db_path(root)), "ok": not problems, "problems": problems[:20],
+            "backups": [str(p) for p in backup.list_backups(root)[:3]],
+            "versions": version_problems(),  # packages below the server's security floors (tlcore/versions.py)
+            # e.g. a secrets.toml others can read, no stable cookie secret (tlcore/server_checks.py)
+            "files": file_problems() + cookie_secret_problems(root),
+            "filesystem": fs_report(root),   # NFS/SMB: no WAL (tlcore/runs/fstype.py)
+            "settings": {s["name"]: s["value"] for s in settings.current() if s["value"] is not None},
+            "unknown_settings": settings.unknown_in_environment(),  # a misspelt TL_* name does nothing
+            "artifacts": from_settings(root).check()}  # TL_ARTIFACTS_URL reachable? (shown without credentials)
+
+
+def _print_doctor_warnings(out: dict) -> None:
+    unknown = [f"{n} is set but is no TL Studio setting (python -m tlcore doctor --settings lists them)"
+               for n in out["unknown_settings"]]
+    fs = [out["filesystem"]["warning"]] if out["filesystem"]["network"] else []
+    artifacts = [] if out["artifacts"]["ok"] else [out["artifacts"]["problem"]]
+    for line in artifacts + out["versions"] + out["files"] + unknown + fs:
+        print(line, file=sys.stderr)
 
 
 def _doctor_postgres(a, root, url: str) -> int:

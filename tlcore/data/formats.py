@@ -214,39 +214,44 @@ def _parse_csv(path: Path, text, kind: str, max_rows: int, first_line: str | Non
 def _parse_json(path: Path, text, max_rows: int) -> tuple[list[str], list[list]]:
     """Parse JSON Lines (a string, or a text stream read line by line) or a JSON array (a string) of objects
     into a header and string rows."""
-    records: list[tuple[int, object]] = []
     stripped = text.lstrip() if isinstance(text, str) else ""
-    lines = text.splitlines() if isinstance(text, str) else text
     cell_cap = limits.max_cell_bytes()
     if stripped.startswith("["):
         try:
             loaded = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path.name}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-        records = [(i, r) for i, r in enumerate(loaded, start=1)]
+        records = list(enumerate(loaded, start=1))
     else:
-        for lineno, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            if len(line) > 64 * cell_cap:  # one record far over any cell: refused before it is parsed
-                raise DataError(f"{path.name}: line {lineno} is {len(line):,} characters long, more than the "
-                                f"limit of {cell_cap:,} per value (TL_MAX_CELL_BYTES)")
-            try:
-                records.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path.name}: invalid JSON at line {lineno}: {exc.msg}") from exc
-            if len(records) > max_rows:
-                break
+        records = _json_lines(path, text.splitlines() if isinstance(text, str) else text, max_rows, cell_cap)
     header: list[str] = []
     for lineno, record in records:
         if not isinstance(record, dict):
             raise DataError(f"{path.name}: line {lineno} is not a JSON object")
         header.extend(k for k in record if k not in header)
-        for key, value in record.items():
-            if isinstance(value, str) and len(value) > cell_cap:
-                raise DataError(f"{path.name}: line {lineno}: value {key!r} is longer than the limit of "
-                                f"{cell_cap:,} characters (TL_MAX_CELL_BYTES)")
+        long = next((k for k, v in record.items() if isinstance(v, str) and len(v) > cell_cap), None)
+        if long is not None:
+            raise DataError(f"{path.name}: line {lineno}: value {long!r} is longer than the limit of "
+                            f"{cell_cap:,} characters (TL_MAX_CELL_BYTES)")
     if not header:
         raise DataError(f"{path.name}: the file holds no records")
     rows = [[to_str(record.get(k)) for k in header] for _, record in records]
     return header, rows
+
+
+def _json_lines(path: Path, lines, max_rows: int, cell_cap: int) -> list[tuple[int, object]]:
+    """``(line number, parsed record)`` of JSON Lines, blank lines skipped, at most ``max_rows + 1`` records."""
+    records: list[tuple[int, object]] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if len(line) > 64 * cell_cap:  # one record far over any cell: refused before it is parsed
+            raise DataError(f"{path.name}: line {lineno} is {len(line):,} characters long, more than the "
+                            f"limit of {cell_cap:,} per value (TL_MAX_CELL_BYTES)")
+        try:
+            records.append((lineno, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path.name}: invalid JSON at line {lineno}: {exc.msg}") from exc
+        if len(records) > max_rows:
+            break
+    return records

@@ -102,6 +102,16 @@ class LabelSets:
                 out.append({k: v for k, v in obj.items() if k != "labels"} | {"n": len(obj.get("labels", []))})
         return sorted(out, key=lambda d: (-float(d.get("created", 0)), d["id"]))
 
+    def _base_pairs(self, base: str | None, key: str) -> dict[str, str]:
+        """The pairs of the label set a new version extends (none without ``base``); it must label the same
+        domain."""
+        if not base:
+            return {}
+        parent = self.get(base)
+        if parent.get("domain") != key:
+            raise DataError(f"labels: base {base!r} labels {parent.get('domain')}, not {key}")
+        return {str(i): str(y) for i, y in parent["labels"]}
+
     def add(self, spec: dict, pairs: list[tuple[str, str]], domain=None, classes: list[str] | None = None,
             owner: str | None = None, base: str | None = None, sample_ids=None) -> dict:
         """Validate and save a new version of the domain's labels.
@@ -122,34 +132,19 @@ class LabelSets:
         Raises:
             DataError: An unknown sample id or class, naming the pair (``row N`` counts the CSV header as row 1).
         """
-        if domain is None and sample_ids is not None:
-            if not classes:
-                raise DataError("labels: give the classes with the sample ids")
-        elif domain is None:
+        if domain is None and sample_ids is None:
             from tlcore.data.loading import load_domain
 
             domain = load_domain(spec, "target")
+        if domain is None and not classes:
+            raise DataError("labels: give the classes with the sample ids")
         key = domain_key(spec)
         allowed = list(classes) if classes else list(domain.classes)
         known = set(sample_ids) if sample_ids is not None else set(domain.sources)
         if not allowed:
             raise DataError(f"labels: domain {key} is unlabelled; give the classes (--classes a,b,c)")
-        by_name = {sample_name(i): i for i in known}
-        merged: dict[str, str] = {}
-        if base:
-            parent = self.get(base)
-            if parent.get("domain") != key:
-                raise DataError(f"labels: base {base!r} labels {parent.get('domain')}, not {key}")
-            merged.update({str(i): str(y) for i, y in parent["labels"]})
-        for n, (sid, label) in enumerate(pairs, start=2):
-            sid = sid if sid in known else by_name.get(sid, sid)
-            if sid not in known:
-                raise DataError(f"labels row {n}: sample id {sid!r} is not in domain {key} (ids are the samples' "
-                                f"sources, e.g. {sorted(known)[0]!r}, or their neutral names)")
-            if label not in allowed:
-                raise DataError(f"labels row {n}: label {label!r} of {sid!r} is not a class of {key}; known "
-                                f"classes: {allowed}")
-            merged[sid] = label
+        merged = self._base_pairs(base, key)
+        merged.update(_checked_pairs(pairs, known, allowed, key))
         version = 1 + sum(1 for d in self.list(key))
         obj = {"id": f"ls-{uuid.uuid4().hex[:12]}", "version": version, "domain": key,
                "domain_spec": {k: v for k, v in spec.items() if k in ("demo", "path", "text_column", "label_column",
@@ -163,6 +158,22 @@ class LabelSets:
         audit.record(RunStore(self.root), obj["owner"], "add label set", obj["id"],
                      f"{key} v{version}: {len(merged)} labels" + (f", extends {base}" if base else ""))
         return obj
+
+
+def _checked_pairs(pairs, known: set, allowed: list, key: str) -> dict[str, str]:
+    """``pairs`` as ``{sample id: label}`` (a neutral name turned into its id; a later pair wins), each checked."""
+    by_name = {sample_name(i): i for i in known}
+    merged: dict[str, str] = {}
+    for n, (sid, label) in enumerate(pairs, start=2):
+        sid = sid if sid in known else by_name.get(sid, sid)
+        if sid not in known:
+            raise DataError(f"labels row {n}: sample id {sid!r} is not in domain {key} (ids are the samples' "
+                            f"sources, e.g. {sorted(known)[0]!r}, or their neutral names)")
+        if label not in allowed:
+            raise DataError(f"labels row {n}: label {label!r} of {sid!r} is not a class of {key}; known "
+                            f"classes: {allowed}")
+        merged[sid] = label
+    return merged
 
 
 def apply_label_set(label_set: dict, spec: dict, target, split, classes: list[str]):

@@ -187,6 +187,23 @@ def pretty_json(obj, indent: int = 2, _level: int = 0) -> str:
     return json.dumps(obj, default=str)
 
 
+def _portfolio_row(store, c: dict) -> dict:
+    try:
+        acc = ((store.metrics(c["run_id"]) or {}).get("target_test") or {}).get("accuracy")
+    except TLError:  # a candidate run deleted since
+        acc = None
+    return {"candidate": c.get("title"), "network": c.get("backbone"), "source_only": c.get("source_only"),
+            "picked": c.get("picked"), "score": c.get("score"), "atc": c.get("atc"),
+            "source_accuracy": c.get("source_accuracy"), "target_accuracy": acc, "seconds": c.get("seconds"),
+            "run_id": c.get("run_id")}
+
+
+def _source_only_pick_text(rows: list[dict], pick: dict) -> str:
+    adapted = next((r for r in rows if r["network"] == pick["network"] and not r["source_only"]), None)
+    return (" The pick is the source-only run of its network: on this data no adaptation recipe was trusted over it"
+            + (f" (the adapted run: {adapted['candidate']})" if adapted else "") + ".")
+
+
 def portfolio_summary(store, run_id: str, n_resamples: int = 1000, seed: int = 0) -> dict | None:
     """What an ``auto`` portfolio run (:mod:`tlcore.portfolio`) tried and what transfer bought, or None for other
     runs.
@@ -199,16 +216,7 @@ def portfolio_summary(store, run_id: str, n_resamples: int = 1000, seed: int = 0
     pf = (store.metrics(run_id) or {}).get("portfolio")
     if not pf:
         return None
-    rows = []
-    for c in pf.get("candidates") or []:
-        try:
-            acc = ((store.metrics(c["run_id"]) or {}).get("target_test") or {}).get("accuracy")
-        except TLError:  # a candidate run deleted since
-            acc = None
-        rows.append({"candidate": c.get("title"), "network": c.get("backbone"), "source_only": c.get("source_only"),
-                     "picked": c.get("picked"), "score": c.get("score"), "atc": c.get("atc"),
-                     "source_accuracy": c.get("source_accuracy"), "target_accuracy": acc,
-                     "seconds": c.get("seconds"), "run_id": c.get("run_id")})
+    rows = [_portfolio_row(store, c) for c in pf.get("candidates") or []]
     pick = next((r for r in rows if r["picked"]), None)
     out = {"rows": rows, "pick": pick, "twin": None, "gain": None, "paired": None}
     if pick is None:
@@ -217,10 +225,7 @@ def portfolio_summary(store, run_id: str, n_resamples: int = 1000, seed: int = 0
     text = f"Picked: {pick['candidate']} ({pf.get('why', '')})."
     twin = next((r for r in rows if r["network"] == pick["network"] and r["source_only"] and not r["picked"]), None)
     if pick["source_only"]:
-        adapted = next((r for r in rows if r["network"] == pick["network"] and not r["source_only"]), None)
-        out["text"] = text + (" The pick is the source-only run of its network: on this data no adaptation recipe "
-                              "was trusted over it" + (f" (the adapted run: {adapted['candidate']})" if adapted
-                                                       else "") + ".")
+        out["text"] = text + _source_only_pick_text(rows, pick)
         return out
     out["twin"] = twin
     if twin is None:
