@@ -1,7 +1,8 @@
 """Issue 26 item 4: Ray across nodes without a shared filesystem, on one machine.
 
-Two ``ray start`` processes (a head and a second node offering the custom resource ``node_b``, each with its own
-temp dir and every port on 127.0.0.1 outside 10002-19999), a real PostgreSQL server (the session's, a fresh schema),
+Two Ray nodes started by ``ray_node.py`` (a head and a second node offering the custom resource ``node_b``, each in
+its own process with its own temp dir, node address 127.0.0.1 and every port on 127.0.0.1 outside 10002-19999;
+``ray start`` cannot keep a joining node on loopback, see ray_node.py), a real PostgreSQL server (the session's, a fresh schema),
 moto's S3 server and an ``mlflow server``. The second node runs with its own ``TL_HOME`` and without any of the
 store/artifact/tracking settings in its environment: its jobs get them from the worker (the Ray task's argument) and
 work in that node's data root, so nothing needs the head's. Three tiny jobs pinned to ``node_b`` (one through
@@ -9,7 +10,7 @@ work in that node's data root, so nothing needs the head's. Three tiny jobs pinn
 (read from the bucket) and so does the dashboard's Compare page, their files are in the bucket and each is an MLflow
 run with its metrics. Skipped with the
 reason when ray, the PostgreSQL binaries, moto or mlflow are missing. The Ray nodes are stopped by signalling the
-two ``ray start --block`` processes this test started (never ``ray stop``, which stops every Ray on the machine).
+two ``ray_node.py`` processes this test started (never ``ray stop``, which stops every Ray on the machine).
 """
 from __future__ import annotations
 
@@ -30,14 +31,6 @@ import pytest
 
 from tests.tlcore.runs.servers import binary, free_port, stop
 
-# A second Ray node joining a head on one machine dials the machine's own network address, not 127.0.0.1: Ray
-# replaces a loopback join address by the node's address (ray._private.services.resolve_ip_for_localhost) and
-# registers the joining node under it, whatever --node-ip-address says (checked with ray 2.60). The suite's tests
-# send traffic to loopback only, so this one runs only when asked: TL_TEST_RAY_MULTINODE=1 (it passed that way on
-# the 2-core build machine, 103-174 s). The single-node Ray tests run on 127.0.0.1 (tests/conftest.py).
-if os.environ.get("TL_TEST_RAY_MULTINODE") != "1":
-    pytest.skip("opt-in (TL_TEST_RAY_MULTINODE=1): a joining Ray node uses the machine's own address, and the suite "
-                "keeps its traffic on loopback", allow_module_level=True)
 pytest.importorskip("ray", reason="ray is a dev dependency (requirements-dev.txt)")
 pytest.importorskip("mlflow", reason="mlflow is a dev dependency (mlflow-skinny at run time)")
 pytest.importorskip("boto3", reason="boto3 (moto's client) is a dev dependency")
@@ -48,6 +41,9 @@ CREDS = {"AWS_ACCESS_KEY_ID": "tl-test-key", "AWS_SECRET_ACCESS_KEY": "tl-test-s
 JOB = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "tiny_cnn", "epochs": 1,
        "image_size": 16, "batch_size": 32, "max_samples_per_domain": 120, "strategy": "scratch", "device": "cpu"}
 FORWARDED = ("TL_DATABASE_URL", "TL_ARTIFACTS_URL", "AWS_", "MLFLOW_")
+# a Ray driver (ray.init(address=...)) with clusters "enabled" swaps 127.0.0.1 for the machine's own address
+DRIVER_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+              "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
 
 
 def _node_env(home: Path) -> dict:
@@ -59,30 +55,28 @@ def _node_env(home: Path) -> dict:
 
 
 def _ray_start(temp: Path, env: dict, log: Path, head_port: int | None = None, resources: dict | None = None):
-    """``ray start --block`` (its own process group): a head when ``head_port`` is None, else a node joining it."""
-    ports = {"--node-manager-port": free_port(), "--object-manager-port": free_port(),
-             "--dashboard-agent-listen-port": free_port(), "--dashboard-agent-grpc-port": free_port(),
-             "--metrics-export-port": free_port(), "--runtime-env-agent-port": free_port()}
-    cmd = [binary("ray"), "start", "--block", "--node-ip-address=127.0.0.1", f"--temp-dir={temp}",
-           "--num-gpus=0", "--min-worker-port=0", "--max-worker-port=0", "--object-store-memory=100000000",
-           "--disable-usage-stats", *(f"{k}={v}" for k, v in ports.items())]
+    """One Ray node on 127.0.0.1 (``ray_node.py``, its own process group): a head when ``head_port`` is None, else a
+    node joining it; returns the process and the GCS port once the node is up."""
+    ports = {k: free_port() for k in ("node_manager", "object_manager", "dashboard_agent_listen", "metrics_agent",
+                                      "metrics_export", "runtime_env_agent")}
+    cmd = [sys.executable, str(Path(__file__).with_name("ray_node.py")), f"--temp-dir={temp}",
+           f"--ports={json.dumps(ports)}"]
     if head_port is None:
         port = free_port()
-        cmd += ["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-                f"--dashboard-port={free_port()}"]
+        cmd += [f"--head-port={port}", "--num-cpus=1"]
     else:
         port = head_port
-        # a joining node refuses to start with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (tests/conftest.py), and with it
-        # on, Ray puts the machine's own address in place of 127.0.0.1: why this test is opt-in (MULTINODE below)
-        env = {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
-        cmd += [f"--address=127.0.0.1:{head_port}", "--num-cpus=2", f"--resources={json.dumps(resources or {})}"]
-    fh = open(log, "wb")
-    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        cmd += [f"--join=127.0.0.1:{head_port}", "--num-cpus=2", f"--resources={json.dumps(resources or {})}"]
+    proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and b'"gcs_address"' not in log.read_bytes():
+        time.sleep(0.5)  # it prints its GCS address once its processes are up
+    assert proc.poll() is None and b'"gcs_address"' in log.read_bytes(), log.read_text(errors="replace")[-3000:]
     return proc, port
 
 
 def _stop_ray(proc, temp: Path) -> None:
-    """End one ``ray start --block`` (SIGTERM: it stops the processes of its node), then any process left whose
+    """End one ``ray_node.py`` (SIGTERM: it stops the processes of its node), then any process left whose
     command line names this node's own temp dir (ours alone)."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -120,15 +114,16 @@ ray.init(address=sys.argv[1], log_to_driver=False, configure_logging=False)
 end = time.monotonic() + 120
 while time.monotonic() < end and not ray.cluster_resources().get("node_b"):
     time.sleep(0.5)
-print(json.dumps({n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]}))
+print(json.dumps({n["NodeID"]: {**n["Resources"], "address": n["NodeManagerAddress"]}
+                  for n in ray.nodes() if n["Alive"]}))
 """
 
 
 def _nodes_once_node_b_joined(address: str, log: Path) -> dict:
-    """{node id: resources} of the cluster's live nodes once node_b has joined (a driver of its own, not this
+    """{node id: resources and address} of the cluster's live nodes once node_b has joined (a driver of its own, not this
     test process: Ray keeps its settings per process)."""
     out = subprocess.run([sys.executable, "-c", WAIT_FOR_NODE_B, address], capture_output=True, text=True,
-                         timeout=180, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+                         timeout=180, env={**os.environ, **DRIVER_ENV})
     assert out.returncode == 0, out.stderr[-3000:] + log.read_text(errors="replace")[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -168,10 +163,6 @@ def cluster(pg_url, tmp_path, monkeypatch):
             stderr=subprocess.STDOUT, start_new_session=True)
         head, port = _ray_start(head_tmp, _node_env(head_home), tmp_path / "ray_head.log")
         procs["ray_head"] = head
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and head.poll() is None and not list(head_tmp.glob("ray_current_cluster")):
-            time.sleep(0.5)  # the head writes its address there once its GCS is up
-        assert head.poll() is None, (tmp_path / "ray_head.log").read_text(errors="replace")[-3000:]
         node_b, _ = _ray_start(b_tmp, _node_env(b_home), tmp_path / "ray_b.log", head_port=port,
                                resources={"node_b": 1})
         procs["ray_b"] = node_b
@@ -188,6 +179,7 @@ def cluster(pg_url, tmp_path, monkeypatch):
 
         nodes = _nodes_once_node_b_joined(f"127.0.0.1:{port}", tmp_path / "ray_b.log")
         assert node_b.poll() is None and len(nodes) == 2, nodes
+        assert {n["address"] for n in nodes.values()} == {"127.0.0.1"}, nodes  # both nodes on loopback
         b_id = next(i for i, r in nodes.items() if r.get("node_b"))
         _wait_http(f"http://127.0.0.1:{mlflow_port}/health", procs["mlflow"], time.monotonic() + 150,
                    tmp_path / "mlflow.log")
@@ -218,7 +210,7 @@ def test_jobs_pinned_to_a_second_ray_node_need_no_shared_filesystem(cluster):
     from tlcore.runs.store import RunStore
 
     head_home, b_home = cluster["head_home"], cluster["b_home"]
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
+    env = {**os.environ, **DRIVER_ENV}
     store = RunStore(head_home)
     assert store.engine == "postgresql"
     q = JobQueue(store)
