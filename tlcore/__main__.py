@@ -202,7 +202,7 @@ def cmd_run_job(a) -> int:
 
 
 def cmd_embeddings(a) -> int:
-    from tlcore.embeddings.cli import run_embeddings_command
+    from tlcore.embeddings.command import run_embeddings_command
 
     params = {k: v for k, v in (("perplexity", a.perplexity), ("max_iter", a.max_iter),
                                 ("n_neighbors", a.n_neighbors), ("min_dist", a.min_dist)) if v is not None}

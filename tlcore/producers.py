@@ -2,7 +2,7 @@
 runner, and pages make any run through one path (:func:`produce_run`) instead of branching on the method.
 
 * ``train``: the composition root (:func:`tlcore.pipeline.run_experiment`): a network trained by a strategy;
-* ``classical``: the classical baseline (:mod:`tlcore.evaluation.classical`): TF-IDF / raw pixels + logistic
+* ``classical``: the classical baseline (:mod:`tlcore.evaluation.baseline`): TF-IDF / raw pixels + logistic
   regression, recorded through the same recorder.
 
 A config's producer follows from its strategy (:data:`BY_STRATEGY`; every other strategy is ``train``). The
@@ -42,7 +42,7 @@ def _load(ref: str) -> Callable:
 
 PRODUCERS: dict[str, Producer] = {
     "train": Producer("train", "tlcore.pipeline:run_experiment", "tlcore.validation:validate", True),
-    "classical": Producer("classical", "tlcore.evaluation.classical:produce", None, False),
+    "classical": Producer("classical", "tlcore.evaluation.baseline:produce", None, False),
 }
 BY_STRATEGY = {"classical": "classical"}
 DEFAULT = "train"

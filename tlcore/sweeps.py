@@ -1,7 +1,7 @@
 """Sweeps: a chosen set of strategies (and seeds) on one or more domain pairs, same split per pair and seed.
 
 Every run of a sweep carries ``name = "sweep:<id>"`` so the Compare page can group them. Each sweep also
-includes the classical baseline (:mod:`tlcore.evaluation.classical`) per pair and seed.
+includes the classical baseline (:mod:`tlcore.evaluation.baseline`) per pair and seed.
 
 * :func:`plan_sweep` builds the config dicts (validated), nothing runs;
 * :func:`run_sweep` runs them in this process, one after another (the CLI), each through its producer
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tlcore.config import RunConfig
-from tlcore.evaluation.classical import STRATEGY as CLASSICAL
+from tlcore.evaluation.baseline import STRATEGY as CLASSICAL
 from tlcore.sweep_naming import BASELINES, PREFIX, new_sweep_id, sweep_of
 
 

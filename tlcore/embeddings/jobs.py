@@ -56,7 +56,7 @@ def check_shift(config: dict, store) -> tuple[dict, str]:
 
 
 def run_embeddings(queue, cfg: dict) -> None:
-    from tlcore.embeddings.cli import run_embeddings_command
+    from tlcore.embeddings.command import run_embeddings_command
 
     rc = run_embeddings_command(cfg["run_id"], method=cfg["method"], dim=cfg["dim"], params=cfg.get("params"))
     if rc:

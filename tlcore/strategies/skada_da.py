@@ -26,7 +26,7 @@ import torch
 
 from tlcore.errors import TLError
 from tlcore.strategies.base import SetupContext, Strategy, freeze
-from tlcore.strategies.specs import classical
+from tlcore.strategies.specs import fitted
 
 AGREEMENT = 0.995  # folded head vs pipeline: share of target samples with the same predicted class
 
@@ -152,14 +152,14 @@ def _classes(pipe, y_s) -> np.ndarray:
 
 
 class SkadaCoral(SkadaStrategy):
-    spec = classical.SKADA_CORAL
+    spec = fitted.SKADA_CORAL
 
     def estimator(self, skada, classifier, dim: int):
         return skada.CORAL(classifier, reg=self.params.reg)
 
 
 class SkadaSubspaceAlignment(SkadaStrategy):
-    spec = classical.SKADA_SUBSPACE_ALIGNMENT
+    spec = fitted.SKADA_SUBSPACE_ALIGNMENT
 
     def estimator(self, skada, classifier, dim: int):
         return skada.SubspaceAlignment(classifier, n_components=min(self.params.n_components, dim),
@@ -167,7 +167,7 @@ class SkadaSubspaceAlignment(SkadaStrategy):
 
 
 class SkadaTca(SkadaStrategy):
-    spec = classical.SKADA_TCA
+    spec = fitted.SKADA_TCA
 
     def estimator(self, skada, classifier, dim: int):
         return skada.TransferComponentAnalysis(classifier, kernel="linear", n_components=self.params.n_components,
@@ -175,7 +175,7 @@ class SkadaTca(SkadaStrategy):
 
 
 class SkadaOtMapping(SkadaStrategy):
-    spec = classical.SKADA_OT_MAPPING
+    spec = fitted.SKADA_OT_MAPPING
 
     def estimator(self, skada, classifier, dim: int):
         if self.params.kind == "linear":
@@ -184,7 +184,7 @@ class SkadaOtMapping(SkadaStrategy):
 
 
 class SkadaKmm(SkadaStrategy):
-    spec = classical.SKADA_KMM
+    spec = fitted.SKADA_KMM
     sample_weighted = True
 
     def estimator(self, skada, classifier, dim: int):
@@ -192,7 +192,7 @@ class SkadaKmm(SkadaStrategy):
 
 
 class SkadaKliep(SkadaStrategy):
-    spec = classical.SKADA_KLIEP
+    spec = fitted.SKADA_KLIEP
     sample_weighted = True
 
     def estimator(self, skada, classifier, dim: int):
@@ -201,7 +201,7 @@ class SkadaKliep(SkadaStrategy):
 
 
 class SkadaJdot(SkadaStrategy):
-    spec = classical.SKADA_JDOT
+    spec = fitted.SKADA_JDOT
 
     def estimator(self, skada, classifier, dim: int):
         return skada.JDOTClassifier(classifier, alpha=self.params.alpha, metric="multinomial", n_iter_max=20)

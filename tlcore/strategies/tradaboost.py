@@ -8,11 +8,11 @@ import torch
 
 from tlcore.errors import ConfigError
 from tlcore.strategies.base import SetupContext, Strategy, freeze
-from tlcore.strategies.specs import classical
+from tlcore.strategies.specs import fitted
 
 
 class TrAdaBoost(Strategy):
-    spec = classical.TRADABOOST
+    spec = fitted.TRADABOOST
 
     def configure(self, model, ctx: SetupContext):
         freeze(model.backbone, True)

@@ -3,7 +3,7 @@ top layer groups (plus the bottleneck and head) train on the cached activations.
 
 Between the linear probe (everything frozen, features cached) and full fine-tuning (every step runs the whole
 backbone forward and backward) in cost and in what can adapt. The frozen prefix is in eval mode (batch-norm
-statistics and dropout fixed), exactly as :class:`~tlcore.models.split.FrozenPrefixBackbone` runs it uncached,
+statistics and dropout fixed), exactly as :class:`~tlcore.models.prefix_split.FrozenPrefixBackbone` runs it uncached,
 and in the training precision, so a cached run reproduces the uncached one (tested). With augmentation the
 inputs change every epoch, so the prefix is recomputed per batch instead (uncached, still no backward through
 it). Activations are cached on disk per (backbone, weights, input size, precision, depth, domain content)
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from tlcore import cache_budget
-from tlcore.models.split import FrozenPrefixBackbone, split_backbone
+from tlcore.models.prefix_split import FrozenPrefixBackbone, split_backbone
 from tlcore.training.batches import EncodedSet, batches
 from tlcore.training.device import autocast
 

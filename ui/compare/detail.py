@@ -19,7 +19,7 @@ def largest_confusion(cm: list[list[int]], n_classes: int) -> tuple[int, int]:
 
 
 def _thumbnails(store, run_id: str, cell, pred_c: str) -> None:
-    from tlcore.evaluation.errors import sample_preview
+    from tlcore.evaluation.error_analysis import sample_preview
 
     try:
         images = sample_preview(store, run_id, cell["index"].head(12).tolist())
@@ -35,7 +35,7 @@ def error_tab(store, view: RunView) -> None:
     if not tt.get("confusion_matrix"):
         st.info("This run has no labelled target test set.")
         return
-    from tlcore.evaluation.errors import cell_samples
+    from tlcore.evaluation.error_analysis import cell_samples
 
     ti, pj = largest_confusion(tt["confusion_matrix"], len(classes))
     e1, e2 = st.columns(2)

@@ -14,7 +14,7 @@ import pytest
 from tests.app.fake_runs import make_run
 from tests.conftest import ROOT
 from tlcore.evaluation.compare import NotPaired, compare_runs, metrics_csv, paired_test, pairing_problem
-from tlcore.evaluation.errors import cell_samples, confident_mistakes
+from tlcore.evaluation.error_analysis import cell_samples, confident_mistakes
 from tlcore.reports.html import build_report
 
 HOSTILE = "<img src=x onerror=alert(1)></script><script>alert(2)</script>"

@@ -11,7 +11,7 @@ import pytest
 
 from tests.app.fake_runs import make_run
 from tests.conftest import ROOT
-from tlcore.evaluation.classical import classical_baseline
+from tlcore.evaluation.baseline import classical_baseline
 from tlcore.sweeps import plan_sweep, reversed_pair, sweep_ids, sweep_table
 
 BASE = {"source": {"demo": "reviews"}, "target": {"demo": "reviews", "labeled_fraction": 0.1},
@@ -43,7 +43,7 @@ def test_classical_baseline_is_a_comparable_run(store, demo, backbone):
     assert {"index", "source", "true", "pred", "confidence"} <= set(preds.columns)
     card = store.read_json(rec.run_id, "repro.json")
     assert card["data"]["target_fingerprint"] and card["packages"]["scikit-learn"] and card["test_fingerprint"]
-    from tlcore.evaluation.errors import sample_preview
+    from tlcore.evaluation.error_analysis import sample_preview
 
     shown = sample_preview(store, rec.run_id, preds["index"][:2].tolist())
     if demo == "reviews":

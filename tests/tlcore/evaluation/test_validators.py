@@ -152,7 +152,7 @@ def test_train_cli_json_carries_the_scores(tl_home, tmp_path):
 
 
 def test_classical_baseline_carries_output_validators(store):
-    from tlcore.evaluation.classical import classical_baseline
+    from tlcore.evaluation.baseline import classical_baseline
 
     rec = classical_baseline({"source": {"demo": "digits"}, "target": {"demo": "digits"},
                               "max_samples_per_domain": 200}, store)

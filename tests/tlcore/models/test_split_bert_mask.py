@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tlcore.errors import ModelError
-from tlcore.models import split
+from tlcore.models import prefix_split
 from tlcore.models.backbones import create_backbone
 
 
@@ -27,11 +27,11 @@ def _probe(bb):
 @pytest.mark.parametrize("top", [1, 3])
 def test_minilm_split_reproduces_the_model_on_both_mask_paths(minilm, monkeypatch, path, top):
     if path == "additive":  # a transformers release without the public mask function
-        monkeypatch.setattr(split, "_public_mask_function", lambda: None)
+        monkeypatch.setattr(prefix_split, "_public_mask_function", lambda: None)
     calls = []
-    orig = split.additive_mask
-    monkeypatch.setattr(split, "additive_mask", lambda *a: calls.append(1) or orig(*a))
-    prefix, suffix = split.split_backbone(minilm, top)
+    orig = prefix_split.additive_mask
+    monkeypatch.setattr(prefix_split, "additive_mask", lambda *a: calls.append(1) or orig(*a))
+    prefix, suffix = prefix_split.split_backbone(minilm, top)
     x = _probe(minilm)
     with torch.no_grad():
         want, got = minilm(x), suffix.eval()(prefix(x))
@@ -41,15 +41,15 @@ def test_minilm_split_reproduces_the_model_on_both_mask_paths(minilm, monkeypatc
 
 def test_a_split_that_disagrees_with_the_model_is_refused(minilm, monkeypatch):
     # a mask that attends to padding (what a silently changed mask convention would do) is caught at split time
-    monkeypatch.setattr(split, "_public_mask_function", lambda: None)
-    monkeypatch.setattr(split, "additive_mask", lambda mask, dtype: torch.zeros(mask.shape[0], 1, 1, mask.shape[1]))
+    monkeypatch.setattr(prefix_split, "_public_mask_function", lambda: None)
+    monkeypatch.setattr(prefix_split, "additive_mask", lambda mask, dtype: torch.zeros(mask.shape[0], 1, 1, mask.shape[1]))
     with pytest.raises(ModelError, match="does not reproduce"):
-        split.split_backbone(minilm, 2)
+        prefix_split.split_backbone(minilm, 2)
 
 
 def test_no_private_transformers_call_in_the_split():
     import inspect
 
-    src = inspect.getsource(split)
+    src = inspect.getsource(prefix_split)
     assert "_create_attention_masks" not in src.replace("``BertModel._create_attention_masks``", "")
     assert "get_extended_attention_mask" not in src

@@ -10,7 +10,7 @@ from tlcore.config import RunConfig
 from tlcore.errors import ConfigError, ModelError
 from tlcore.models.backbones import create_backbone
 from tlcore.models.classifier import Classifier
-from tlcore.models.split import split_backbone
+from tlcore.models.prefix_split import split_backbone
 from tlcore.pipeline import run_experiment
 from tlcore.strategies import build_strategy
 from tlcore.training.batches import encode_texts

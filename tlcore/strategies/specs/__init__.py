@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tlcore.errors import ConfigError
 from tlcore.strategies.specs import adaptation as _a
-from tlcore.strategies.specs import classical as _c
+from tlcore.strategies.specs import fitted as _c
 from tlcore.strategies.specs import tuning as _t
 from tlcore.strategies.specs.base import (NoParams, Requirements, StrategySpec, param, params_from_dict,
                                           params_schema, params_to_dict)
