@@ -142,3 +142,15 @@ def _untrusted_network(cand: dict, source_acc: dict) -> str | None:
 
 def _round(x, nd: int = 4):
     return round(float(x), nd) if _finite(x) else None
+
+
+def finished_candidates(store, parent_id: str, limit: int = 500) -> list[dict]:
+    """The candidates of a running (or finished) ``auto`` run that have completed so far, oldest first: the first
+    answer shows while the portfolio still tries the other recipes. ``[{"title", "run_id", "seconds",
+    "source_accuracy", "target_accuracy"}]``; ``target_accuracy`` is None when the target has no test labels (the
+    pick never reads it)."""
+    tag = f"portfolio {parent_id}"
+    runs = [r for r in store.list(status="completed", limit=limit) if (r.config or {}).get("resolved_from") == tag]
+    return [{"title": r.name.rsplit("candidate ", 1)[-1], "run_id": r.run_id, "seconds": r.seconds,
+             "source_accuracy": r.source_acc, "target_accuracy": r.target_acc}
+            for r in sorted(runs, key=lambda r: r.created)]

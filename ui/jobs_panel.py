@@ -9,7 +9,7 @@ from tlcore.producers import PRODUCERS
 from tlcore.evaluation.summary import batch_summary, run_outcome
 from tlcore.runs.view import RunView
 from ui import navigation
-from ui.portfolio_card import portfolio_card
+from ui.portfolio_card import portfolio_card, portfolio_so_far
 from ui.auth import session_guard, signed_in_user
 from ui.safe import md
 from ui.state import get_queue, get_store
@@ -112,6 +112,8 @@ def _job(queue, store, snap) -> None:
         if snap.status == "completed" and snap.run_id:
             _outcome(store, snap)
             portfolio_card(store, snap.run_id, snap.job_id)
+        if snap.status == "running" and snap.run_id and (snap.progress or {}).get("candidate_index"):
+            portfolio_so_far(store, snap.run_id)
         if snap.status == "failed":
             st.error("Failed: " + md((snap.error or 'no error message recorded').splitlines()[0][:500]))
             with st.expander("Error details and log tail"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.evaluation.summary import portfolio_summary
+from tlcore.portfolio import finished_candidates
 from ui.safe import md
 
 
@@ -44,3 +45,23 @@ def portfolio_card(store, run_id: str, key: str) -> None:
                    "scatter), else the highest calibrated IM. The ATC column estimates each run's target accuracy "
                    "from its own confidence: trustworthy for source-only runs, not for MCC runs, which are confident "
                    "anyway.")
+
+
+def so_far_lines(done: list[dict]) -> list[str]:
+    """One line per finished candidate of a running ``auto`` job (plain text, tested)."""
+    out = []
+    for c in done:
+        target = ("" if c["target_accuracy"] is None else
+                  f", target test {_pct(c['target_accuracy'])} % (not used to pick)")
+        secs = "" if c["seconds"] is None else f" in {float(c['seconds']):.0f} s"
+        out.append(f"candidate {c['title']}: source validation {_pct(c['source_accuracy'])} %{target}{secs}")
+    return out
+
+
+def portfolio_so_far(store, run_id: str) -> None:
+    """Under a running ``auto`` job: the recipes finished so far, so the first answer shows within about a minute
+    on the demo while the portfolio tries the others (each is already a run of its own on Compare)."""
+    lines = so_far_lines(finished_candidates(store, run_id))
+    if lines:
+        st.caption("Finished so far (auto keeps trying recipes within its time budget, then picks one without "
+                   "target labels):  \n" + "  \n".join(md(line) for line in lines))

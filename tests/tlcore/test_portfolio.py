@@ -201,6 +201,16 @@ def test_auto_portfolio_runs_every_candidate_and_becomes_the_pick(store, tiny_po
     assert [r[""] for r in rows].count("✔ picked") == 1 and all(r["target test acc. % (not used to pick)"] != "–"
                                                              for r in rows)
     assert portfolio_summary(store, child.run_id) is None  # an ordinary run has no portfolio
+    # the running job card's "finished so far": every candidate run of this parent, oldest first, none other
+    from ui.portfolio_card import so_far_lines
+
+    done = portfolio.finished_candidates(store, rec.run_id)
+    assert [d["run_id"] for d in done] == [c["run_id"] for c in pf["candidates"]]
+    assert portfolio.finished_candidates(store, child.run_id) == []
+    lines = so_far_lines(done)
+    assert len(lines) == len(ran) and lines[0].startswith("candidate 1/") and "target test" in lines[0]
+    assert "source validation" in so_far_lines([{**done[0], "target_accuracy": None}])[0]
+    assert "target test" not in so_far_lines([{**done[0], "target_accuracy": None}])[0]
 
 
 def test_budget_spent_after_the_first_candidate_skips_the_rest(store, tiny_portfolio, monkeypatch):
