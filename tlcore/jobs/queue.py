@@ -30,7 +30,7 @@ from tlcore.jobs.job_rows import (JobNotFound, JobSnapshot, check_ray_resources,
                                   check_resources, job_label, snapshot)  # from here (tlcore.jobs, the CLI, tests)
 from tlcore.jobs.tasks import TASK_KINDS
 from tlcore.producers import PRODUCERS, check, producer_for
-from tlcore.runs import audit
+from tlcore.runs import artifact_store, audit
 from tlcore.runs.files import tail_text
 from tlcore.runs.store import RunStore, current_user
 from tlcore.runs.db import add_column, for_update
@@ -282,8 +282,18 @@ class JobQueue:
                        "WHERE job_id=? AND status='running'", (status, time.time(), error, job_id))
 
     def log_tail(self, job_id: str, chars: int = 4000) -> str:
+        """The end of the job's log: its file here, else the copy a job that ran on another node (a Ray node
+        without this data root) left in the artifact store (``TL_ARTIFACTS_URL``) when it ended."""
         log = self.get(job_id).log_path
-        return tail_text(log, chars) if log and os.path.isfile(log) else ""
+        if log and os.path.isfile(log):
+            return tail_text(log, chars)
+        if not self.store.artifacts.url:
+            return ""
+        try:
+            stored = self.store.artifacts.fetch_shared(artifact_store.JOB_LOGS, f"{job_id}.log")
+        except artifact_store.ArtifactsUnavailable as exc:
+            return f"(the job's log cannot be read from the artifact store: {exc})"
+        return tail_text(stored, chars) if stored else ""
 
     # -- workers ----------------------------------------------------------------------------------
     def register_worker(self, worker_id: str, max_jobs: int) -> None:

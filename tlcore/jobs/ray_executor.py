@@ -2,10 +2,12 @@
 store on PostgreSQL and run files in object storage the nodes need no shared data root (:func:`task_root`)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -44,20 +46,66 @@ def task_root(worker_root: str, node_home: str | None) -> Path:
     return Path(tempfile.gettempdir()) / f"tl-studio-{os.getuid()}"
 
 
-def _ray_run_job(job_id: str, root: str, worker_id: str, env: dict | None = None, worker_root: bool = False) -> int:
-    """The Ray task: runs the job in this Ray worker process, on whichever node Ray chose, with the worker's
-    store/artifact/tracking settings (``env``) in the data root :func:`task_root` picks (``worker_root``: the
-    worker's, for a job placed on the worker's own node)."""
+def _ray_run_job(job_id: str, root: str, worker_id: str, env: dict | None = None, worker_root: bool = False,
+                 log_path: str | None = None) -> int:
+    """The Ray task: :func:`run_on_node` in this Ray worker process, on whichever node Ray chose."""
     import ray
 
+    node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:12]}"
+    return run_on_node(job_id, root, worker_id, node, env, worker_root, log_path)
+
+
+def run_on_node(job_id: str, root: str, worker_id: str, node: str, env: dict | None = None,
+                worker_root: bool = False, log_path: str | None = None) -> int:
+    """Run the job in this process with the worker's store/artifact/tracking settings (``env``) in the data root
+    :func:`task_root` picks (``worker_root``: the worker's, for a job placed on the worker's own node). Its output
+    goes to the job's log (``log_path``, the queue's); on a node without the worker's data root to the node's own
+    ``logs/`` instead, uploaded to the artifact store when the job ends, where :meth:`JobQueue.log_tail` reads it."""
     node_home = settings.get("TL_HOME")  # the node's own, from the environment `ray start` ran in
     os.environ.update(env or {})
     home = Path(root) if worker_root else task_root(root, node_home)
     os.environ.update({k: v for k, v in job_env(home).items() if k != "PYTHONPATH"})
-    node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:12]}"
     from tlcore.jobs.runner import run_job
 
-    return run_job(job_id, worker_id=worker_id, node=node)
+    elsewhere = no_shared_root() and not worker_root  # the queue's log path is not on this node
+    log = home / "logs" / f"{job_id}.log" if elsewhere or not log_path else Path(log_path)
+    try:
+        with _output_to(log):
+            return run_job(job_id, worker_id=worker_id, node=node)
+    finally:
+        if elsewhere:
+            from tlcore.runs import artifact_store
+
+            stored = artifact_store.from_settings(home)
+            artifact_store.report(stored.put_shared(artifact_store.JOB_LOGS, f"{job_id}.log", log))
+
+
+@contextlib.contextmanager
+def _output_to(path: Path):
+    """This process's stdout and stderr (file descriptors 1 and 2: child processes' output too) appended to
+    ``path`` (0600, its folder created private) for the duration, then given back to Ray's worker log."""
+    from tlcore.runs.files import private_dir
+
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in saved:
+            os.close(f)
 
 
 class RayExecutor:
@@ -120,7 +168,8 @@ class RayExecutor:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self.own_node, soft=False)
-        ref = self._remote.options(**opts).remote(snap.job_id, str(self.root), worker_id, forwarded_env(), here)
+        ref = self._remote.options(**opts).remote(snap.job_id, str(self.root), worker_id, forwarded_env(), here,
+                                                snap.log_path)
         return Handle(snap.job_id, limit=limit, ref=ref)
 
     def adopt(self, row: dict, limit: float):

@@ -16,6 +16,11 @@ and never fails the run: the local files stay, and the next finish or write trie
 Readers ask :meth:`FsspecArtifacts.fetch` when the run folder lacks a file: it is downloaded into a private
 cache (``TL_HOME/cache/artifacts/<run_id>/``, 0700/0600) and refreshed when the stored copy changes.
 Deleting a run deletes its prefix. Torch-free; fsspec is imported when a URL is set.
+
+Files that belong to no run live beside the runs, under prefixes no run id takes (they start with ``_``):
+:data:`JOB_LOGS` (``_jobs/<job_id>.log``: the log of a job that ran on a Ray node, uploaded when it ends) and
+:data:`DOMAINS` (``_domains/<domain_id>/<file>``: the files of the domains saved on the head, fetched by a job on
+a node without them): :meth:`FsspecArtifacts.put_shared` and :meth:`FsspecArtifacts.fetch_shared`.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ SETTING = "TL_ARTIFACTS_URL"
 EVENTS_EVERY_S = 10.0  # the live events log is uploaded at most this often (and at every status change)
 # temp files, logs, light jobs' progress files and projection caches (recomputed where they are needed)
 LOCAL_ONLY = re.compile(r"^\.|^projection_|\.log$|_progress\.json$")
+JOB_LOGS, DOMAINS = "_jobs", "_domains"  # prefixes beside the runs' (see the module docstring)
 _S3_CONFIG = {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}  # unreachable: seconds
 
 
@@ -85,6 +91,12 @@ class LocalArtifacts:
         return None
 
     def delete(self, run_id: str) -> None:  # noqa: ARG002
+        return None
+
+    def put_shared(self, area: str, name: str, path: Path) -> str | None:  # noqa: ARG002
+        return None
+
+    def fetch_shared(self, area: str, name: str) -> Path | None:  # noqa: ARG002
         return None
 
     def check(self) -> dict:
@@ -183,6 +195,9 @@ class FsspecArtifacts:
         ``TL_ARTIFACTS_URL``) when the store cannot be reached."""
         if LOCAL_ONLY.search(name):  # never uploaded: no need to ask the store
             return None
+        return self._get(run_id, name)
+
+    def _get(self, run_id: str, name: str) -> Path | None:
         key = self._key(run_id, name)
         try:
             self.fs.invalidate_cache(key)
@@ -226,6 +241,20 @@ class FsspecArtifacts:
         stored."""
         paths = [self.fetch(run_id, n) for n in names]
         return paths[0].parent if paths and all(paths) else None
+
+    def put_shared(self, area: str, name: str, path: Path) -> str | None:
+        """Upload ``path`` as ``<url>/<area>/<name>`` (``area``: :data:`JOB_LOGS`, or :data:`DOMAINS` +
+        ``/<domain_id>``); returns an error line (naming ``TL_ARTIFACTS_URL``), None when stored."""
+        try:
+            self.fs.put_file(str(path), self._key(area, name))
+        except Exception as exc:  # noqa: BLE001 - the caller reports it
+            return self._fail(f"uploading {area}/{name}", exc)
+        return None
+
+    def fetch_shared(self, area: str, name: str) -> Path | None:
+        """The stored ``<area>/<name>`` as a private local file (``cache/<area>/<name>``, refreshed when the
+        stored copy changed), None when it is not stored. Raises :class:`ArtifactsUnavailable`."""
+        return self._get(area, name)
 
     def delete(self, run_id: str) -> None:
         """Remove the run's prefix and its cached copies. Raises :class:`ArtifactsUnavailable` when the store
