@@ -26,12 +26,14 @@ from contextlib import nullcontext as _nullcontext
 from pathlib import Path
 from typing import BinaryIO
 
+from tlcore.data import stored_domains
 from tlcore.data.formats import EXTENSIONS as TABLE_EXTENSIONS
 from tlcore.data.uploads import MAX_UPLOAD_MB  # noqa: F401 - re-exported (pages, tests)
 from tlcore.data.uploads import (CHUNK, allowed_roots, check_free_space, copy_upload, in_use, ingest_slot,
                                  inspect_domain, mark_owner, needs_child, peek_columns, resolve_allowed,
                                  sanitize_filename)
 from tlcore.errors import DataError
+from tlcore.runs import artifact_store
 from tlcore.runs.store import RunStore, current_user, private_dir
 from tlcore.runs.db import add_column
 
@@ -151,10 +153,15 @@ class DomainLibrary:
             final = folder / f"data{ext}"
             os.replace(staged, final)
             shutil.rmtree(staging, ignore_errors=True)
-            return self._insert(domain_id, name, "upload", info, final, display, text_column, label_column, owner)
+            entry = self._insert(domain_id, name, "upload", info, final, display, text_column, label_column, owner)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        # TL_ARTIFACTS_URL: also in object storage, for jobs on nodes without this disk (a failure is reported:
+        # jobs here still read it; ``artifacts_problem`` says why a remote job would not)
+        problem = stored_domains.put(self.root, domain_id, final)
+        artifact_store.report(problem)
+        return {**entry, "artifacts_problem": problem} if problem else entry
 
     def register_folder(self, name: str, path: str | Path, allowed: list[str | Path] | None = None,
                         owner: str | None = None) -> dict:
@@ -272,6 +279,7 @@ class DomainLibrary:
             folder = self.dir / domain_id
             if folder.resolve().is_relative_to(self.dir.resolve()) and folder != self.dir:
                 shutil.rmtree(folder, ignore_errors=True)
+            artifact_store.report(stored_domains.delete(self.root, domain_id))
 
     # -- internals --------------------------------------------------------------------------------
     def _check_name(self, name: str, exclude: str | None = None) -> str:

@@ -49,7 +49,7 @@ def load_domain(spec: dict, role: str, seed: int = 0) -> Domain:
         return _cached(key, lambda: load_demo(spec["demo"], role, seed))
     path = Path(spec["path"]).expanduser()
     if not path.exists():
-        raise DataError(f"{spec['path']}: file not found")
+        path = _stored_copy(spec["path"])
     suffix = path.suffix.lower()
     name = spec.get("name")
     if path.is_dir() or suffix in IMAGE_EXTENSIONS:
@@ -61,6 +61,21 @@ def load_domain(spec: dict, role: str, seed: int = 0) -> Domain:
         return _cached(key, lambda: read_text(path, text_column=columns[0], label_column=columns[1], name=name))
     supported = ", ".join((*IMAGE_EXTENSIONS, *TABLE_EXTENSIONS))
     raise DataError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; supported: a folder, {supported}")
+
+
+def _stored_copy(path) -> Path:
+    """A saved domain's file that is not on this node (a job on another node, no shared disk): this node's copy
+    from the artifact store (:mod:`tlcore.data.stored_domains`), or DataError."""
+    from tlcore.data import stored_domains
+    from tlcore.runs.artifact_store import ArtifactsUnavailable
+
+    try:
+        copy = stored_domains.local_copy(path)
+    except ArtifactsUnavailable as exc:
+        raise DataError(f"{path}: not on this node, and {exc}") from None
+    if copy is None:
+        raise DataError(f"{path}: file not found")
+    return copy
 
 
 def _images_via_disk_cache(path: Path, name: str | None) -> Domain:
