@@ -68,3 +68,21 @@ def write_report(path: str | Path, obj: dict) -> None:
     with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w", encoding="utf-8") as fh:
         fh.write(json.dumps(obj))
     os.replace(tmp, path)
+
+
+def progress_reporter(path: str | Path, write: bool = True):
+    """``progress(fraction, detail)`` for a long engine step (a shift report, a backbone ranking): written to its
+    report file ``path`` (``status: running``, pid, time; skipped with ``write=False``) and, inside a job, to the
+    job's progress (:func:`tlcore.job_context.report_progress`)."""
+    from tlcore.job_context import current_job, report_progress
+
+    job = {"job_id": current_job()} if current_job() else {}  # inside a job: readers ask the queue
+
+    def progress(p: float, detail: str) -> None:
+        if write:
+            write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
+                                "time": time.time(), **job})
+        if job:
+            report_progress(p, detail)
+
+    return progress

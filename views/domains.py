@@ -78,10 +78,7 @@ def add_domain_section() -> None:
                 with st.spinner("Checking and saving…"):
                     e = lib.ingest_upload(name, up.name, up, text_column=text_col, label_column=label_col,
                                           owner=signed_in_user())
-                st.success(f"Saved {md(e['n'])} samples, {len(e['classes'])} classes.")
-                if e["summary"].get("description"):  # e.g. why a one-folder ZIP reads as unlabeled
-                    st.info(md(e["summary"]["description"]))
-                duplicate_warnings(e["summary"])
+                _saved("Saved", e)
             except TLError as exc:
                 st.error(md(exc))
     with folder_tab:
@@ -94,10 +91,7 @@ def add_domain_section() -> None:
         if st.button("Register folder", key="folder-save", disabled=not fpath):
             try:
                 e = lib.register_folder(fname, fpath, owner=signed_in_user())
-                st.success(f"Registered {md(e['n'])} samples, {len(e['classes'])} classes.")
-                if e["summary"].get("description"):  # e.g. why a one-folder ZIP reads as unlabeled
-                    st.info(md(e["summary"]["description"]))
-                duplicate_warnings(e["summary"])
+                _saved("Registered", e)
             except TLError as exc:
                 st.error(md(exc))
 
@@ -212,6 +206,13 @@ def pair_overview(doms: dict) -> None:
             st.dataframe(pd.DataFrame([{"file": s.file, "reason": s.reason} for s in shown]),
                          hide_index=True, height=table_height(len(shown), cap=200))
 
+
+
+def _saved(verb: str, e: dict) -> None:
+    st.success(f"{verb} {md(e['n'])} samples, {len(e['classes'])} classes.")
+    if e["summary"].get("description"):  # e.g. why a one-folder ZIP reads as unlabeled
+        st.info(md(e["summary"]["description"]))
+    duplicate_warnings(e["summary"])
 
 def render() -> None:
     """The Domains page: pick the source and target, add or manage saved domains, inspect the pair."""

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from tlcore.progress_file import write_report
+from tlcore.progress_file import progress_reporter, write_report
 from tlcore.embeddings.extract import model_features, stratified_cap
 from tlcore.embeddings.gap import gap_figures
-from tlcore.job_context import current_job, report_progress
 
 SHIFT_CAP = 500  # samples per domain
 DEFAULT_BACKBONE = {"image": "efficientnet_lite0", "text": "minilm_l6"}
@@ -90,13 +88,7 @@ def compute_shift_report(source: dict, target: dict, root, backbone: str | None 
     path = report_path(root, source, target, backbone, cap, seed)
     t0 = time.time()
 
-    job = {"job_id": current_job()} if current_job() else {}  # inside a shift job: readers ask the queue
-
-    def progress(p, detail):
-        write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
-                            "time": time.time(), **job})
-        if job:
-            report_progress(p, detail)
+    progress = progress_reporter(path)
 
     try:
         progress(0.05, "loading the domains")

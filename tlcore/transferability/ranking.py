@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tlcore.errors import ConfigError
-from tlcore.job_context import current_job, report_progress
-from tlcore.progress_file import write_report
+from tlcore.progress_file import progress_reporter, write_report
 
 RANK_CAP = 500  # source samples per backbone
 RANDOM_INIT = ("tiny", "reference")  # backbone families without pretrained weights (scored as built)
@@ -71,14 +70,7 @@ def rank_backbones(source: dict, root=None, backbones: list[str] | None = None, 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no downloads at run time: uncached models are skipped fast
     path = ranking_path(root or ".", source, backbones, cap, seed, image_size)
     t0 = time.time()
-    job = {"job_id": current_job()} if current_job() else {}  # inside a rank job: readers ask the queue
-
-    def progress(p, detail):
-        if write:
-            write_report(path, {"status": "running", "progress": p, "detail": detail, "pid": os.getpid(),
-                                "time": time.time(), **job})
-        if job:
-            report_progress(p, detail)
+    progress = progress_reporter(path, write=write)
 
     try:
         progress(0.02, "loading the source domain")
