@@ -8,8 +8,9 @@ store/artifact/tracking settings in its environment: its jobs get them from the 
 work in that node's data root, so nothing needs the head's. Three tiny jobs pinned to ``node_b`` (one through
 ``submit --ray-resources``) complete there; from the head, ``tlcore runs``/``show`` list them with their metrics
 (read from the bucket) and so does the dashboard's Compare page, their files are in the bucket and each is an MLflow
-run with its metrics. Skipped with the
-reason when ray, the PostgreSQL binaries, moto or mlflow are missing. The Ray nodes are stopped by signalling the
+run with its metrics. The third job's target is a domain saved in the head's library, absent from node_b's view
+of the disk while the jobs run: node_b reads it from the bucket. Each job's log is read from the head (it is in
+the bucket). Skipped with the reason when ray, the PostgreSQL binaries, moto or mlflow are missing. The Ray nodes are stopped by signalling the
 two ``ray_node.py`` processes this test started (never ``ray stop``, which stops every Ray on the machine).
 """
 from __future__ import annotations
@@ -105,6 +106,29 @@ def _wait_http(url: str, proc, deadline: float, log: Path) -> None:
         except OSError:
             time.sleep(0.5)
     pytest.fail(f"{url} did not answer: {log.read_text(errors='replace')[-2000:]}")
+
+
+def _saved_digits(home: Path) -> dict:
+    """A ZIP of 120 digits (the demo's target side, PNG per class folder) saved in the head's domain library
+    (stored in the bucket too); returns its spec."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from tlcore.data.demos import load_demo
+    from tlcore.data.library import DomainLibrary
+
+    domain, buf = load_demo("digits", "target"), io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i, (pixels, label) in enumerate(zip(domain.samples[:120], domain.labels[:120])):
+            png = io.BytesIO()
+            Image.fromarray(pixels).save(png, format="PNG")
+            z.writestr(f"{label}/{i}.png", png.getvalue())
+    lib = DomainLibrary(home)
+    entry = lib.ingest_upload("saved digits", "digits.zip", io.BytesIO(buf.getvalue()))
+    assert "artifacts_problem" not in entry, entry
+    return lib.spec(entry["domain_id"])
 
 
 WAIT_FOR_NODE_B = """
@@ -219,12 +243,18 @@ def test_jobs_pinned_to_a_second_ray_node_need_no_shared_filesystem(cluster):
     cfg.write_text(json.dumps({**JOB, "seed": 0}))
     first = json.loads(_cli(env, "submit", str(cfg), "--num-cpus", "1", "--ray-resources", '{"node_b": 1}')
                        .strip().splitlines()[-1])["job_id"]
-    jobs = [first] + [q.submit({**JOB, "seed": s}, resources={"num_cpus": 1, "ray_resources": {"node_b": 1}})
-                      for s in (1, 2)]
+    saved = _saved_digits(head_home)  # the third job's target: a domain saved on the head
+    jobs = [first] + [q.submit({**JOB, "seed": s, **({"target": saved} if s == 2 else {})},
+                               resources={"num_cpus": 1, "ray_resources": {"node_b": 1}}) for s in (1, 2)]
     assert q.get(first).resources == {"num_cpus": 1, "ray_resources": {"node_b": 1}}
 
-    out = subprocess.run([sys.executable, "-m", "tlcore", "worker", "--once", "--ray", cluster["address"]],
-                         cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)
+    saved_file = Path(saved["path"])
+    away = saved_file.rename(saved_file.with_name("away"))  # node_b shares no disk with the head
+    try:
+        out = subprocess.run([sys.executable, "-m", "tlcore", "worker", "--once", "--ray", cluster["address"]],
+                             cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)
+    finally:
+        away.rename(saved_file)
     assert out.returncode == 0, out.stderr[-3000:]
     for secret in (CREDS["AWS_SECRET_ACCESS_KEY"],):
         assert secret not in out.stdout + out.stderr
@@ -252,6 +282,12 @@ def test_jobs_pinned_to_a_second_ray_node_need_no_shared_filesystem(cluster):
         assert mrun.info.status == "FINISHED"
         assert mrun.data.metrics["target_accuracy"] == pytest.approx(metrics["target_test"]["accuracy"])
         assert metrics["tracking"]["ok"] is True
+        # its log: written on node_b, read from the bucket by the head
+        assert not Path(snap.log_path).exists() and (b_home / "logs" / f"{job_id}.log").is_file()
+        assert "phase:" in q.log_tail(job_id), q.log_tail(job_id)
+    domain_id = Path(saved["path"]).parent.name
+    assert (b_home / "cache" / "artifacts" / "_domains" / domain_id / "data.zip").is_file()
+    assert store.get(q.get(jobs[2]).run_id).config["target"]["path"] == saved["path"]
     shown = json.loads(_cli(env, "show", q.get(first).run_id, "--json"))
     assert shown["metrics"]["target_test"]["accuracy"] == pytest.approx(runs[q.get(first).run_id]["target_acc"])
 
