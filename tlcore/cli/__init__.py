@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: list[str] = ["jobs", "export", "select", "transferability", "counting", "cache", "labelling"]
+MODULES: list[str] = ["jobs", "export", "select", "transferability", "counting", "cache", "labelling", "database"]
 
 
 def register_all(sub, commands: dict) -> None:

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 from tlcore.errors import ConfigError, TLError
+from tlcore.runs.records import StorageFull
 
 ENV = "TL_DATABASE_URL"
 SCHEMES = ("postgresql", "postgres")
@@ -193,6 +194,9 @@ class PgConnection:
                 psycopg.errors.DuplicateTable, psycopg.errors.LockNotAvailable,
                 psycopg.errors.TransactionRollback) as exc:
             raise sqlite3.OperationalError(_first_line(exc)) from None
+        except (psycopg.errors.DiskFull, psycopg.errors.IoError) as exc:  # 53100, 58030: the server cannot write
+            raise StorageFull(f"{ENV}={mask(self._db.url)}: the PostgreSQL server cannot write ({_first_line(exc)}); "
+                              "free space on the database server's disk and run again") from None
         except psycopg.OperationalError as exc:
             if self._conn.broken or self._conn.closed:
                 raise self._db.unavailable(exc) from None
