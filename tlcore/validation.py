@@ -23,11 +23,13 @@ def validate(cfg: RunConfig, store=None) -> Checked:
     from tlcore.models.registry import resolve_spec
     from tlcore.recommend import resolve
     from tlcore.strategies.specs import get_spec
+    from tlcore.strategies.specs.base import freezing
 
     cfg = resolve(cfg)
 
     spec = get_spec(cfg.strategy)
     params = spec.parse_params(cfg.params)
+    freezing(params)  # at most one of the freezing knobs (ConfigError naming both)
     backbone = resolve_spec(cfg.backbone)
     spec.precheck(params, store)
     if cfg.bottleneck and not spec.requires.bottleneck:

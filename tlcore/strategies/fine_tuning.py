@@ -4,6 +4,7 @@ from __future__ import annotations
 from tlcore.models.classifier import head_parameters
 from tlcore.strategies.base import SetupContext, Strategy, freeze
 from tlcore.strategies.specs import tuning
+from tlcore.strategies.specs.base import freezing
 
 
 class FineTuning(Strategy):
@@ -11,8 +12,8 @@ class FineTuning(Strategy):
 
     def configure(self, model, ctx: SetupContext):
         groups = model.backbone.layer_groups()
-        n = self.params.trainable_groups or self.params.train_last_groups
-        train_groups = [] if self.params.freeze_backbone else groups if n == 0 else groups[-n:]
+        top = freezing(self.params).top
+        train_groups = groups if top is None else groups[-top:] if top else []
         freeze(model.backbone, True)
         params = [p for g in train_groups for p in g]
         for p in params:

@@ -29,25 +29,22 @@ __all__ = ["ActivationSet", "HiddenStateSet", "PrefixCache", "partial_groups", "
 
 
 def partial_groups(strategy) -> int:
-    """The strategy's ``train_last_groups`` (0 = off: the whole-backbone or cached-feature regimes).
+    """The top N layer groups of cached partial fine-tuning (``train_last_groups``; 0 = off: the whole-backbone or
+    cached-feature regimes), read through :func:`tlcore.strategies.specs.base.freezing`.
 
     Raises:
-        ConfigError: combined with ``freeze_backbone`` or ``trainable_groups``, or for a strategy that feeds
-            the raw inputs to another model (distillation's teacher).
+        ConfigError: several freezing knobs set, or cached activations for a strategy that feeds the raw inputs
+            to another model (distillation's teacher).
     """
     from tlcore.errors import ConfigError
+    from tlcore.strategies.specs.base import freezing
 
     params = getattr(strategy, "params", None)
-    n = int(getattr(params, "train_last_groups", 0) or 0)
-    if n:
-        if getattr(params, "freeze_backbone", False):
-            raise ConfigError("params.train_last_groups: the backbone is frozen (freeze_backbone); set one of them")
-        if getattr(params, "trainable_groups", 0):
-            raise ConfigError("params.train_last_groups: set either trainable_groups (every layer runs each step) "
-                              "or train_last_groups (the frozen layers run once, cached), not both")
-        if hasattr(params, "teacher_run_id"):
-            raise ConfigError("params.train_last_groups: distillation feeds the raw inputs to the teacher, so the "
-                              "student cannot train on cached activations; use trainable_groups")
+    f = freezing(params)
+    n = f.top if f.cached and f.top else 0
+    if n and hasattr(params, "teacher_run_id"):
+        raise ConfigError("params.train_last_groups: distillation feeds the raw inputs to the teacher, so the "
+                          "student cannot train on cached activations; use trainable_groups")
     return n
 
 

@@ -139,9 +139,30 @@ def test_pipeline_trains_only_the_top_and_reuses_the_activation_cache(store):
     assert store.metrics(rec2.run_id)["target_test"]["accuracy"] == m["target_test"]["accuracy"]
 
 
-@pytest.mark.parametrize("params,match", [({"train_last_groups": 1, "freeze_backbone": True}, "freeze_backbone"),
-                                          ({"train_last_groups": 1, "trainable_groups": 2}, "not both"),
+@pytest.mark.parametrize("params,match", [({"train_last_groups": 1, "freeze_backbone": True},
+                                           "not freeze_backbone and train_last_groups"),
+                                          ({"train_last_groups": 1, "trainable_groups": 2},
+                                           "not trainable_groups and train_last_groups"),
+                                          ({"freeze_backbone": True, "trainable_groups": 2},
+                                           "not freeze_backbone and trainable_groups"),
                                           ({"train_last_groups": 3}, "between 1 and 2")])
 def test_conflicting_or_impossible_settings_are_refused(store, params, match):
     with pytest.raises((ConfigError, ModelError), match=match):
         run_experiment(RunConfig.from_dict({**TINY, "strategy": "fine_tuning", "params": params}), store)
+
+
+def test_one_freezing_knob_and_two_shorthands():
+    """``trainable_groups`` says how much trains; ``freeze_backbone`` and ``train_last_groups`` are its cached
+    shorthands (tlcore.strategies.specs.base.freezing), read the same way by the strategy and the prefix cache."""
+    from types import SimpleNamespace
+
+    from tlcore.strategies.specs.base import Freezing, freezing
+
+    def p(**kw):
+        return SimpleNamespace(**{"freeze_backbone": False, "trainable_groups": 0, "train_last_groups": 0, **kw})
+
+    assert freezing(p()) == Freezing(None, False)
+    assert freezing(p(trainable_groups=2)) == Freezing(2, False)
+    assert freezing(p(freeze_backbone=True)) == Freezing(0, True)
+    assert freezing(p(train_last_groups=1)) == Freezing(1, True)
+    assert freezing(SimpleNamespace()) == Freezing(None, False)  # strategies without the knobs

@@ -70,6 +70,39 @@ class Requirements:
 
 
 @dataclass(frozen=True)
+class Freezing:
+    """How much of the backbone trains, read once from the freezing knobs (:func:`freezing`)."""
+
+    top: int | None  # None: the whole backbone; 0: none of it (frozen); N: its top N layer groups
+    cached: bool  # what stays frozen below is computed once and cached (the features, or the prefix's output)
+
+
+FREEZING_KNOBS = ("freeze_backbone", "trainable_groups", "train_last_groups")
+
+
+def freezing(params) -> Freezing:
+    """The one reading of the freezing knobs of the fine-tuning family. ``trainable_groups`` is the knob (top N
+    layer groups train; 0 = all); the two others are shorthands: ``freeze_backbone`` = none trains and the features
+    are cached, ``train_last_groups N`` = the top N train and the frozen layers' output below them is cached.
+
+    Raises:
+        ConfigError: more than one of them set, naming both.
+    """
+    freeze = bool(getattr(params, "freeze_backbone", False))
+    live = int(getattr(params, "trainable_groups", 0) or 0)
+    cached = int(getattr(params, "train_last_groups", 0) or 0)
+    given = [k for k, on in zip(FREEZING_KNOBS, (freeze, live, cached)) if on]
+    if len(given) > 1:
+        raise ConfigError(f"params.{given[1]}: set one of {', '.join(FREEZING_KNOBS)} (each says how much of the "
+                          f"backbone trains), not {' and '.join(given)}")
+    if freeze:
+        return Freezing(0, True)
+    if cached:
+        return Freezing(cached, True)
+    return Freezing(live or None, False)
+
+
+@dataclass(frozen=True)
 class StrategySpec:
     """One row of the strategy table. ``impl`` is ``"module:Class"``; ``precheck(params, store)`` (optional)
     checks at submit time, before any data or model is loaded, and raises ConfigError."""
@@ -89,7 +122,7 @@ class StrategySpec:
 
     def caches_features(self, params) -> bool:
         """True when the backbone stays frozen for the whole run, so the loop trains on cached features."""
-        return self.requires.frozen_backbone or bool(getattr(params, "freeze_backbone", False))
+        return self.requires.frozen_backbone or freezing(params).top == 0
 
     def precheck(self, params, store=None) -> None:
         if self.precheck_fn is not None:

@@ -16,15 +16,16 @@ class LinearProbeParams:
 
 @dataclass(frozen=True)
 class FineTuningParams:
-    trainable_groups: int = param(0, "Layer groups to train, counted from the top (0 = the whole backbone).",
-                                  min=0, max=100)
+    trainable_groups: int = param(0, "Layer groups to train, counted from the top (0 = the whole backbone). The "
+                                     "freezing knob; freeze_backbone and train_last_groups are shorthands for its "
+                                     "cached cases (set one of the three).", min=0, max=100)
     backbone_lr_factor: float = param(0.1, "Backbone learning rate = lr x this (the head uses lr).",
                                       min=0.0, max=10.0)
-    freeze_backbone: bool = param(False, "Keep the whole backbone frozen: its features are computed once and "
+    freeze_backbone: bool = param(False, "Shorthand: no layer group trains; the features are computed once and "
                                          "cached, and only the bottleneck (run setting `bottleneck`) and the head "
                                          "train. Fast on CPU; alignment losses then act on the bottleneck.")
-    train_last_groups: int = param(0, "Train only the last N layer groups and cache the output of the frozen "
-                                      "layers below them once (0 = off). Much faster than fine-tuning the "
+    train_last_groups: int = param(0, "Shorthand: trainable_groups N with the output of the frozen layers below "
+                                      "them computed once and cached (0 = off). Much faster than fine-tuning the "
                                       "whole backbone on a CPU.", min=0, max=100)
 
 
