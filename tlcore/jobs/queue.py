@@ -284,10 +284,10 @@ class JobQueue:
     def log_tail(self, job_id: str, chars: int = 4000) -> str:
         """The end of the job's log: its file here, else the copy a job that ran on another node (a Ray node
         without this data root) left in the artifact store (``TL_ARTIFACTS_URL``) when it ended."""
-        log = self.get(job_id).log_path
-        if log and os.path.isfile(log):
-            return tail_text(log, chars)
-        if not self.store.artifacts.url:
+        snap = self.get(job_id)
+        if snap.log_path and os.path.isfile(snap.log_path):
+            return tail_text(snap.log_path, chars)
+        if not self.store.artifacts.url or snap.status == "queued":  # a queued job has no log anywhere yet
             return ""
         try:
             stored = self.store.artifacts.fetch_shared(artifact_store.JOB_LOGS, f"{job_id}.log")
