@@ -15,9 +15,23 @@ JOBS = [{**FAST, "seed": 0}, {**FAST, "seed": 1}, {**FAST, "strategy": "linear_p
         {**FAST, "strategy": "fine_tuning", "seed": 2}]
 
 
+# Loopback only: a head Ray starts always runs its dashboard process (even with include_dashboard=False, which
+# loads UsageStatsHead alone), and UsageStatsHead.run() calls usage_lib.get_cluster_config_to_report() before it
+# checks whether usage stats are enabled: without ~/ray_bootstrap_config.yaml that probes the cloud metadata services
+# (http://169.254.169.254/ for Azure and AWS, a DNS lookup of metadata.google.internal; seen with strace -e connect,
+# ray 2.60). Through this dead loopback proxy those requests end on 127.0.0.1 (no DNS either); loopback addresses
+# bypass it, and Ray's gRPC channels use no proxy.
+NO_CLOUD_PROBES = {k: v for name in ("http_proxy", "https_proxy") for k, v in
+                   ((name, "http://127.0.0.1:9"), (name.upper(), "http://127.0.0.1:9"))}
+NO_CLOUD_PROBES.update({"no_proxy": "127.0.0.1,localhost,::1", "NO_PROXY": "127.0.0.1,localhost,::1"})
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    with pytest.MonkeyPatch.context() as mp:  # the dashboard process inherits them when ray.init starts it
+        for k, v in NO_CLOUD_PROBES.items():
+            mp.setenv(k, v)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
 
@@ -112,7 +126,8 @@ def test_cli_submit_worker_ray_and_jobs_json(tmp_path):
 
     from tests.conftest import ROOT
 
-    env = {**os.environ, "TL_HOME": str(tmp_path / "home"), "TL_GPUS": "none", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
+    env = {**os.environ, "TL_HOME": str(tmp_path / "home"), "TL_GPUS": "none", "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
+           **NO_CLOUD_PROBES}  # `worker --ray local` starts a head of its own (its dashboard: NO_CLOUD_PROBES)
 
     def cli(*args, timeout=240):
         out = subprocess.run([sys.executable, "-m", "tlcore", *args], cwd=ROOT, capture_output=True, text=True,
