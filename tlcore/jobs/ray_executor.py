@@ -86,8 +86,13 @@ def _output_to(path: Path):
     ``path`` (0600, its folder created private) for the duration, then given back to Ray's worker log."""
     from tlcore.runs.files import private_dir
 
-    private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        private_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:  # e.g. a full disk: the job still runs, its output stays in Ray's worker log
+        print(f"warning: cannot write the job's log {path}: {exc}", file=sys.stderr)
+        yield
+        return
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     saved = [os.dup(1), os.dup(2)]

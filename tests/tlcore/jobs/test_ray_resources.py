@@ -83,7 +83,8 @@ def _executor(tmp_path, resources):
 
 
 def _snap(kind="train", **resources):
-    return type("S", (), {"job_id": "job-x", "kind": kind, "resources": resources, "config": {"device": "cpu"}})()
+    return type("S", (), {"job_id": "job-x", "kind": kind, "resources": resources, "config": {"device": "cpu"},
+                          "log_path": "/head/logs/job-x.log"})()
 
 
 def test_a_pinned_job_waits_while_no_node_offers_its_resources(tmp_path):
@@ -105,6 +106,7 @@ def test_ray_task_options_resources_settings_and_where_non_run_jobs_go(tmp_path,
     assert opts["resources"] == {"node_b": 1} and opts["num_cpus"] == 1 and "scheduling_strategy" not in opts
     assert args[:3] == ("job-x", str(tmp_path), "w1") and args[3]["AWS_ENDPOINT_URL"] == "http://s3:9000"
     assert args[4] is False  # a run: the node's own data root, uploaded to the artifact store
+    assert args[5] == "/head/logs/job-x.log"  # the queue's log path (used where the node shares the data root)
     assert "TL_DATABASE_URL" not in json.dumps(opts)  # settings (secrets) travel as an argument, not runtime_env
     ex.start(None, _snap(kind="probe"), "w1", 0)  # not a run: its files stay under the worker's data root
     opts, args = fake.calls[-1]
