@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from tlcore import settings
@@ -19,6 +20,7 @@ from tlcore.producers import PRODUCERS
 
 FORWARDED = ("TL_DATABASE_URL", "TL_ARTIFACTS_URL")
 FORWARDED_PREFIXES = ("AWS_", "MLFLOW_")
+LOG_UPLOAD_EVERY_S = 30.0  # a running job's log on a node without the data root is uploaded this often
 
 
 def forwarded_env() -> dict:
@@ -60,7 +62,8 @@ def run_on_node(job_id: str, root: str, worker_id: str, node: str, env: dict | N
     """Run the job in this process with the worker's store/artifact/tracking settings (``env``) in the data root
     :func:`task_root` picks (``worker_root``: the worker's, for a job placed on the worker's own node). Its output
     goes to the job's log (``log_path``, the queue's); on a node without the worker's data root to the node's own
-    ``logs/`` instead, uploaded to the artifact store when the job ends, where :meth:`JobQueue.log_tail` reads it."""
+    ``logs/`` instead, uploaded to the artifact store every :data:`LOG_UPLOAD_EVERY_S` and when the job ends, where
+    :meth:`JobQueue.log_tail` reads it."""
     node_home = settings.get("TL_HOME")  # the node's own, from the environment `ray start` ran in
     os.environ.update(env or {})
     home = Path(root) if worker_root else task_root(root, node_home)
@@ -69,15 +72,32 @@ def run_on_node(job_id: str, root: str, worker_id: str, node: str, env: dict | N
 
     elsewhere = no_shared_root() and not worker_root  # the queue's log path is not on this node
     log = home / "logs" / f"{job_id}.log" if elsewhere or not log_path else Path(log_path)
+    done = threading.Event()
+    uploader = threading.Thread(target=_upload_log, args=(job_id, log, home, done), daemon=True)
+    if elsewhere:  # also while it runs: a node that dies leaves its log up to the last upload
+        uploader.start()
     try:
         with _output_to(log):
             return run_job(job_id, worker_id=worker_id, node=node)
     finally:
+        done.set()
         if elsewhere:
-            from tlcore.runs import artifact_store
+            uploader.join(timeout=120)  # its upload in flight must not land after the last one
+            _upload_log(job_id, log, home)
 
-            stored = artifact_store.from_settings(home)
-            artifact_store.report(stored.put_shared(artifact_store.JOB_LOGS, f"{job_id}.log", log))
+
+def _upload_log(job_id: str, log: Path, home: Path, every: threading.Event | None = None) -> None:
+    """Upload the job's log to ``<TL_ARTIFACTS_URL>/_jobs/<job_id>.log``: once (the job ended: a failure is
+    reported), or every :data:`LOG_UPLOAD_EVERY_S` until ``every`` is set (failures are left to the last upload)."""
+    from tlcore.runs import artifact_store
+
+    stored = artifact_store.from_settings(home)
+    if every is None:
+        artifact_store.report(stored.put_shared(artifact_store.JOB_LOGS, f"{job_id}.log", log))
+        return
+    while not every.wait(LOG_UPLOAD_EVERY_S):
+        if log.is_file():
+            stored.put_shared(artifact_store.JOB_LOGS, f"{job_id}.log", log)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.tlcore.runs.test_artifact_store import bucket, keys, s3_endpoint  # noqa: F401 - fixtures
@@ -19,18 +20,22 @@ JOB = {"source": {"demo": "digits"}, "target": {"demo": "digits"}, "backbone": "
        "image_size": 16, "batch_size": 32, "max_samples_per_domain": 80, "strategy": "scratch", "device": "cpu"}
 NODE = """
 import json, sys
-from tlcore.jobs.ray_executor import run_on_node
-sys.exit(run_on_node(**json.loads(sys.argv[1])))
+from tlcore.jobs import ray_executor
+ray_executor.LOG_UPLOAD_EVERY_S = float(sys.argv[2])
+sys.exit(ray_executor.run_on_node(**json.loads(sys.argv[1])))
 """
 
 
-def _run_on_node(node_home: Path, **task) -> subprocess.CompletedProcess:
+def _node_env(node_home: Path) -> dict:
     from tlcore.jobs.ray_executor import FORWARDED, FORWARDED_PREFIXES
 
     env = {k: v for k, v in os.environ.items() if k not in FORWARDED and not k.startswith(FORWARDED_PREFIXES)}
-    env.update({"TL_HOME": str(node_home), "TL_GPUS": "none", "PYTHONPATH": str(ROOT)})
-    return subprocess.run([sys.executable, "-c", NODE, json.dumps(task)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=180)
+    return {**env, "TL_HOME": str(node_home), "TL_GPUS": "none", "PYTHONPATH": str(ROOT)}
+
+
+def _run_on_node(node_home: Path, **task) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", NODE, json.dumps(task), "30"], cwd=ROOT, env=_node_env(node_home),
+                          capture_output=True, text=True, timeout=180)
 
 
 def test_the_log_of_a_job_on_another_node_is_read_from_the_artifact_store(bucket, pg_url, tmp_path,  # noqa: F811
@@ -64,6 +69,37 @@ def test_the_log_of_a_job_on_another_node_is_read_from_the_artifact_store(bucket
     assert "phase:" in tail and tail == own.read_text()[-4000:]
     assert q.log_tail(job_id, 20) == own.read_text()[-20:]
     assert "tl-test-secret" not in tail
+
+
+def test_a_node_that_dies_mid_job_leaves_its_log_up_to_the_last_upload(bucket, pg_url, tmp_path,  # noqa: F811
+                                                                        monkeypatch):
+    """The log is uploaded while the job runs (here every 0.3 s): the node is killed (SIGKILL: no final upload)
+    once the job has logged a phase, and the head still reads that phase from the store."""
+    from tlcore.jobs.queue import JobQueue
+    from tlcore.jobs.ray_executor import forwarded_env
+    from tlcore.runs.store import RunStore
+
+    head, node = tmp_path / "head", tmp_path / "node"
+    monkeypatch.setenv("TL_HOME", str(head))
+    q = JobQueue(RunStore(head))
+    job_id = q.submit({**JOB, "epochs": 30, "max_samples_per_domain": 200})
+    snap = q.claim_next("w-head", job_id=job_id, executor="ray")
+    task = dict(job_id=job_id, root=str(head), worker_id="w-head", node="node-b/0123456789ab", env=forwarded_env(),
+                worker_root=False, log_path=snap.log_path)
+    proc = subprocess.Popen([sys.executable, "-c", NODE, json.dumps(task), "0.3"], cwd=ROOT, env=_node_env(node),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    own = node / "logs" / f"{job_id}.log"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "epoch 1/" not in (own.read_text() if own.is_file() else ""):
+            assert proc.poll() is None, "the job ended before it was killed"
+            time.sleep(0.2)
+        time.sleep(1.5)  # a few periodic uploads
+    finally:
+        proc.kill()
+        proc.wait(30)
+    assert q.get(job_id).status == "running"  # it never finished: the supervisor would mark it failed
+    assert "epoch 1/" in q.log_tail(job_id), q.log_tail(job_id)
 
 
 def test_a_job_with_a_shared_data_root_writes_the_queues_log(store, tmp_path):
