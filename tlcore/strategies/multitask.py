@@ -30,8 +30,11 @@ class Multitask(FineTuning):
             from tlcore.losses.mcc import MinimumClassConfusionLoss
 
             mcc = MinimumClassConfusionLoss(p.temperature)(logits_t)
-            loss = loss + p.mcc_weight * mcc
+            ramp = min(1.0, state.progress / p.warmup) if p.warmup > 0 else 1.0  # as the MCC strategy's warm-up
+            loss = loss + p.mcc_weight * ramp * mcc
             logs["mcc_loss"] = float(mcc.detach())
+            if p.warmup > 0:
+                logs["mcc_ramp"] = ramp
         if tgt_acc == tgt_acc:
             logs["target_train_acc"] = tgt_acc
         return StepOutput(loss, logs)

@@ -35,3 +35,11 @@ def test_the_few_labels_default_keeps_mcc_and_all_labels_do_not_need_it():
     assert recommend("image", 0.1)["params"]["mcc_weight"] == 1.0
     assert recommend("image", 0.1, label_set=False)["strategy"] == "multitask"
     assert "mcc_weight" not in recommend("image", 1.0)["params"]
+
+
+def test_the_mcc_term_ramps_over_its_warm_up_as_the_mcc_strategy_does():
+    full, ramped = _step({"mcc_weight": 1.0}), _step({"mcc_weight": 1.0, "warmup": 0.5})
+    plain = _step({})
+    # step 0 of 10: progress 0, so the ramp is 0 and the loss is the labels' alone
+    assert ramped.logs["mcc_ramp"] == 0.0 and "mcc_ramp" not in full.logs
+    assert float(ramped.loss.detach()) == pytest.approx(float(plain.loss.detach()), rel=1e-5)

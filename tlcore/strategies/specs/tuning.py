@@ -48,6 +48,9 @@ class MultitaskParams(FineTuningParams):
                                    "few-labels default uses 1: without it a few labels did worse than none, "
                                    "bench/results/active_labels.md).", min=0.0, max=100.0)
     temperature: float = param(2.5, "MCC's softmax temperature (only with mcc_weight > 0).", min=0.1, max=100.0)
+    warmup: float = param(0.0, "Fraction of training over which the MCC term ramps linearly from 0 to mcc_weight "
+                               "(the few-labels default copies the unlabelled MCC recipe's warm-up).",
+                          min=0.0, max=1.0)
 
 
 @dataclass(frozen=True)
