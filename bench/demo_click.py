@@ -62,10 +62,12 @@ def main() -> int:
             try:
                 page.get_by_text("Finished so far", exact=False).first.wait_for(timeout=900_000)
                 results["first answer: the running card lists the first finished recipe (s)"] = time.time() - t0
-                page.screenshot(path=str(SHOTS / "demo_click_running.png"), full_page=True)
+                running = page.locator("[class*='st-key-job-running-']").first
+                running.scroll_into_view_if_needed()
+                page.screenshot(path=str(SHOTS / "demo_click_running.png"))
                 results["first recipe (running card)"] = " ".join(
-                    page.locator("[class*='st-key-job-running-']").first.inner_text().split("Finished so far")[-1]
-                    .split())[:400]
+                    running.inner_text().split("Finished so far")[-1].split("Loss and accuracy")[0]
+                    .replace("keyboard_arrow_down", "").split())[:400]
             except Exception as exc:  # noqa: BLE001 - a one-recipe default never shows the line
                 if not page.locator(finished).count():
                     raise
@@ -80,7 +82,7 @@ def main() -> int:
             results["run's result"] = re.search(r"Target accuracy[^\n]*", text).group(0)
             if "Recipes tried by auto" in text:  # the card compares the pick with its network's source-only twin
                 card.scroll_into_view_if_needed()
-                page.screenshot(path=str(SHOTS / "demo_click_portfolio.png"), full_page=True)
+                page.screenshot(path=str(SHOTS / "demo_click_portfolio.png"))
                 what = re.search(r"Picked:[^\n]*", text)
                 results["the portfolio card (pick, what transfer buys)"] = what.group(0)[:700] if what else text[:700]
             else:  # a one-recipe default: the pair of jobs

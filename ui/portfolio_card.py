@@ -16,10 +16,11 @@ def _pct(v) -> str:
 
 def table_rows(summary: dict) -> list[dict]:
     """The candidates as the card's table shows them (plain data, tested)."""
-    return [{"": "✔ picked" if r["picked"] else "", "candidate": r["candidate"], "network": r["network"],
-             "agreement with the others": "–" if r["score"] is None else f"{float(r['score']):.3f}",
-             "est. target acc. % (ATC)": _pct(r["atc"]), "source val. acc. %": _pct(r["source_accuracy"]),
+    return [{"": "✔ picked" if r["picked"] else "", "candidate": r["candidate"],
              "target test acc. % (not used to pick)": _pct(r["target_accuracy"]),
+             "source val. acc. %": _pct(r["source_accuracy"]),
+             "agreement with the others": "–" if r["score"] is None else f"{float(r['score']):.3f}",
+             "est. target acc. % (ATC)": _pct(r["atc"]), "network": r["network"],
              "seconds": r["seconds"]} for r in summary["rows"]]
 
 
