@@ -209,7 +209,7 @@ def pair_overview(doms: dict) -> None:
 
 
 def _saved(verb: str, e: dict) -> None:
-    st.success(f"{verb} {md(e['n'])} samples, {len(e['classes'])} classes.")
+    st.success(f"{verb} {md(e['n'])} samples, {len(e['classes'])} classes.")  # md-safe: verb is this page's own word
     if e["summary"].get("description"):  # e.g. why a one-folder ZIP reads as unlabeled
         st.info(md(e["summary"]["description"]))
     duplicate_warnings(e["summary"])
