@@ -8,7 +8,7 @@ import base64
 import streamlit as st
 
 from tlcore.active.jobs import MAX_BUDGET, read_result
-from tlcore.active.query import METHODS
+from tlcore.active.query import METHODS, default_method
 from tlcore.config import RunConfig
 from tlcore.data.label_sets import LabelSets, sample_name
 from tlcore.errors import TLError
@@ -87,7 +87,10 @@ def render() -> None:
     ids = [r.run_id for r in runs]
     names = {r.run_id: f"{r.run_id} · {r.strategy} · {r.target}" for r in runs}
     run_id = st.selectbox("Run", ids, format_func=names.get, key="tl_label_run")
-    method = st.selectbox("Method", METHODS, index=METHODS.index("badge"), key="tl_label_method")
+    modality = next((r.modality for r in runs if r.run_id == run_id), None)
+    method = st.selectbox("Method", METHODS, index=METHODS.index(default_method(modality)), key="tl_label_method",
+                          help="Opens on the strategy measured best for this kind of data (bench/results/"
+                               "active_labels.md): BADGE for images, random for texts.")
     budget = st.number_input("How many samples", 1, MAX_BUDGET, 10, key="tl_label_budget")
     if st.button("Ask which samples to label", type="primary", key="tl_label_ask"):
         try:

@@ -137,3 +137,10 @@ def test_every_method_returns_distinct_positions_and_is_deterministic(method):
 def test_unknown_method_is_named():
     with pytest.raises(ConfigError, match="unknown query strategy 'nope'"):
         query("nope", 1, np.ones((2, 2)) / 2, np.zeros((2, 2)))
+
+
+def test_the_label_page_opens_on_the_strategy_measured_for_the_modality():
+    from tlcore.active.query import METHODS, default_method
+
+    assert default_method("image") == "badge" and default_method("text") == "random"
+    assert default_method(None) in METHODS  # a run without a recorded modality still opens on a real method
