@@ -129,6 +129,10 @@ class FsspecArtifacts:
                 if not protocol:
                     raise ValueError("a URL such as s3://bucket/prefix is expected")
                 options = {"config_kwargs": _S3_CONFIG} if protocol in ("s3", "s3a") else {}
+                if options and os.environ.get("AWS_ENDPOINT_URL"):
+                    # named, so fsspec's instance cache (keyed by these arguments, not by the environment) never
+                    # hands this store a filesystem made for another endpoint earlier in the process
+                    options["endpoint_url"] = os.environ["AWS_ENDPOINT_URL"]
                 self._fs, self._base = fsspec.core.url_to_fs(self.url, **options)
             except Exception as exc:  # noqa: BLE001 - any driver error is one line naming the setting
                 raise ArtifactsUnavailable(f"{SETTING}={redact(self.url)} cannot be opened: {_one_line(exc)}") \

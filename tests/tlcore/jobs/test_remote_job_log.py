@@ -82,7 +82,8 @@ def test_a_node_that_dies_mid_job_leaves_its_log_up_to_the_last_upload(bucket, p
     head, node = tmp_path / "head", tmp_path / "node"
     monkeypatch.setenv("TL_HOME", str(head))
     q = JobQueue(RunStore(head))
-    job_id = q.submit({**JOB, "epochs": 30, "max_samples_per_domain": 200})
+    job_id = q.submit({**JOB, "epochs": 1000, "max_samples_per_domain": 200, "early_stopping_patience": 0,
+                       "checkpoint": "last"})  # runs far longer than the test (no early stop)
     snap = q.claim_next("w-head", job_id=job_id, executor="ray")
     task = dict(job_id=job_id, root=str(head), worker_id="w-head", node="node-b/0123456789ab", env=forwarded_env(),
                 worker_root=False, log_path=snap.log_path)
@@ -95,6 +96,7 @@ def test_a_node_that_dies_mid_job_leaves_its_log_up_to_the_last_upload(bucket, p
             assert proc.poll() is None, "the job ended before it was killed"
             time.sleep(0.2)
         time.sleep(1.5)  # a few periodic uploads
+        assert proc.poll() is None, "the job ended before it was killed"
     finally:
         proc.kill()
         proc.wait(30)
